@@ -1,0 +1,396 @@
+// Options, their defaults, and the bus topology read from a Rascal config (config/rascal.json by default).
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configError, describeError, describeValue, maskUrl } from './errors.js';
+
+/** Path of the config shipped with the package: `config/rascal.json`. */
+export const SHIPPED_CONFIG_PATH = fileURLToPath(new URL('../config/rascal.json', import.meta.url));
+
+/** A Rascal config as this library reads it. Any other Rascal setting passes through to Rascal untouched. */
+export interface BusConfig<L extends string = string> {
+  /** Which vhost, exchange and queue of the config make the bus. */
+  eventBusLogger?: {
+    /** @default '/' */
+    vhost?: string;
+    /** The key of the topic exchange in `exchanges`. @default 'logger_metaclass' */
+    exchange?: string;
+    /** The key of the listener queue in `queues`: the logger declares it server-named. @default 'listener' */
+    queue?: string;
+  };
+  vhosts: Record<string, { bindings?: Record<L, unknown>; [setting: string]: unknown }>;
+  [setting: string]: unknown;
+}
+
+/** The level names of a config: the names of its bindings. */
+export type LevelsOf<C> = C extends { vhosts: infer V }
+  ? { [K in keyof V]: V[K] extends { bindings?: infer B } ? Extract<keyof B, string> : never }[keyof V]
+  : never;
+
+/** The levels of the shipped `config/rascal.json`: `'info' | 'critical'`. */
+export type DefaultLevel = LevelsOf<typeof import('../config/rascal.json')>;
+
+/** Options of {@link EventBusLogger}. Every one is optional. */
+export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
+  /**
+   * The broker URL, or several for fail-over (tried in order). Its password never appears in errors or events.
+   * @default process.env.AMQP_URL, else the config's connection, else 'amqp://guest:guest@localhost:5672'
+   */
+  url?: string | readonly string[];
+  /**
+   * The bus: the name of the topic exchange. Loggers with the same name see each other's events.
+   * @default the config's exchange, 'logger_metaclass' in the shipped config
+   */
+  name?: string;
+  /**
+   * The levels this logger listens to: its queue is bound with these routing keys only.
+   * Publishing works for every configured level whatever this says.
+   * @default every level of the config
+   */
+  levels?: readonly L[];
+  /**
+   * A Rascal config object, or the path of a JSON file holding one. Never modified.
+   * @default the shipped config/rascal.json
+   */
+  config?: BusConfig<L> | string;
+  /**
+   * Sent as the AMQP `appId` of every event this logger publishes.
+   * @default the basename of the main script, e.g. 'server' for `node server.js`
+   */
+  appId?: string;
+  /**
+   * Milliseconds within which every `publish()` promise settles: a publish not confirmed by the broker by then
+   * rejects with code `PUBLISH_TIMEOUT`.
+   * @default 10000
+   */
+  publishTimeout?: number;
+  /**
+   * Milliseconds `start()` may take before it rejects with code `CONNECT`.
+   * @default 10000
+   */
+  startTimeout?: number;
+  /**
+   * When the broker is unreachable at start, keep retrying until `startTimeout` instead of failing at once.
+   * @default false
+   */
+  waitForBroker?: boolean;
+  /**
+   * Milliseconds `stop()` waits for in-flight publishes and running listeners before it closes anyway.
+   * @default 5000
+   */
+  stopTimeout?: number;
+  /**
+   * How many unacknowledged events the broker may push to this logger at once.
+   * @default 100
+   */
+  prefetch?: number;
+  /**
+   * The largest event body, in bytes, this logger publishes or accepts. A bigger one is rejected on publish and
+   * reported as `'invalid'` on receipt.
+   * @default 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
+   * Reject a publish with code `UNROUTABLE` when no queue is bound for its level (nobody listens).
+   * Off by default: on a pub/sub bus an event nobody listens to is normal.
+   * @default false
+   */
+  mandatory?: boolean;
+  /**
+   * At most this many events wait, unsent, while the broker is unreachable; beyond it `publish()` rejects
+   * with code `BUFFER_FULL`.
+   * @default 10000
+   */
+  bufferMaxEvents?: number;
+  /**
+   * At most this many bytes of event bodies wait, unsent, while the broker is unreachable.
+   * @default 16777216 (16 MiB)
+   */
+  bufferMaxBytes?: number;
+  /**
+   * Keep this logger's queue through a short disconnect, so it receives what was published meanwhile: the queue
+   * gets a client-chosen name and the broker deletes it only after `grace` ms without a consumer.
+   * @default false (a server-named exclusive queue, gone with the connection)
+   */
+  resumable?: boolean | { grace?: number; queueName?: string };
+}
+
+/** Defaults of the numeric and boolean options, in one place. */
+export const DEFAULTS = {
+  publishTimeout: 10_000,
+  startTimeout: 10_000,
+  waitForBroker: false,
+  stopTimeout: 5_000,
+  prefetch: 100,
+  maxMessageBytes: 1_048_576,
+  mandatory: false,
+  bufferMaxEvents: 10_000,
+  bufferMaxBytes: 16_777_216,
+  resumableGrace: 60_000,
+  url: 'amqp://guest:guest@localhost:5672',
+} as const;
+
+/** Event names the logger emits itself: no level may take one. */
+export const LIFECYCLE_EVENTS = ['ready', 'disconnected', 'reconnected', 'invalid', 'gap', 'error', 'stopped', 'newListener', 'removeListener'] as const;
+
+const LEVEL_NAME = /^[A-Za-z0-9_-]+$/;
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions {
+  publishTimeout: number;
+  startTimeout: number;
+  waitForBroker: boolean;
+  stopTimeout: number;
+  prefetch: number;
+  maxMessageBytes: number;
+  mandatory: boolean;
+  bufferMaxEvents: number;
+  bufferMaxBytes: number;
+  appId: string;
+  resumable: { grace: number; queueName: string | undefined } | undefined;
+}
+
+/** The bus as the logger needs it, and the config Rascal gets (with the listener queue and its bindings removed). */
+export interface Topology {
+  rascalConfig: Record<string, unknown>;
+  vhost: string;
+  /** The exchange's key in the Rascal config (the `name` option). */
+  exchange: string;
+  exchangeType: string;
+  exchangeOptions: Record<string, unknown>;
+  queueOptions: Record<string, unknown>;
+  /** Every configured level, in config order. */
+  levels: string[];
+  /** The levels this logger binds its queue with. */
+  listenLevels: string[];
+  /** The broker URLs, passwords masked, for messages. */
+  loggableUrls: string[];
+}
+
+function positiveInteger(options: Record<string, unknown>, key: string, fallback: number, minimum = 1): number {
+  const value = options[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum) {
+    throw configError(`Expected \`${key}\` to be an integer from ${minimum} and up, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function bool(options: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const value = options[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw configError(`Expected \`${key}\` to be a boolean, got ${describeValue(value)}`);
+  return value;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'url', 'name', 'levels', 'config', 'appId', 'publishTimeout', 'startTimeout', 'waitForBroker', 'stopTimeout', 'prefetch',
+  'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'resumable',
+]);
+
+/** Validates the plain options and fills in defaults. Throws an `EventBusLoggerError` with code `CONFIG`. */
+export function resolveOptions(options: EventBusLoggerOptions<string>): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw configError(`Expected the options to be an object, got ${describeValue(options)}`);
+  }
+  const raw = options as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_OPTIONS.has(key)) throw configError(`Unknown option \`${key}\`; expected one of: ${[...KNOWN_OPTIONS].join(', ')}`);
+  }
+  const appId = raw.appId ?? (process.argv[1] ? basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, '') : 'node');
+  if (typeof appId !== 'string' || appId.length === 0 || appId.length > 255) {
+    throw configError(`Expected \`appId\` to be a string of 1 to 255 characters, got ${describeValue(appId)}`);
+  }
+  let resumable: ResolvedOptions['resumable'];
+  if (raw.resumable === true) resumable = { grace: DEFAULTS.resumableGrace, queueName: undefined };
+  else if (raw.resumable !== undefined && raw.resumable !== false) {
+    if (typeof raw.resumable !== 'object' || raw.resumable === null) {
+      throw configError(`Expected \`resumable\` to be a boolean or { grace, queueName }, got ${describeValue(raw.resumable)}`);
+    }
+    const settings = raw.resumable as Record<string, unknown>;
+    const queueName = settings.queueName;
+    if (queueName !== undefined && (typeof queueName !== 'string' || queueName.length === 0 || queueName.length > 200 || queueName.startsWith('amq.'))) {
+      throw configError(`Expected \`resumable.queueName\` to be a string of 1 to 200 characters not starting with "amq.", got ${describeValue(queueName)}`);
+    }
+    resumable = { grace: positiveInteger(settings, 'grace', DEFAULTS.resumableGrace), queueName: queueName as string | undefined };
+  }
+  return {
+    publishTimeout: positiveInteger(raw, 'publishTimeout', DEFAULTS.publishTimeout),
+    startTimeout: positiveInteger(raw, 'startTimeout', DEFAULTS.startTimeout),
+    waitForBroker: bool(raw, 'waitForBroker', DEFAULTS.waitForBroker),
+    stopTimeout: positiveInteger(raw, 'stopTimeout', DEFAULTS.stopTimeout, 0),
+    prefetch: positiveInteger(raw, 'prefetch', DEFAULTS.prefetch),
+    maxMessageBytes: positiveInteger(raw, 'maxMessageBytes', DEFAULTS.maxMessageBytes),
+    mandatory: bool(raw, 'mandatory', DEFAULTS.mandatory),
+    bufferMaxEvents: positiveInteger(raw, 'bufferMaxEvents', DEFAULTS.bufferMaxEvents, 0),
+    bufferMaxBytes: positiveInteger(raw, 'bufferMaxBytes', DEFAULTS.bufferMaxBytes, 0),
+    appId,
+    resumable,
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+async function readConfig(config: BusConfig<string> | string | undefined): Promise<{ config: Record<string, unknown>; source: string }> {
+  if (config === undefined || typeof config === 'string') {
+    const path = config ?? SHIPPED_CONFIG_PATH;
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw configError(`Cannot read the config file ${path}: ${describeError(error)}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw configError(`The config file ${path} is not valid JSON: ${describeError(error)}`);
+    }
+    if (!isRecord(parsed)) throw configError(`Expected the config file ${path} to hold a JSON object, got ${describeValue(parsed)}`);
+    return { config: parsed, source: path };
+  }
+  if (!isRecord(config)) throw configError(`Expected \`config\` to be a Rascal config object or a file path, got ${describeValue(config)}`);
+  // Never mutate the caller's config.
+  return { config: structuredClone(config) as Record<string, unknown>, source: 'the config object' };
+}
+
+function urlList(url: unknown): string[] | undefined {
+  if (url === undefined) return undefined;
+  const urls = typeof url === 'string' ? [url] : url;
+  if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string' && /^amqps?:\/\//.test(u))) {
+    throw configError(`Expected \`url\` to be an amqp:// or amqps:// URL or a non-empty list of them, got ${maskUrl(describeValue(url))}`);
+  }
+  for (const u of urls as string[]) {
+    try {
+      new URL(u);
+    } catch {
+      throw configError(`\`url\` ${maskUrl(u)} is not a valid URL`);
+    }
+  }
+  return urls as string[];
+}
+
+/**
+ * Reads the config, applies the `url`, `name` and `levels` options, validates the bus part, and splits it into
+ * what Rascal declares (the exchange) and what the logger declares itself (its server-named queue and bindings).
+ */
+export async function loadTopology(options: EventBusLoggerOptions<string>): Promise<Topology> {
+  const { config, source } = await readConfig(options.config);
+  const bus = config.eventBusLogger ?? {};
+  if (!isRecord(bus)) throw configError(`Expected \`eventBusLogger\` in ${source} to be an object, got ${describeValue(bus)}`);
+  const vhostName = bus.vhost ?? '/';
+  const exchangeKey = bus.exchange ?? 'logger_metaclass';
+  const queueKey = bus.queue ?? 'listener';
+  for (const [key, value] of Object.entries({ vhost: vhostName, exchange: exchangeKey, queue: queueKey })) {
+    if (typeof value !== 'string' || value.length === 0) {
+      throw configError(`Expected \`eventBusLogger.${key}\` in ${source} to be a non-empty string, got ${describeValue(value)}`);
+    }
+  }
+  const vhosts = config.vhosts;
+  if (!isRecord(vhosts) || !isRecord(vhosts[vhostName as string])) {
+    throw configError(`${source} has no vhost "${String(vhostName)}" under \`vhosts\`; expected the vhost named by \`eventBusLogger.vhost\``);
+  }
+  const vhost = vhosts[vhostName as string] as Record<string, unknown>;
+  const exchanges = isRecord(vhost.exchanges) ? vhost.exchanges : {};
+  const queues = isRecord(vhost.queues) ? vhost.queues : {};
+  const bindings = isRecord(vhost.bindings) ? vhost.bindings : {};
+  const exchange = exchanges[exchangeKey as string];
+  if (!isRecord(exchange)) {
+    throw configError(`${source} has no exchange "${String(exchangeKey)}" in vhost "${String(vhostName)}"; expected the topic exchange named by \`eventBusLogger.exchange\``);
+  }
+  const exchangeType = exchange.type ?? 'topic';
+  if (exchangeType !== 'topic') throw configError(`Expected the exchange "${String(exchangeKey)}" in ${source} to be of type "topic", got ${describeValue(exchangeType)}`);
+  const queue = queues[queueKey as string];
+  if (!isRecord(queue)) {
+    throw configError(`${source} has no queue "${String(queueKey)}" in vhost "${String(vhostName)}"; expected the listener queue named by \`eventBusLogger.queue\``);
+  }
+  const queueOptions = isRecord(queue.options) ? { ...queue.options } : {};
+  if (queueOptions.autoDelete) {
+    throw configError(`The listener queue "${String(queueKey)}" in ${source} sets \`autoDelete\`; remove it: a consumer channel that fails would delete the queue and leave the logger deaf`);
+  }
+
+  // Levels: the bindings of the listener queue, in config order.
+  const levels: string[] = [];
+  for (const [bindingName, binding] of Object.entries(bindings)) {
+    if (!isRecord(binding) || binding.destination !== queueKey) continue;
+    if (binding.source !== exchangeKey) {
+      throw configError(`Binding "${bindingName}" in ${source} binds the listener queue to "${String(binding.source)}"; expected the bus exchange "${String(exchangeKey)}"`);
+    }
+    if (binding.bindingKey !== undefined && binding.bindingKey !== bindingName) {
+      throw configError(`Binding "${bindingName}" in ${source} has bindingKey ${describeValue(binding.bindingKey)}; a level's binding key must equal its name "${bindingName}"`);
+    }
+    checkLevelName(bindingName, `Binding "${bindingName}" in ${source}`);
+    levels.push(bindingName);
+    delete bindings[bindingName];
+  }
+  if (levels.length === 0) {
+    throw configError(`${source} binds no level to the listener queue "${String(queueKey)}"; expected at least one binding like "info": { "source": "${String(exchangeKey)}", "destination": "${String(queueKey)}", "bindingKey": "info" }`);
+  }
+  delete queues[queueKey as string];
+
+  let listenLevels = levels;
+  if (options.levels !== undefined) {
+    if (!Array.isArray(options.levels) || options.levels.length === 0) {
+      throw configError(`Expected \`levels\` to be a non-empty array of configured levels (${levels.join(', ')}), got ${describeValue(options.levels)}`);
+    }
+    for (const level of options.levels) {
+      if (!levels.includes(level)) throw configError(`Unknown level ${describeValue(level)} in \`levels\`; expected one of the configured levels: ${levels.join(', ')}`);
+    }
+    listenLevels = [...new Set(options.levels)];
+  }
+
+  // The `name` option renames the exchange.
+  const name = options.name ?? exchangeKey;
+  if (typeof name !== 'string' || name.length === 0 || name.length > 255 || name.startsWith('amq.')) {
+    throw configError(`Expected \`name\` (the bus exchange) to be a string of 1 to 255 characters not starting with "amq.", got ${describeValue(name)}`);
+  }
+  if (name !== exchangeKey) {
+    delete exchanges[exchangeKey as string];
+    exchanges[name] = exchange;
+    for (const binding of Object.values(bindings)) {
+      if (isRecord(binding) && binding.source === exchangeKey) binding.source = name;
+      if (isRecord(binding) && binding.destination === exchangeKey && binding.destinationType === 'exchange') binding.destination = name;
+    }
+  }
+
+  // The URL: the option, else AMQP_URL, else the config's connection, else the default.
+  const urls = urlList(options.url) ?? urlList(process.env.AMQP_URL || undefined);
+  const configured = vhost.connections ?? vhost.connection;
+  if (urls || configured === undefined) {
+    const base = isRecord(vhost.connection) ? vhost.connection : {};
+    const { url: _ignored, ...settings } = base;
+    vhost.connections = (urls ?? [DEFAULTS.url]).map((url) => ({ ...structuredClone(settings), url }));
+    delete vhost.connection;
+  }
+  const connectionList = (vhost.connections ?? [vhost.connection]) as unknown[];
+  const loggableUrls = (Array.isArray(connectionList) ? connectionList : [connectionList]).map((connection) =>
+    maskUrl(typeof connection === 'string' ? connection : isRecord(connection) && typeof connection.url === 'string' ? connection.url : 'amqp://(from config attributes)'),
+  );
+
+  delete config.eventBusLogger;
+  delete config.$comment;
+  const exchangeOptions = isRecord(exchange.options) ? exchange.options : {};
+  return {
+    rascalConfig: config,
+    vhost: vhostName as string,
+    exchange: name,
+    exchangeType: 'topic',
+    exchangeOptions,
+    queueOptions,
+    levels,
+    listenLevels,
+    loggableUrls,
+  };
+}
+
+/** Throws unless `level` can be a routing key and an event name. */
+export function checkLevelName(level: string, where: string): void {
+  if (!LEVEL_NAME.test(level)) {
+    throw configError(`${where}: level ${describeValue(level)} may hold only letters, digits, "_" and "-" (no ".", "*" or "#": they are topic wildcards)`);
+  }
+  if ((LIFECYCLE_EVENTS as readonly string[]).includes(level)) {
+    throw configError(`${where}: level "${level}" is reserved for the logger's own events (${LIFECYCLE_EVENTS.join(', ')}); choose another name`);
+  }
+}

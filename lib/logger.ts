@@ -1,0 +1,588 @@
+// EventBusLogger: a thin typed EventEmitter over Rascal. Publishes events to the bus with info()/critical()/
+// publish() and re-emits every event of the bus as a typed event named by its level.
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import createDebug from 'debug';
+import type TypedEmitter from 'typed-emitter';
+import { DEFAULTS, loadTopology, resolveOptions, type DefaultLevel, type EventBusLoggerOptions, type ResolvedOptions, type Topology } from './config.js';
+import { EventBusLoggerError, describeError } from './errors.js';
+import { Publisher } from './publisher.js';
+import type { AmqpChannel, AmqpMessage } from './rascal.js';
+import { BusConnection, type Bus, type OpenBus } from './recovery.js';
+import { decodeMessage, encodeData, publishProperties, type EventData, type EventMeta } from './wire-format.js';
+
+const debug = createDebug('event-bus-logger:logger');
+
+/** A listener of one level. It may return a promise; a rejection is reported like a throw. */
+export type LevelListener<L extends string = string> = (data: EventData, meta: EventMeta<L>) => void | Promise<void>;
+
+/** Payload of `'ready'`. */
+export type ReadyInfo = { queue: string; levels: string[]; url: string };
+/** Payload of `'disconnected'`. */
+export type DisconnectedInfo = { reason: string; attempt: number; downtime: number };
+/** Payload of `'reconnected'`. */
+export type ReconnectedInfo = { reason: string; attempt: number; downtime: number; url: string };
+/** Payload of `'invalid'`: a message on the bus that is not an event this logger can deliver. */
+export type InvalidInfo = { reason: string; content: Buffer; routingKey: string; messageId: string | undefined; appId: string | undefined };
+/** Payload of `'gap'`: events of one publisher and level that never reached this logger. */
+export type GapInfo = { publisher: string; level: string; expected: number; received: number; missed: number };
+
+/** The logger's own events, beside one event per level. */
+export type LifecycleEvents = {
+  /** Consuming: at start, and again after every reconnect. */
+  ready: (info: ReadyInfo) => void;
+  /** The connection or a channel was lost; the logger is reconnecting and buffering publishes. */
+  disconnected: (info: DisconnectedInfo) => void;
+  /** Back after an outage: a new queue is bound and consuming, buffered publishes are going out. */
+  reconnected: (info: ReconnectedInfo) => void;
+  /** A message that could not be delivered (bad JSON, too large, unknown level...). It was acked and dropped. */
+  invalid: (info: InvalidInfo) => void;
+  /** A publisher's sequence jumped: `missed` events of that publisher and level were not received. */
+  gap: (info: GapInfo) => void;
+  /** A listener threw or rejected. Emitted only when an 'error' listener exists; else traced through `debug`. */
+  error: (error: Error) => void;
+  /** stop() finished. */
+  stopped: () => void;
+};
+
+/** Every event of a logger listening to levels `L`. */
+export type EventBusLoggerEvents<L extends string> = LifecycleEvents & { [K in L]: LevelListener<K> };
+
+/** Counters of {@link EventBusLogger.stats}. */
+export interface EventBusLoggerStats {
+  /** publish() calls that passed validation. */
+  published: number;
+  /** Publishes the broker confirmed. */
+  confirmed: number;
+  /** Publishes that rejected (timeout, buffer full, nacked, unroutable, stopped). */
+  rejected: number;
+  /** Events waiting for a connection now. */
+  buffered: number;
+  /** Publishes rejected because the outage buffer was full. */
+  dropped: number;
+  /** Events sent again after a connection loss hid their confirm. */
+  republished: number;
+  /** Events delivered to listeners, per level. */
+  received: Record<string, number>;
+  /** Messages reported as 'invalid'. */
+  invalid: number;
+  /** Events dropped as duplicates of ones already delivered (same publisher, level and sequence). */
+  duplicates: number;
+  /** Events reported missing through 'gap'. */
+  missed: number;
+  /** Listener throws and rejections. */
+  listenerErrors: number;
+  /** Completed reconnects. */
+  reconnects: number;
+  /** The last transport or listener error, credentials masked. */
+  lastError: string | undefined;
+}
+
+type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+interface Channels {
+  consumer: AmqpChannel;
+  queue: string;
+}
+
+// typed-emitter is types only: the class extends Node's EventEmitter typed with the event map.
+const TypedEventEmitter = EventEmitter as unknown as new <E extends TypedEmitter.EventMap>() => TypedEmitter.default<E>;
+
+const noop = (): void => undefined;
+const MAX_TRACKED_PUBLISHERS = 10_000;
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}
+
+/**
+ * A logger on a shared RabbitMQ event bus. Every logger connected to the same bus (`name`) receives every event
+ * published by any of them, on its own queue, and re-emits it as an event named by its level.
+ *
+ * Events:
+ * - `<level>` `(data, meta)`: an event of that level, e.g. `'info'`, `'critical'`
+ * - `'ready'` `({ queue, levels, url })`: consuming
+ * - `'disconnected'` `({ reason, attempt, downtime })`: connection lost, reconnecting
+ * - `'reconnected'` `({ reason, attempt, downtime, url })`: back, with a fresh queue
+ * - `'invalid'` `({ reason, content, routingKey, messageId, appId })`: undeliverable message, dropped
+ * - `'gap'` `({ publisher, level, expected, received, missed })`: events of a publisher were missed
+ * - `'error'` `(error)`: a listener threw (only emitted when listened to)
+ * - `'stopped'` `()`: stop() finished
+ *
+ * @example
+ * const logger = await EventBusLogger.create({ url: 'amqp://guest:guest@localhost:5672', name: 'logger_metaclass' });
+ * logger.on('critical', (data, meta) => console.error(meta.host, data));
+ * await logger.info({ info: true });
+ * await logger.stop();
+ */
+export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventEmitter<EventBusLoggerEvents<L>> {
+  /**
+   * Creates a logger and starts it: resolves once it is connected and consuming, so a half-connected logger never
+   * escapes. On a subclass it returns an instance of the subclass.
+   * @example
+   * await using logger = await EventBusLogger.create({ name: 'logger_metaclass' });
+   */
+  static async create<T extends EventBusLogger<any>, O extends EventBusLoggerOptions<any>>(this: new (options?: O) => T, options?: O): Promise<T> {
+    const logger = new this(options);
+    await logger.start();
+    return logger;
+  }
+
+  readonly #options: EventBusLoggerOptions<L>;
+  readonly #openBus: OpenBus;
+  readonly #instanceId = randomUUID();
+  #state: State = 'new';
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #settings: ResolvedOptions | undefined;
+  #topology: Topology | undefined;
+  #exchange = '';
+  #levels = new Set<string>();
+  #listenLevels = new Set<string>();
+  #bus: Bus | undefined;
+  #publisher: Publisher | undefined;
+  #channels: Channels | undefined;
+  #generation = 0;
+  #reopenTimer: NodeJS.Timeout | undefined;
+  #reopenDelay = 0;
+  #outage: { since: number; reason: string; attempts: number } | undefined;
+  #running = new Set<Promise<unknown>>();
+  #seq = new Map<string, number>();
+  #lastSeen = new Map<string, number>();
+  #counters = { invalid: 0, duplicates: 0, missed: 0, listenerErrors: 0, reconnects: 0, received: {} as Record<string, number> };
+  #lastError: string | undefined;
+
+  /**
+   * A logger that is not connected yet: call {@link start}. Prefer {@link EventBusLogger.create}.
+   * @param openBus how to connect; unit specs pass a stub, everyone else leaves the default (Rascal).
+   */
+  constructor(options: EventBusLoggerOptions<L> = {}, openBus: OpenBus = BusConnection.open) {
+    super();
+    this.#options = options;
+    this.#openBus = openBus;
+  }
+
+  /** Every level configured on the bus (known after start). */
+  get levels(): L[] {
+    return [...this.#levels] as L[];
+  }
+
+  /** The name of this logger's queue (known once ready). */
+  get queue(): string | undefined {
+    return this.#channels?.queue;
+  }
+
+  /** True while connected and consuming. */
+  get isReady(): boolean {
+    return this.#state === 'running' && this.#channels !== undefined && this.#outage === undefined;
+  }
+
+  /**
+   * Connects, declares this logger's queue, binds it once per level and starts consuming. Rejects with an
+   * `EventBusLoggerError`: code `CONFIG` for bad options or config, `CONNECT` when the broker cannot be reached
+   * (its message names the URL with the password masked). Calling it again while started does nothing.
+   */
+  start(): Promise<void> {
+    if (this.#state === 'running') return Promise.resolve();
+    if (this.#state === 'stopping' || this.#state === 'stopped') {
+      return Promise.reject(new EventBusLoggerError('STOPPED', 'This logger was stopped; create a new one to start again'));
+    }
+    if (!this.#starting) {
+      this.#state = 'starting';
+      this.#starting = this.#start().catch(async (error: unknown) => {
+        this.#state = 'stopped';
+        this.#publisher?.close(new EventBusLoggerError('STOPPED', `The logger failed to start: ${describeError(error)}`));
+        await this.#bus?.close();
+        throw error;
+      });
+      this.#starting.catch(noop);
+    }
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const settings = resolveOptions(this.#options);
+    const topology = await loadTopology(this.#options);
+    this.#settings = settings;
+    this.#topology = topology;
+    this.#levels = new Set(topology.levels);
+    this.#listenLevels = new Set(topology.listenLevels);
+    for (const level of topology.levels) this.#counters.received[level] = 0;
+    const bus = await this.#openBus(topology.rascalConfig, topology.vhost, topology.loggableUrls, settings);
+    this.#bus = bus;
+    this.#exchange = bus.exchangeName(topology.exchange);
+    this.#publisher = new Publisher({
+      exchange: this.#exchange,
+      publishTimeout: settings.publishTimeout,
+      bufferMaxEvents: settings.bufferMaxEvents,
+      bufferMaxBytes: settings.bufferMaxBytes,
+    });
+    bus.on('down', ({ reason }) => this.#onDown(reason));
+    bus.on('up', () => this.#reopen());
+    if (this.#state !== 'starting') return;
+    await this.#openChannels(this.#generation);
+    this.#state = 'running';
+    debug('ready: queue %s, levels %o', this.#channels?.queue, topology.listenLevels);
+    this.#emitSafely('ready', { queue: this.#channels?.queue ?? '', levels: topology.listenLevels, url: bus.url });
+  }
+
+  /**
+   * Publishes an event of `level` to the bus. Resolves once the broker has confirmed it; rejects with a TypeError
+   * for an unknown level or data that is not a JSON object, a RangeError for data over `maxMessageBytes`, or an
+   * `EventBusLoggerError` (`PUBLISH_TIMEOUT`, `BUFFER_FULL`, `STOPPED`, `NACKED`, `UNROUTABLE`, `NOT_STARTED`).
+   * The promise never becomes an unhandled rejection if nobody awaits it.
+   */
+  publish(level: L, data: EventData): Promise<void> {
+    const result = this.#publish(level, data);
+    result.catch(noop);
+    return result;
+  }
+
+  /** Publishes an `info` event; see {@link publish}. */
+  info(data: EventData): Promise<void> {
+    return this.publish('info' as L, data);
+  }
+
+  /** Publishes a `critical` event; see {@link publish}. */
+  critical(data: EventData): Promise<void> {
+    return this.publish('critical' as L, data);
+  }
+
+  #publish(level: string, data: EventData): Promise<void> {
+    const publisher = this.#publisher;
+    if (this.#state === 'stopping' || this.#state === 'stopped') {
+      return Promise.reject(new EventBusLoggerError('STOPPED', `Event not sent: the logger is ${this.#state === 'stopping' ? 'stopping' : 'stopped'}`));
+    }
+    if (this.#state !== 'running' || !publisher || !this.#settings) {
+      return Promise.reject(new EventBusLoggerError('NOT_STARTED', 'Event not sent: the logger is not started; await logger.start() or use EventBusLogger.create()'));
+    }
+    if (!this.#levels.has(level)) {
+      return Promise.reject(new TypeError(`Unknown level ${JSON.stringify(level)}; expected one of the configured levels: ${[...this.#levels].join(', ')}`));
+    }
+    let body: Buffer;
+    try {
+      body = encodeData(data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (body.length > this.#settings.maxMessageBytes) {
+      return Promise.reject(new RangeError(`Event data is ${body.length} bytes of JSON, over maxMessageBytes (${this.#settings.maxMessageBytes})`));
+    }
+    const seq = (this.#seq.get(level) ?? 0) + 1;
+    this.#seq.set(level, seq);
+    return publisher.publish(level, body, publishProperties(this.#settings.appId, this.#instanceId, seq, this.#settings.mandatory));
+  }
+
+  /**
+   * Called for every event received. The default calls {@link handleInfo} or {@link handleCritical} for those
+   * levels and emits the level's event for the others. Override it to handle every level in one place.
+   */
+  protected handle(level: L, data: EventData, meta: EventMeta<L>): void | Promise<void> {
+    if (level === 'info') return this.handleInfo(data, meta);
+    if (level === 'critical') return this.handleCritical(data, meta);
+    return this.dispatch(level, data, meta);
+  }
+
+  /** Called for every `info` event (the original task's `handle_info`). The default emits `'info'`. */
+  protected handleInfo(data: EventData, meta: EventMeta<L>): void | Promise<void> {
+    return this.dispatch(meta.level, data, meta);
+  }
+
+  /** Called for every `critical` event (the original task's `handle_critical`). The default emits `'critical'`. */
+  protected handleCritical(data: EventData, meta: EventMeta<L>): void | Promise<void> {
+    return this.dispatch(meta.level, data, meta);
+  }
+
+  /**
+   * Emits the level's event: calls each listener in turn; one that throws or rejects is reported and does not
+   * keep the others from running. Returns a promise when a listener returned one.
+   */
+  protected dispatch(level: L, data: EventData, meta: EventMeta<L>): void | Promise<void> {
+    const listeners = this.rawListeners(level) as unknown as Array<(...args: unknown[]) => unknown>;
+    let pending: Array<Promise<unknown>> | undefined;
+    for (const listener of listeners) {
+      try {
+        const result = listener.call(this, data, meta);
+        if (isPromiseLike(result)) {
+          (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#reportListenerError(level, error)));
+        }
+      } catch (error) {
+        this.#reportListenerError(level, error);
+      }
+    }
+    if (pending) return Promise.all(pending).then(noop);
+  }
+
+  /**
+   * Stops consuming, waits up to `stopTimeout` for in-flight publishes and running listeners, then closes the
+   * connection; the queue goes with it. Publishes still unconfirmed then reject with code `STOPPED`, and so does
+   * every later publish. Idempotent: calling it again returns the same promise.
+   */
+  stop(): Promise<void> {
+    if (this.#state === 'new') {
+      this.#state = 'stopped';
+      return Promise.resolve();
+    }
+    if (!this.#stopping) {
+      this.#stopping = this.#stop();
+      this.#stopping.catch(noop);
+    }
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#state === 'starting') await this.#starting?.catch(noop);
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopping';
+    clearTimeout(this.#reopenTimer);
+    const settings = this.#settings;
+    const timeout = settings?.stopTimeout ?? DEFAULTS.stopTimeout;
+    const deadline = performance.now() + timeout;
+    const channels = this.#channels;
+    if (channels && this.#bus?.isUp) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
+        channels.consumer.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    if (this.#publisher && !(await this.#publisher.idle(Math.max(0, deadline - performance.now())))) {
+      debug('stop: publishes still unconfirmed after stopTimeout');
+    }
+    if (this.#running.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(this.#running),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    this.#publisher?.close(new EventBusLoggerError('STOPPED', `Event not confirmed: the logger stopped (stopTimeout ${timeout} ms) before the broker confirmed it`));
+    this.#generation++;
+    this.#channels = undefined;
+    await this.#bus?.close();
+    this.#state = 'stopped';
+    this.#emitSafely('stopped');
+  }
+
+  /** Stops the logger at the end of an `await using` block. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** Counters since start; see {@link EventBusLoggerStats}. */
+  stats(): EventBusLoggerStats {
+    const publisher = this.#publisher?.counters;
+    return {
+      published: publisher?.published ?? 0,
+      confirmed: publisher?.confirmed ?? 0,
+      rejected: publisher?.rejected ?? 0,
+      buffered: this.#publisher?.buffered ?? 0,
+      dropped: publisher?.dropped ?? 0,
+      republished: publisher?.republished ?? 0,
+      received: { ...this.#counters.received },
+      invalid: this.#counters.invalid,
+      duplicates: this.#counters.duplicates,
+      missed: this.#counters.missed,
+      listenerErrors: this.#counters.listenerErrors,
+      reconnects: this.#counters.reconnects,
+      lastError: this.#lastError ?? this.#bus?.lastError,
+    };
+  }
+
+  // Opens the consumer and confirm channels on Rascal's connection, declares the queue, binds it, consumes.
+  async #openChannels(generation: number): Promise<void> {
+    const bus = this.#bus as Bus;
+    const topology = this.#topology as Topology;
+    const settings = this.#settings as ResolvedOptions;
+    const consumer = await bus.channel();
+    const confirm = await bus.confirmChannel().catch((error: unknown) => {
+      consumer.close(noop);
+      throw error;
+    });
+    const stale = (): boolean => generation !== this.#generation || this.#state === 'stopping' || this.#state === 'stopped';
+    const onLost = (): void => this.#onChannelLost(generation);
+    const onError = (error: Error): void => {
+      this.#lastError = describeError(error);
+      debug('channel error: %s', this.#lastError);
+    };
+    for (const channel of [consumer, confirm]) channel.on('error', onError).on('close', onLost);
+    const call = <T>(operation: (callback: (error: Error | null, result: T) => void) => void): Promise<T> =>
+      new Promise<T>((resolve, reject) => operation((error, result) => (error ? reject(error) : resolve(result))));
+    try {
+      if (stale()) throw new Error('superseded');
+      await call((cb) => consumer.assertExchange(this.#exchange, 'topic', topology.exchangeOptions, cb));
+      const resumable = settings.resumable;
+      const { queue } = resumable
+        ? await call<{ queue: string }>((cb) =>
+            consumer.assertQueue(resumable.queueName ?? `${this.#exchange}.listener.${this.#instanceId}`, {
+              ...topology.queueOptions,
+              exclusive: false,
+              arguments: { ...(topology.queueOptions.arguments as object | undefined), 'x-expires': resumable.grace },
+            }, cb),
+          )
+        : await call<{ queue: string }>((cb) => consumer.assertQueue('', topology.queueOptions, cb));
+      for (const level of topology.listenLevels) await call((cb) => consumer.bindQueue(queue, this.#exchange, level, {}, cb));
+      await call((cb) => consumer.prefetch(settings.prefetch, false, cb));
+      if (stale()) throw new Error('superseded');
+      await call((cb) => consumer.consume(queue, (message) => this.#onMessage(consumer, generation, message), { noAck: false }, cb));
+      if (stale()) throw new Error('superseded');
+      this.#channels = { consumer, queue };
+      this.#publisher?.attach(confirm);
+      this.#reopenDelay = 0;
+    } catch (error) {
+      for (const channel of [consumer, confirm]) {
+        channel.removeAllListeners('close');
+        channel.on('error', noop);
+        try {
+          channel.close(noop);
+        } catch {
+          // already closed
+        }
+      }
+      throw error;
+    }
+  }
+
+  #onMessage(channel: AmqpChannel, generation: number, message: AmqpMessage | null): void {
+    if (message === null) {
+      // The broker cancelled the consumer: the queue was deleted. Declare a new one.
+      debug('consumer cancelled by the broker');
+      this.#onChannelLost(generation, 'the broker cancelled the consumer (queue deleted?)');
+      return;
+    }
+    // Ack at once: an event is never requeued, so a poison message cannot loop.
+    channel.ack(message);
+    const settings = this.#settings as ResolvedOptions;
+    const decoded = decodeMessage<L>(message, this.#listenLevels, settings.maxMessageBytes);
+    if (!decoded.ok) {
+      this.#counters.invalid++;
+      debug('invalid message: %s', decoded.reason);
+      const properties = message.properties;
+      this.#emitSafely('invalid', {
+        reason: decoded.reason,
+        content: message.content,
+        routingKey: message.fields.routingKey,
+        messageId: typeof properties.messageId === 'string' ? properties.messageId : undefined,
+        appId: typeof properties.appId === 'string' ? properties.appId : undefined,
+      });
+      return;
+    }
+    const { level, data, meta } = decoded;
+    if (meta.publisher !== undefined && meta.seq !== undefined && !this.#checkSequence(meta.publisher, level, meta.seq)) return;
+    this.#counters.received[level] = (this.#counters.received[level] ?? 0) + 1;
+    let result: void | Promise<void>;
+    try {
+      result = this.handle(level, data, meta);
+    } catch (error) {
+      this.#reportListenerError(level, error);
+      return;
+    }
+    if (isPromiseLike(result)) {
+      const running: Promise<unknown> = Promise.resolve(result)
+        .catch((error: unknown) => this.#reportListenerError(level, error))
+        .finally(() => this.#running.delete(running));
+      this.#running.add(running);
+    }
+  }
+
+  // False for a duplicate (already delivered); emits 'gap' when events of this publisher and level were missed.
+  #checkSequence(publisher: string, level: string, seq: number): boolean {
+    const key = `${publisher}\u0000${level}`;
+    const last = this.#lastSeen.get(key);
+    if (last !== undefined && seq <= last) {
+      this.#counters.duplicates++;
+      debug('duplicate %s #%d dropped', level, seq);
+      return false;
+    }
+    if (last === undefined && this.#lastSeen.size >= MAX_TRACKED_PUBLISHERS) {
+      // Forget the publisher seen longest ago (Map keeps insertion order).
+      const oldest = this.#lastSeen.keys().next().value as string;
+      this.#lastSeen.delete(oldest);
+    }
+    this.#lastSeen.delete(key);
+    this.#lastSeen.set(key, seq);
+    if (last !== undefined && seq > last + 1) {
+      const missed = seq - last - 1;
+      this.#counters.missed += missed;
+      this.#emitSafely('gap', { publisher, level, expected: last + 1, received: seq, missed });
+    }
+    return true;
+  }
+
+  #onDown(reason: string): void {
+    if (this.#state !== 'running' && this.#state !== 'starting') return;
+    this.#generation++;
+    this.#channels = undefined;
+    this.#publisher?.detach();
+    clearTimeout(this.#reopenTimer);
+    if (!this.#outage) {
+      this.#outage = { since: performance.now(), reason, attempts: 0 };
+      this.#lastError = reason;
+      this.#emitSafely('disconnected', { reason, attempt: 0, downtime: 0 });
+    }
+  }
+
+  // A channel closed while the connection stayed up (a broker-side channel error, a deleted queue).
+  #onChannelLost(generation: number, why?: string): void {
+    if (generation !== this.#generation || this.#state !== 'running') return;
+    const reason = why ?? `channel closed: ${this.#lastError ?? 'by the broker'}`;
+    this.#onDown(reason);
+    if (this.#bus?.isUp) this.#scheduleReopen();
+  }
+
+  #scheduleReopen(): void {
+    clearTimeout(this.#reopenTimer);
+    this.#reopenDelay = Math.min(Math.max(this.#reopenDelay * 2, 100), 5000);
+    this.#reopenTimer = setTimeout(() => this.#reopen(), this.#reopenDelay);
+  }
+
+  // The connection is back (or a lost channel can be replaced): declare a fresh queue and consume again.
+  #reopen(): void {
+    if (this.#state !== 'running') return;
+    const generation = ++this.#generation;
+    if (this.#outage) this.#outage.attempts++;
+    this.#openChannels(generation).then(
+      () => {
+        const outage = this.#outage;
+        this.#outage = undefined;
+        this.#counters.reconnects++;
+        const url = this.#bus?.url ?? '';
+        if (outage) {
+          this.#emitSafely('reconnected', { reason: outage.reason, attempt: outage.attempts, downtime: Math.round(performance.now() - outage.since), url });
+        }
+        this.#emitSafely('ready', { queue: this.#channels?.queue ?? '', levels: [...this.#listenLevels], url });
+      },
+      (error: unknown) => {
+        if (generation !== this.#generation || this.#state !== 'running') return;
+        this.#lastError = describeError(error);
+        debug('reopening channels failed: %s', this.#lastError);
+        if (this.#bus?.isUp) this.#scheduleReopen();
+      },
+    );
+  }
+
+  #reportListenerError(level: string, error: unknown): void {
+    this.#counters.listenerErrors++;
+    const message = `A listener of "${level}" ${isPromiseLike(error) ? 'failed' : 'threw'}: ${describeError(error)}`;
+    this.#lastError = message;
+    if (this.listenerCount('error') === 0) {
+      debug('%s', message);
+      return;
+    }
+    this.#emitSafely('error', new EventBusLoggerError('LISTENER', message, { cause: error }));
+  }
+
+  // Emits a lifecycle event; a throwing listener is traced and never breaks the logger.
+  #emitSafely<E extends keyof LifecycleEvents>(event: E, ...args: Parameters<LifecycleEvents[E]>): void {
+    try {
+      (this.emit as (event: string, ...rest: unknown[]) => boolean)(event, ...args);
+    } catch (error) {
+      debug('a listener of %s threw: %s', event, describeError(error));
+    }
+  }
+}

@@ -1,0 +1,244 @@
+// The publish path: confirm-channel publishing with our own bookkeeping (no per-publish listeners, no pool),
+// the bounded buffer that holds events while the broker is unreachable, and the publish timeout.
+import createDebug from 'debug';
+import { EventBusLoggerError } from './errors.js';
+import type { AmqpConfirmChannel, AmqpMessage } from './rascal.js';
+import type { PublishProperties } from './wire-format.js';
+
+const debug = createDebug('event-bus-logger:publisher');
+
+interface Entry {
+  level: string;
+  body: Buffer;
+  properties: PublishProperties;
+  deadline: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+  /** Set when the broker returned it as unroutable (only with `mandatory`). */
+  returned: boolean;
+  settled: boolean;
+}
+
+export interface PublisherLimits {
+  exchange: string;
+  publishTimeout: number;
+  bufferMaxEvents: number;
+  bufferMaxBytes: number;
+}
+
+/** Counters the publisher keeps for `stats()`. */
+export interface PublisherCounters {
+  published: number;
+  confirmed: number;
+  rejected: number;
+  dropped: number;
+  republished: number;
+}
+
+export class Publisher {
+  private channel: AmqpConfirmChannel | undefined;
+  // Events not yet handed to a channel, oldest first.
+  private buffer: Entry[] = [];
+  private bufferedBytes = 0;
+  // Events handed to the channel and not yet confirmed, oldest first.
+  private inflight = new Set<Entry>();
+  private byMessageId = new Map<string, Entry>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+  private closedWith: Error | undefined;
+  readonly counters: PublisherCounters = { published: 0, confirmed: 0, rejected: 0, dropped: 0, republished: 0 };
+
+  constructor(private readonly limits: PublisherLimits) {}
+
+  /** Events waiting for a connection. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** Events sent and not yet confirmed. */
+  get pending(): number {
+    return this.inflight.size;
+  }
+
+  /** Publishes one event; the promise settles on the broker's confirm, a rejection, or the timeout. */
+  publish(level: string, body: Buffer, properties: PublishProperties): Promise<void> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    return new Promise<void>((resolve, reject) => {
+      const entry: Entry = { level, body, properties, deadline: performance.now() + this.limits.publishTimeout, resolve, reject, returned: false, settled: false };
+      this.counters.published++;
+      if (this.channel && this.buffer.length === 0) {
+        this.send(entry);
+      } else if (this.buffer.length >= this.limits.bufferMaxEvents || this.bufferedBytes + body.length > this.limits.bufferMaxBytes) {
+        this.counters.dropped++;
+        this.fail(entry, new EventBusLoggerError('BUFFER_FULL', `Event not sent: the broker is unreachable and the outage buffer is full (${this.buffer.length} events, ${this.bufferedBytes} bytes; limits bufferMaxEvents=${this.limits.bufferMaxEvents}, bufferMaxBytes=${this.limits.bufferMaxBytes})`));
+        return;
+      } else {
+        this.buffer.push(entry);
+        this.bufferedBytes += body.length;
+      }
+      this.ensureSweeper();
+    });
+  }
+
+  /** Starts sending on a (new) confirm channel: first everything buffered, in order. */
+  attach(channel: AmqpConfirmChannel): void {
+    this.channel = channel;
+    channel.on('return', (message) => this.onReturn(message));
+    const waiting = this.buffer;
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    for (const entry of waiting) {
+      if (entry.settled) continue;
+      if (this.channel !== channel) {
+        // The channel died while flushing: keep the rest, in order.
+        this.buffer.push(entry);
+        this.bufferedBytes += entry.body.length;
+      } else this.send(entry);
+    }
+    debug('attached; flushed %d buffered events', waiting.length);
+  }
+
+  /**
+   * The channel is gone. Events it had not confirmed go back to the front of the buffer and are sent again on the
+   * next channel: a confirm that was lost with the connection may hide a delivered event, so this is
+   * at-least-once; listeners drop the duplicates by publisher sequence number.
+   */
+  detach(): void {
+    if (!this.channel) return;
+    this.channel = undefined;
+    const unconfirmed = [...this.inflight].filter((entry) => !entry.settled);
+    this.inflight.clear();
+    this.byMessageId.clear();
+    if (unconfirmed.length > 0) debug('detached with %d unconfirmed events; they will be sent again', unconfirmed.length);
+    this.counters.republished += unconfirmed.length;
+    this.buffer = unconfirmed.concat(this.buffer);
+    this.bufferedBytes = this.buffer.reduce((sum, entry) => sum + entry.body.length, 0);
+  }
+
+  /** Resolves when nothing is buffered or in flight, or after `timeout` ms. */
+  async idle(timeout: number): Promise<boolean> {
+    if (this.isIdle()) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeout);
+      }),
+    ]);
+    clearTimeout(timer);
+    return drained;
+  }
+
+  /** Rejects everything still buffered or in flight with `error`, and every later publish too. */
+  close(error: Error): void {
+    this.closedWith = error;
+    this.channel = undefined;
+    for (const entry of [...this.buffer, ...this.inflight]) this.fail(entry, error);
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    this.inflight.clear();
+    this.byMessageId.clear();
+    this.stopSweeper();
+  }
+
+  private send(entry: Entry): void {
+    const channel = this.channel as AmqpConfirmChannel;
+    const { properties } = entry;
+    this.inflight.add(entry);
+    if (properties.mandatory) this.byMessageId.set(properties.messageId, entry);
+    try {
+      channel.publish(this.limits.exchange, entry.level, entry.body, properties, (error) => this.onConfirm(entry, channel, error));
+    } catch (error) {
+      // amqplib throws synchronously once the channel is closed: treat it as a lost channel.
+      debug('publish threw (%s); buffering', (error as Error).message);
+      this.inflight.delete(entry);
+      this.byMessageId.delete(properties.messageId);
+      if (this.channel === channel) this.detach();
+      this.buffer.push(entry);
+      this.bufferedBytes += entry.body.length;
+    }
+  }
+
+  private onConfirm(entry: Entry, channel: AmqpConfirmChannel, error: Error | null): void {
+    // A confirm from a channel we have detached from: the entry is already queued again (or settled).
+    if (this.channel !== channel || entry.settled) return;
+    this.inflight.delete(entry);
+    if (entry.properties.mandatory) this.byMessageId.delete(entry.properties.messageId);
+    if (error && /channel closed/i.test(error.message)) {
+      this.detach();
+      this.buffer.unshift(entry);
+      this.bufferedBytes += entry.body.length;
+      return;
+    }
+    if (error) {
+      this.fail(entry, new EventBusLoggerError('NACKED', `Event not accepted: the broker refused it (${error.message})`));
+    } else if (entry.returned) {
+      this.fail(entry, new EventBusLoggerError('UNROUTABLE', `Event not delivered: no queue is bound to exchange "${this.limits.exchange}" for level "${entry.level}" (nobody listens to it)`));
+    } else {
+      entry.settled = true;
+      this.counters.confirmed++;
+      entry.resolve();
+      this.checkIdle();
+    }
+  }
+
+  private onReturn(message: AmqpMessage): void {
+    const id = message.properties.messageId;
+    const entry = typeof id === 'string' ? this.byMessageId.get(id) : undefined;
+    if (entry) entry.returned = true;
+  }
+
+  private fail(entry: Entry, error: Error): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    this.counters.rejected++;
+    entry.reject(error);
+    this.checkIdle();
+  }
+
+  private isIdle(): boolean {
+    return this.inflight.size === 0 && this.buffer.length === 0;
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle()) return;
+    this.stopSweeper();
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  // One timer for all pending publishes, rather than one per publish.
+  private ensureSweeper(): void {
+    if (this.sweeper) return;
+    const period = Math.max(10, Math.min(1000, Math.floor(this.limits.publishTimeout / 4)));
+    this.sweeper = setInterval(() => this.sweep(), period);
+    this.sweeper.unref();
+  }
+
+  private stopSweeper(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    const timeout = this.limits.publishTimeout;
+    for (const entry of this.inflight) {
+      if (entry.deadline > now) break;
+      this.inflight.delete(entry);
+      this.byMessageId.delete(entry.properties.messageId);
+      this.fail(entry, new EventBusLoggerError('PUBLISH_TIMEOUT', `Event not confirmed by the broker within publishTimeout (${timeout} ms); it was sent and may or may not have reached the bus`));
+    }
+    if (this.buffer.some((entry) => entry.deadline <= now)) {
+      const keep: Entry[] = [];
+      for (const entry of this.buffer) {
+        if (entry.deadline > now) keep.push(entry);
+        else this.fail(entry, new EventBusLoggerError('PUBLISH_TIMEOUT', `Event not sent: the broker stayed unreachable for publishTimeout (${timeout} ms)`));
+      }
+      this.buffer = keep;
+      this.bufferedBytes = keep.reduce((sum, entry) => sum + entry.body.length, 0);
+    }
+    this.checkIdle();
+  }
+}

@@ -1,0 +1,93 @@
+// The small typed surface of Rascal (and of the amqplib callback channels it hands out) that this library uses.
+// Rascal ships no types and @types/rascal describes rascal 10; these describe rascal 21 as read from its source.
+import { createRequire } from 'node:module';
+
+type Callback<T = void> = (error: Error | null, result: T) => void;
+
+/** An amqplib callback-API channel, as Rascal's vhost creates it. */
+export interface AmqpChannel {
+  assertExchange(name: string, type: string, options: Record<string, unknown>, callback: Callback<unknown>): void;
+  assertQueue(name: string, options: Record<string, unknown>, callback: Callback<{ queue: string }>): void;
+  bindQueue(queue: string, exchange: string, routingKey: string, args: Record<string, unknown>, callback: Callback<unknown>): void;
+  prefetch(count: number, global: boolean, callback: Callback<unknown>): void;
+  consume(queue: string, onMessage: (message: AmqpMessage | null) => void, options: Record<string, unknown>, callback: Callback<{ consumerTag: string }>): void;
+  cancel(consumerTag: string, callback: Callback<unknown>): void;
+  ack(message: AmqpMessage): void;
+  close(callback: (error?: Error | null) => void): void;
+  on(event: 'close', listener: () => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'return', listener: (message: AmqpMessage) => void): this;
+  on(event: 'drain', listener: () => void): this;
+  removeAllListeners(event?: string): this;
+}
+
+/** A confirm channel: `publish` takes a callback called on the broker's ack (no error) or nack/close (an error). */
+export interface AmqpConfirmChannel extends AmqpChannel {
+  publish(exchange: string, routingKey: string, content: Buffer, options: Record<string, unknown>, callback: (error: Error | null) => void): boolean;
+}
+
+export interface AmqpMessage {
+  content: Buffer;
+  fields: { routingKey: string; redelivered: boolean; deliveryTag: number; exchange: string; consumerTag?: string };
+  properties: Record<string, unknown> & { headers?: Record<string, unknown>; messageId?: unknown };
+}
+
+/** Rascal's Vhost (lib/amqp/Vhost.js): owns the connection, reconnects it and re-asserts the topology. */
+export interface RascalVhost {
+  name: string;
+  getChannel(callback: Callback<AmqpChannel | undefined>): void;
+  getConfirmChannel(callback: Callback<AmqpConfirmChannel | undefined>): void;
+  getConnectionDetails(): { vhost: string; connectionUrl: string };
+}
+
+/** Rascal's BrokerAsPromised (lib/amqp/BrokerAsPromised.js), the parts we use. */
+export interface RascalBroker {
+  config: { vhosts: Record<string, { exchanges: Record<string, { fullyQualifiedName: string }> }> };
+  shutdown(): Promise<void>;
+  on(event: string, listener: (...args: any[]) => void): this;
+  removeListener(event: string, listener: (...args: any[]) => void): this;
+  removeAllListeners(event?: string): this;
+}
+
+interface RascalModule {
+  BrokerAsPromised: { create(config: unknown): Promise<RascalBroker> };
+}
+
+const rascal = createRequire(import.meta.url)('rascal') as RascalModule;
+
+/**
+ * Creates a Rascal broker: it connects, declares the exchange, and from then on reconnects by itself.
+ * A failed create leaves nothing open: Rascal starts a keep-alive interval even when it fails, so shut it down.
+ */
+export async function createBroker(config: unknown): Promise<RascalBroker> {
+  try {
+    return await rascal.BrokerAsPromised.create(config);
+  } catch (error) {
+    const key = (error as { broker?: symbol }).broker;
+    const failed = key === undefined ? undefined : ((error as Record<symbol, unknown>)[key] as RascalBroker | undefined);
+    if (failed) await failed.shutdown().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Finds the broker's Vhost object. Rascal keeps its vhosts private but forwards their events to the broker by
+ * registering every broker listener on each vhost (the forward-emitter package). A 'newListener' listener
+ * registered that way is called by the vhost itself, with `this` bound to it, when the next listener is added.
+ */
+export function findVhost(broker: RascalBroker, name: string): RascalVhost {
+  let found: RascalVhost | undefined;
+  function onNewListener(this: unknown): void {
+    const candidate = this as Partial<RascalVhost> | undefined;
+    if (candidate && candidate !== (broker as unknown) && typeof candidate.getConfirmChannel === 'function' && candidate.name === name) {
+      found = candidate as RascalVhost;
+    }
+  }
+  const probe = (): void => undefined;
+  broker.on('newListener', onNewListener);
+  broker.on('event-bus-logger:probe', probe);
+  broker.removeListener('event-bus-logger:probe', probe);
+  broker.removeListener('newListener', onNewListener);
+  if (!found) throw new Error(`Rascal did not expose vhost "${name}"; this version of rascal is not supported`);
+  return found;
+}

@@ -1,0 +1,153 @@
+// Recovery: the connection to the bus through Rascal, which reconnects (with backoff, across the configured URLs)
+// and re-declares the exchange by itself. This file turns Rascal's vhost events into 'down' and 'up', and waits
+// for the broker at start when asked to.
+import { EventEmitter } from 'node:events';
+import createDebug from 'debug';
+import { EventBusLoggerError, describeError } from './errors.js';
+import { createBroker, findVhost, type AmqpChannel, type AmqpConfirmChannel, type RascalBroker, type RascalVhost } from './rascal.js';
+
+const debug = createDebug('event-bus-logger:recovery');
+
+export interface BusConnectionEvents {
+  /** The connection was lost; Rascal is reconnecting. Emitted once per outage. */
+  down: [{ reason: string }];
+  /** Rascal reconnected and re-declared the exchange: channels can be opened again. */
+  up: [{ attempts: number; downtime: number; url: string }];
+}
+
+/** What the logger needs of its connection; unit specs pass a stub of this. */
+export interface Bus {
+  readonly isUp: boolean;
+  readonly url: string;
+  lastError: string | undefined;
+  /** The exchange's name on the broker (Rascal may prefix a namespace to the config key). */
+  exchangeName(key: string): string;
+  channel(): Promise<AmqpChannel>;
+  confirmChannel(): Promise<AmqpConfirmChannel>;
+  close(): Promise<void>;
+  on<E extends keyof BusConnectionEvents>(event: E, listener: (...args: BusConnectionEvents[E]) => void): unknown;
+}
+
+/** Opens a {@link Bus}; the logger's constructor accepts another one for unit specs. */
+export type OpenBus = (config: unknown, vhost: string, loggableUrls: string[], timing: { startTimeout: number; waitForBroker: boolean }) => Promise<Bus>;
+
+/** Rascal's broker and vhost, with the connection state the logger needs. */
+export class BusConnection extends EventEmitter<BusConnectionEvents> implements Bus {
+  private downSince: number | undefined;
+  private attempts = 0;
+  private closed = false;
+  lastError: string | undefined;
+
+  private constructor(
+    private readonly broker: RascalBroker,
+    private readonly vhost: RascalVhost,
+  ) {
+    super();
+    // Rascal emits 'error' for every failed connection and reconnection attempt; without a listener the
+    // process would crash. These are transport troubles: they become 'down', never an application error.
+    broker.on('error', (error: Error) => {
+      this.lastError = describeError(error);
+      debug('rascal error: %s', this.lastError);
+    });
+    broker.on('disconnect', () => this.onDisconnect());
+    broker.on('vhost_initialised', () => this.onInitialised());
+  }
+
+  /**
+   * Connects through Rascal. Rejects with code `CONNECT` and the masked URLs when the broker cannot be reached:
+   * at once, or when `waitForBroker` is set, once `startTimeout` has passed.
+   */
+  static async open(config: unknown, vhostName: string, loggableUrls: string[], timing: { startTimeout: number; waitForBroker: boolean }): Promise<BusConnection> {
+    const started = performance.now();
+    let delay = 100;
+    for (let attempt = 1; ; attempt++) {
+      const remaining = timing.startTimeout - (performance.now() - started);
+      let timer: NodeJS.Timeout | undefined;
+      const creating = createBroker(structuredClone(config));
+      try {
+        const broker = await Promise.race([
+          creating,
+          new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within startTimeout (${timing.startTimeout} ms)`)), remaining);
+          }),
+        ]);
+        return new BusConnection(broker, findVhost(broker, vhostName));
+      } catch (error) {
+        // A broker created after the deadline must still be closed.
+        creating.then((late) => late.shutdown()).catch(() => undefined);
+        const elapsed = performance.now() - started;
+        const reason = describeError(error);
+        debug('connect attempt %d failed: %s', attempt, reason);
+        if (!timing.waitForBroker || elapsed + delay >= timing.startTimeout) {
+          throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (${attempt} attempt${attempt > 1 ? 's' : ''} in ${Math.round(elapsed)} ms): ${reason}`);
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+
+  /** True while the connection is up. */
+  get isUp(): boolean {
+    return this.downSince === undefined && !this.closed;
+  }
+
+  /** The broker URL in use, password masked. */
+  get url(): string {
+    return this.vhost.getConnectionDetails().connectionUrl;
+  }
+
+  exchangeName(key: string): string {
+    return this.broker.config.vhosts[this.vhost.name]?.exchanges[key]?.fullyQualifiedName ?? key;
+  }
+
+  /** A new regular channel on Rascal's connection. Waits while Rascal is reconnecting. */
+  channel(): Promise<AmqpChannel> {
+    return new Promise((resolve, reject) => {
+      this.vhost.getChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(channel)));
+    });
+  }
+
+  /** A new confirm channel on Rascal's connection. */
+  confirmChannel(): Promise<AmqpConfirmChannel> {
+    return new Promise((resolve, reject) => {
+      this.vhost.getConfirmChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(channel)));
+    });
+  }
+
+  /** Closes the connection; Rascal stops reconnecting. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.broker.shutdown();
+    } catch (error) {
+      debug('shutdown: %s', describeError(error));
+    }
+    this.broker.removeAllListeners();
+  }
+
+  private onDisconnect(): void {
+    if (this.closed) return;
+    this.attempts++;
+    if (this.downSince !== undefined) return;
+    this.lastError = undefined;
+    this.downSince = performance.now();
+    const reason = this.lastError ?? 'connection closed';
+    debug('down: %s', reason);
+    // Rascal emits 'disconnect' just before 'error'; let the error land first so the reason names it.
+    setImmediate(() => this.emit('down', { reason: this.lastError ?? reason }));
+  }
+
+  private onInitialised(): void {
+    if (this.closed || this.downSince === undefined) return;
+    const downtime = Math.round(performance.now() - this.downSince);
+    const attempts = this.attempts;
+    this.downSince = undefined;
+    this.attempts = 0;
+    debug('up after %d ms, %d attempts', downtime, attempts);
+    this.emit('up', { attempts, downtime, url: this.url });
+  }
+}
