@@ -47,7 +47,7 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
    * Publishing works for every configured level whatever this says.
    * @default every level of the config
    */
-  levels?: readonly L[];
+  levels?: readonly NoInfer<L>[];
   /**
    * A Rascal config object, or the path of a JSON file holding one. Never modified.
    * @default the shipped config/rascal.json

@@ -14,7 +14,7 @@ import { decodeMessage, encodeData, publishProperties, type EventData, type Even
 const debug = createDebug('event-bus-logger:logger');
 
 /** A listener of one level. It may return a promise; a rejection is reported like a throw. */
-export type LevelListener<L extends string = string> = (data: EventData, meta: EventMeta<L>) => void | Promise<void>;
+export type LevelListener<L extends string = string> = (data: EventData, meta: EventMeta<L>) => unknown;
 
 /** Payload of `'ready'`. */
 export type ReadyInfo = { queue: string; levels: string[]; url: string };
@@ -78,6 +78,9 @@ export interface EventBusLoggerStats {
   lastError: string | undefined;
 }
 
+/** The levels of a logger type. */
+export type LevelOf<T> = T extends EventBusLogger<infer L> ? L : never;
+
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 interface Channels {
@@ -122,7 +125,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * @example
    * await using logger = await EventBusLogger.create({ name: 'logger_metaclass' });
    */
-  static async create<T extends EventBusLogger<any>, O extends EventBusLoggerOptions<any>>(this: new (options?: O) => T, options?: O): Promise<T> {
+  static create<L extends string = DefaultLevel>(this: typeof EventBusLogger, options?: EventBusLoggerOptions<L>): Promise<EventBusLogger<L>>;
+  static create<T extends EventBusLogger<any>>(this: new (options?: EventBusLoggerOptions<any>) => T, options?: EventBusLoggerOptions<LevelOf<T>>): Promise<T>;
+  static async create(this: new (options?: EventBusLoggerOptions<any>) => EventBusLogger<any>, options?: EventBusLoggerOptions<any>): Promise<EventBusLogger<any>> {
     const logger = new this(options);
     await logger.start();
     return logger;

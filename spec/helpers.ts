@@ -1,0 +1,97 @@
+// Shared by the specs: unique bus names, waiting for events under a timeout, and raw looks at the broker.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once, type EventEmitter } from 'node:events';
+import { promisify } from 'node:util';
+import amqplib from 'amqplib';
+
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** A bus name of its own for each spec. */
+export function uniqueName(prefix = 'spec'): string {
+  return `${prefix}_${randomUUID()}`;
+}
+
+/** Resolves with the args of the next `event`, rejects after `ms` (and on 'error', as events.once does). */
+export async function next<T extends unknown[] = unknown[]>(emitter: EventEmitter | { on: unknown }, event: string, ms = 5000): Promise<T> {
+  return (await once(emitter as EventEmitter, event, { signal: AbortSignal.timeout(ms) })) as T;
+}
+
+/** Resolves once `predicate` holds, polling; rejects with `what` after `ms`. */
+export async function until(predicate: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Resolves after `ms` with nothing: for "nothing arrives" checks, never for timing assertions. */
+export function quiet(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A raw amqplib connection, as a foreign client on the bus would have. */
+export async function rawConnection(): Promise<amqplib.ChannelModel> {
+  return amqplib.connect(AMQP_URL);
+}
+
+/** Runs a passive check on a fresh channel; resolves with the broker's error, or undefined when it passed. */
+export async function passive(connection: amqplib.ChannelModel, check: (channel: amqplib.Channel) => Promise<unknown>): Promise<Error | undefined> {
+  const channel = await connection.createChannel();
+  channel.on('error', () => undefined);
+  try {
+    await check(channel);
+    await channel.close();
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/** Deletes an exchange a spec created. */
+export async function deleteExchange(name: string): Promise<void> {
+  const connection = await rawConnection();
+  try {
+    const channel = await connection.createChannel();
+    await channel.deleteExchange(name);
+  } finally {
+    await connection.close();
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+/** rabbitmqctl with JSON output. */
+export async function rabbitmqctl<T = unknown>(...args: string[]): Promise<T> {
+  const { stdout } = await execFileAsync('rabbitmqctl', [...args, '--formatter', 'json', '--quiet'], { timeout: 60_000 });
+  return JSON.parse(stdout) as T;
+}
+
+export interface Binding {
+  source_name: string;
+  destination_name: string;
+  routing_key: string;
+}
+
+/** The bindings whose source is `exchange`. */
+export async function bindingsOf(exchange: string): Promise<Binding[]> {
+  const all = await rabbitmqctl<Binding[]>('list_bindings', 'source_name', 'destination_name', 'routing_key');
+  return all.filter((binding) => binding.source_name === exchange);
+}
+
+/** The error `promise` rejects with; fails the spec when it resolves. */
+export async function rejection<E extends Error = Error & { code?: string }>(promise: Promise<unknown>): Promise<E> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as E;
+  }
+  throw new Error('Expected a rejection, but the promise resolved');
+}
+
+/** A queue as `rabbitmqctl list_queues` sees it. */
+export async function queueInfo(queue: string): Promise<{ name: string; messages: number; messages_unacknowledged: number } | undefined> {
+  const queues = await rabbitmqctl<Array<{ name: string; messages: number; messages_unacknowledged: number }>>('list_queues', 'name', 'messages', 'messages_unacknowledged');
+  return queues.find((q) => q.name === queue);
+}

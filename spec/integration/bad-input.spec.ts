@@ -1,0 +1,214 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type amqplib from 'amqplib';
+import { EventBusLogger, EventBusLoggerError, SHIPPED_CONFIG_PATH, type InvalidInfo } from '../../lib/index.js';
+import { AMQP_URL, deleteExchange, next, queueInfo, rabbitmqctl, rawConnection, rejection, uniqueName, until } from '../helpers.js';
+
+const execFileAsync = promisify(execFile);
+
+async function startInChild(url: string): Promise<{ message: string; code: string; elapsed: number }> {
+  const started = Date.now();
+  // The child must exit on its own: a handle left open would hang it until the 30 s kill.
+  const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'spec/fixtures/start-bad-broker.ts', url], { timeout: 30_000 });
+  return { ...JSON.parse(stdout.trim().split('\n').pop() as string), elapsed: Date.now() - started };
+}
+
+describe('bad input', () => {
+  describe('an unreachable broker', () => {
+    it('rejects start() when nothing listens on the port, names the URL with the password masked, and leaves no handle open', async () => {
+      const result = await startInChild('amqp://guest:s3cret-pw@127.0.0.1:1');
+      expect(result.code).to.equal('CONNECT');
+      expect(result.message).to.contain('amqp://guest:***@127.0.0.1:1');
+      expect(result.message).to.contain('ECONNREFUSED');
+      expect(result.message).not.to.contain('s3cret-pw');
+    });
+
+    it('rejects start() on wrong credentials without showing them', async () => {
+      const result = await startInChild('amqp://guest:wrong-s3cret@127.0.0.1:5672');
+      expect(result.code).to.equal('CONNECT');
+      expect(result.message).to.match(/ACCESS.REFUSED/);
+      expect(result.message).to.contain('guest:***@127.0.0.1:5672');
+      expect(result.message).not.to.contain('wrong-s3cret');
+    });
+
+    it('gives up within startTimeout when waiting for a broker that never comes', async () => {
+      const logger = new EventBusLogger({ url: 'amqp://u:hidden@127.0.0.1:1', waitForBroker: true, startTimeout: 1500 });
+      const error = await logger.start().then(() => undefined, (e: unknown) => e as EventBusLoggerError);
+      expect(error).to.be.instanceOf(EventBusLoggerError);
+      expect(error?.code).to.equal('CONNECT');
+      expect(error?.message).to.match(/attempts in \d+ ms/);
+      expect(error?.message).not.to.contain('hidden');
+    });
+  });
+
+  describe('on a running bus', () => {
+    let name: string;
+    let logger: EventBusLogger;
+    let raw: amqplib.ChannelModel;
+    let foreign: amqplib.Channel;
+
+    beforeEach(async () => {
+      name = uniqueName('bad_input');
+      logger = await EventBusLogger.create({ url: AMQP_URL, name, maxMessageBytes: 1024 });
+      raw = await rawConnection();
+      foreign = await raw.createChannel();
+    });
+
+    afterEach(async () => {
+      await logger.stop();
+      await raw.close();
+      await deleteExchange(name);
+    });
+
+    it('rejects an unknown level with a TypeError naming the configured levels', async () => {
+      const error = await rejection(logger.publish('warning' as 'info', { x: 1 }));
+      expect(error).to.be.instanceOf(TypeError);
+      expect(error?.message).to.equal('Unknown level "warning"; expected one of the configured levels: info, critical');
+    });
+
+    it('rejects data that is not a JSON object, or too large, and sends nothing', async () => {
+      for (const bad of [null, 42, 'text', [1, 2]]) {
+        const error = await rejection(logger.info(bad as never));
+        expect(error, String(bad)).to.be.instanceOf(TypeError);
+        expect(error?.message).to.match(/^Expected the event data to be a plain object/);
+      }
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      expect((await rejection(logger.info(cyclic)))?.message).to.match(/cannot be serialised to JSON/);
+      const big = await rejection(logger.info({ blob: 'x'.repeat(2000) }));
+      expect(big).to.be.instanceOf(RangeError);
+      expect(big?.message).to.match(/over maxMessageBytes \(1024\)/);
+      expect(logger.stats().published).to.equal(0);
+    });
+
+    it('a publish promise nobody awaits never becomes an unhandled rejection', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        void logger.publish('nope' as 'info', {});
+        void logger.info(null as never);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(unhandled).to.deep.equal([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
+    it('reports invalid JSON as invalid, acks it, and keeps receiving', async () => {
+      const invalid: InvalidInfo[] = [];
+      logger.on('invalid', (info) => invalid.push(info));
+      const received: unknown[] = [];
+      logger.on('info', (data) => received.push(data));
+      foreign.publish(name, 'info', Buffer.from('{not json'), { contentType: 'application/json' });
+      foreign.publish(name, 'info', Buffer.alloc(2000, 'a'), {});
+      foreign.publish(name, 'info', Buffer.from('{"foreign":true}'));
+      await until(() => received.length === 1, 'the valid event after the bad ones');
+      expect(received).to.deep.equal([{ foreign: true }]);
+      expect(invalid.map((i) => i.reason)).to.have.length(2);
+      expect(invalid[0]?.reason).to.match(/^body is not valid JSON/);
+      expect(invalid[0]?.content.toString()).to.equal('{not json');
+      expect(invalid[0]?.routingKey).to.equal('info');
+      expect(invalid[1]?.reason).to.match(/over maxMessageBytes/);
+      // Acked: nothing waits in the queue or unacknowledged for a redelivery.
+      expect(await queueInfo(logger.queue as string)).to.include({ messages: 0, messages_unacknowledged: 0 });
+      expect(logger.stats().invalid).to.equal(2);
+    });
+
+    it('reports a throwing or rejecting listener through error, runs the other listeners, and keeps consuming', async () => {
+      const errors: Error[] = [];
+      logger.on('error', (error) => errors.push(error));
+      let calls = 0;
+      logger.on('info', () => {
+        throw new Error('listener broke');
+      });
+      logger.on('info', async () => {
+        throw new Error('async listener broke');
+      });
+      logger.on('info', () => {
+        calls++;
+      });
+      await logger.info({ n: 1 });
+      await logger.info({ n: 2 });
+      await until(() => calls === 2 && errors.length === 4, 'both events and four errors');
+      expect(errors.map((e) => e.message)).to.include.members([
+        'A listener of "info" threw: listener broke',
+        'A listener of "info" threw: async listener broke',
+      ]);
+      expect((errors[0] as EventBusLoggerError).code).to.equal('LISTENER');
+      expect(logger.stats().listenerErrors).to.equal(4);
+    });
+
+    it('a throwing listener with no error listener does not crash the process', async () => {
+      let after = 0;
+      logger.on('critical', () => {
+        throw new Error('nobody listens to errors');
+      });
+      logger.on('info', () => {
+        after++;
+      });
+      await logger.critical({ boom: true });
+      await logger.info({ still: 'alive' });
+      await until(() => after === 1, 'the info event after the throw');
+      expect(logger.stats().listenerErrors).to.equal(1);
+    });
+  });
+
+  describe('a bad config', () => {
+    async function configWith(level: string): Promise<object> {
+      const config = JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
+      config.vhosts['/'].bindings[level] = { source: 'logger_metaclass', destination: 'listener', destinationType: 'queue', bindingKey: level };
+      return config;
+    }
+
+    for (const reserved of ['error', 'newListener', 'ready', 'invalid']) {
+      it(`rejects a level named like the lifecycle event "${reserved}"`, async () => {
+        const error = await rejection(EventBusLogger.create({ config: await configWith(reserved) as never }));
+        expect(error?.code).to.equal('CONFIG');
+        expect(error?.message).to.contain(`level "${reserved}" is reserved`);
+      });
+    }
+
+    for (const wildcard of ['a.b', 'all*', 'any#']) {
+      it(`rejects a level containing a topic wildcard or separator: "${wildcard}"`, async () => {
+        const error = await rejection(EventBusLogger.create({ config: await configWith(wildcard) as never }));
+        expect(error?.code).to.equal('CONFIG');
+        expect(error?.message).to.match(/may hold only letters, digits/);
+      });
+    }
+
+    it('rejects an unknown level in the levels option, naming the configured ones', async () => {
+      const error = await rejection(EventBusLogger.create({ levels: ['debug' as 'info'] }));
+      expect(error?.message).to.equal('Unknown level `debug` (string) in `levels`; expected one of the configured levels: info, critical');
+    });
+
+    it('rejects a bad option value naming the key and what was expected', async () => {
+      const error = await rejection(EventBusLogger.create({ publishTimeout: 0 }));
+      expect(error?.message).to.equal('Expected `publishTimeout` to be an integer from 1 and up, got `0` (number)');
+    });
+  });
+
+  it('declares a new queue and consumes again when its queue is deleted under it', async () => {
+    const name = uniqueName('requeue');
+    const logger = await EventBusLogger.create({ url: AMQP_URL, name });
+    const raw = await rawConnection();
+    try {
+      const first = logger.queue as string;
+      const ready = next(logger, 'ready');
+      await rabbitmqctl('delete_queue', first);
+      await ready;
+      expect(logger.queue).to.match(/^amq\.gen-/).and.not.equal(first);
+      const got = next(logger, 'info');
+      await logger.info({ again: true });
+      expect((await got)[0]).to.deep.equal({ again: true });
+    } finally {
+      await logger.stop();
+      await raw.close();
+      await deleteExchange(name);
+    }
+  });
+});

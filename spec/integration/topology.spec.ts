@@ -1,0 +1,56 @@
+import { expect } from 'chai';
+import type amqplib from 'amqplib';
+import { EventBusLogger } from '../../lib/index.js';
+import { AMQP_URL, bindingsOf, deleteExchange, passive, rawConnection, uniqueName } from '../helpers.js';
+
+describe('topology on the broker', () => {
+  let name: string;
+  let logger: EventBusLogger;
+  let raw: amqplib.ChannelModel;
+
+  beforeEach(async () => {
+    name = uniqueName('topology');
+    logger = await EventBusLogger.create({ url: AMQP_URL, name });
+    raw = await rawConnection();
+  });
+
+  afterEach(async () => {
+    await logger.stop();
+    await raw.close();
+    await deleteExchange(name);
+  });
+
+  it('declares the bus as a non-durable topic exchange', async () => {
+    expect(await passive(raw, (channel) => channel.checkExchange(name))).to.equal(undefined);
+    // Re-declaring with the same arguments passes; with another type or durability the broker refuses.
+    expect(await passive(raw, (channel) => channel.assertExchange(name, 'topic', { durable: false, autoDelete: false }))).to.equal(undefined);
+    expect((await passive(raw, (channel) => channel.assertExchange(name, 'fanout', { durable: false })))?.message).to.match(/PRECONDITION_FAILED/);
+    expect((await passive(raw, (channel) => channel.assertExchange(name, 'topic', { durable: true })))?.message).to.match(/PRECONDITION_FAILED/);
+  });
+
+  it('consumes from a server-named exclusive queue bound once per level', async () => {
+    const queue = logger.queue as string;
+    expect(queue).to.match(/^amq\.gen-/);
+    // Another connection may not touch an exclusive queue.
+    expect((await passive(raw, (channel) => channel.checkQueue(queue)))?.message).to.match(/RESOURCE_LOCKED/);
+    const bindings = await bindingsOf(name);
+    expect(bindings.map((b) => `${b.destination_name} ${b.routing_key}`).sort()).to.deep.equal([`${queue} critical`, `${queue} info`]);
+  });
+
+  it('deletes the queue on stop and leaves the exchange', async () => {
+    const queue = logger.queue as string;
+    await logger.stop();
+    expect((await passive(raw, (channel) => channel.checkQueue(queue)))?.message).to.match(/NOT_FOUND/);
+    expect(await passive(raw, (channel) => channel.checkExchange(name))).to.equal(undefined);
+  });
+
+  it('binds only the levels it listens to', async () => {
+    const critical = await EventBusLogger.create({ url: AMQP_URL, name, levels: ['critical'] });
+    try {
+      const bindings = await bindingsOf(name);
+      expect(bindings.filter((b) => b.destination_name === critical.queue).map((b) => b.routing_key)).to.deep.equal(['critical']);
+    } finally {
+      await critical.stop();
+    }
+  });
+});
