@@ -1,0 +1,86 @@
+// A stand-in for Rascal's connection in unit specs: channels are sinon stubs that answer at once.
+import { EventEmitter } from 'node:events';
+import sinon from 'sinon';
+import type { AmqpChannel, AmqpConfirmChannel, AmqpMessage } from '../../lib/rascal.js';
+import type { Bus, BusConnectionEvents, OpenBus } from '../../lib/recovery.js';
+
+export type StubChannel = sinon.SinonStubbedInstance<AmqpConfirmChannel> & EventEmitter;
+
+function stubChannel(queueName: () => string): StubChannel {
+  const emitter = new EventEmitter();
+  const channel = Object.assign(emitter, {
+    assertExchange: sinon.stub().callsArgWith(3, null, {}),
+    assertQueue: sinon.stub().callsFake((_name: string, _options: unknown, cb: (e: null, r: { queue: string }) => void) => cb(null, { queue: queueName() })),
+    bindQueue: sinon.stub().callsArgWith(4, null, {}),
+    prefetch: sinon.stub().callsArgWith(2, null, {}),
+    consume: sinon.stub().callsArgWith(3, null, { consumerTag: 'ctag' }),
+    cancel: sinon.stub().callsArgWith(1, null, {}),
+    ack: sinon.stub(),
+    close: sinon.stub().callsFake((cb: () => void) => cb()),
+    publish: sinon.stub().returns(true),
+  });
+  return channel as unknown as StubChannel;
+}
+
+export class FakeBus extends EventEmitter<BusConnectionEvents> implements Bus {
+  isUp = true;
+  url = 'amqp://guest:***@fake:5672';
+  lastError: string | undefined;
+  readonly channels: StubChannel[] = [];
+  readonly confirmChannels: StubChannel[] = [];
+  private queues = 0;
+  closed = false;
+
+  exchangeName(key: string): string {
+    return key;
+  }
+
+  async channel(): Promise<AmqpChannel> {
+    const channel = stubChannel(() => `amq.gen-fake-${++this.queues}`);
+    this.channels.push(channel);
+    return channel;
+  }
+
+  async confirmChannel(): Promise<AmqpConfirmChannel> {
+    const channel = stubChannel(() => 'unused');
+    this.confirmChannels.push(channel);
+    return channel;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /** The consumer callback of the newest consumer channel. */
+  deliver(routingKey: string, body: string | Buffer, properties: AmqpMessage['properties'] = { contentType: 'application/json' }): AmqpMessage {
+    const consumer = this.channels.at(-1) as StubChannel;
+    const onMessage = consumer.consume.lastCall.args[1] as (message: AmqpMessage) => void;
+    const message: AmqpMessage = {
+      content: Buffer.isBuffer(body) ? body : Buffer.from(body),
+      fields: { routingKey, redelivered: false, deliveryTag: 1, exchange: 'x' },
+      properties,
+    };
+    onMessage(message);
+    return message;
+  }
+
+  /** The newest confirm channel. */
+  get confirm(): StubChannel {
+    return this.confirmChannels.at(-1) as StubChannel;
+  }
+
+  goDown(reason = 'connection lost'): void {
+    this.isUp = false;
+    this.emit('down', { reason });
+  }
+
+  comeUp(): void {
+    this.isUp = true;
+    this.emit('up', { attempts: 1, downtime: 10, url: this.url });
+  }
+}
+
+/** An OpenBus that hands out `bus`. */
+export function opener(bus: FakeBus): OpenBus {
+  return async () => bus;
+}

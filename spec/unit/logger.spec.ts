@@ -1,0 +1,162 @@
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { EventBusLogger, EventBusLoggerError, type EventBusLoggerOptions, type EventData, type EventMeta, type GapInfo, type InvalidInfo } from '../../lib/index.js';
+import { FakeBus, opener } from './fake-bus.js';
+import { rejection } from '../helpers.js';
+
+const LEVELS = ['info', 'critical'] as const;
+
+async function started(options: EventBusLoggerOptions<'info' | 'critical'> = {}): Promise<{ logger: EventBusLogger; bus: FakeBus }> {
+  const bus = new FakeBus();
+  const logger = new EventBusLogger<'info' | 'critical'>({ name: 'unit_bus', ...options }, opener(bus));
+  await logger.start();
+  return { logger, bus };
+}
+
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('EventBusLogger (stubbed broker)', () => {
+  afterEach(() => sinon.restore());
+
+  describe('start', () => {
+    it('declares a server-named queue with the config options and binds it once per level', async () => {
+      const { logger, bus } = await started();
+      const consumer = bus.channels[0]!;
+      expect(consumer.assertQueue.firstCall.args.slice(0, 2)).to.deep.equal(['', { exclusive: true, durable: false }]);
+      expect(consumer.bindQueue.getCalls().map((call) => call.args.slice(0, 3))).to.deep.equal([
+        ['amq.gen-fake-1', 'unit_bus', 'info'],
+        ['amq.gen-fake-1', 'unit_bus', 'critical'],
+      ]);
+      expect(consumer.consume.firstCall.args[2]).to.deep.equal({ noAck: false });
+      expect(logger.queue).to.equal('amq.gen-fake-1');
+    });
+  });
+
+  describe('dispatch by routing key', () => {
+    for (const level of LEVELS) {
+      it(`routes "${level}" to '${level}' listeners only and acks the message`, async () => {
+        const { logger, bus } = await started();
+        const calls: Array<[string, EventData, EventMeta]> = [];
+        for (const l of LEVELS) logger.on(l, (data: EventData, meta: EventMeta) => calls.push([l, data, meta]));
+        const message = bus.deliver(level, JSON.stringify({ [level]: true }), {
+          contentType: 'application/json',
+          timestamp: 1_700_000_000,
+          messageId: 'm-1',
+          appId: 'app',
+          headers: { host: 'h', pid: 7, 'x-publisher': 'p', 'x-seq': 1 },
+        });
+        expect(calls).to.have.length(1);
+        const [seenLevel, data, meta] = calls[0]!;
+        expect(seenLevel).to.equal(level);
+        expect(data).to.deep.equal({ [level]: true });
+        expect(meta).to.deep.include({ level, routingKey: level, messageId: 'm-1', appId: 'app', host: 'h', pid: 7, publisher: 'p', seq: 1 });
+        expect(meta.timestamp.toISOString()).to.equal('2023-11-14T22:13:20.000Z');
+        expect(bus.channels[0]!.ack.calledOnceWith(message)).to.equal(true);
+      });
+    }
+
+    it('reports a routing key that is no level it listens to as invalid', async () => {
+      const { logger, bus } = await started({ levels: ['critical'] });
+      const invalid: InvalidInfo[] = [];
+      logger.on('invalid', (info) => invalid.push(info));
+      bus.deliver('info', '{}');
+      expect(invalid[0]?.reason).to.equal('routing key "info" is not a level this logger listens to');
+    });
+
+    it('drops a duplicate (same publisher, level, sequence) and reports a gap', async () => {
+      const { logger, bus } = await started();
+      const seqs: number[] = [];
+      const gaps: GapInfo[] = [];
+      logger.on('info', (_data, meta) => seqs.push(meta.seq!));
+      logger.on('gap', (gap) => gaps.push(gap));
+      for (const seq of [1, 2, 2, 5, 3, 6]) bus.deliver('info', '{}', { headers: { 'x-publisher': 'p1', 'x-seq': seq } });
+      bus.deliver('critical', '{}', { headers: { 'x-publisher': 'p1', 'x-seq': 1 } });
+      expect(seqs).to.deep.equal([1, 2, 5, 6]);
+      expect(gaps).to.deep.equal([{ publisher: 'p1', level: 'info', expected: 3, received: 5, missed: 2 }]);
+      expect(logger.stats()).to.include({ duplicates: 2, missed: 2 });
+    });
+  });
+
+  describe('publish', () => {
+    it('publishes JSON with the level as routing key and resolves on the broker confirm', async () => {
+      const { logger, bus } = await started({ appId: 'unit' });
+      const done = logger.info({ info: true });
+      const [exchange, routingKey, body, properties, confirm] = bus.confirm.publish.firstCall.args;
+      expect([exchange, routingKey, body.toString()]).to.deep.equal(['unit_bus', 'info', '{"info":true}']);
+      expect(properties).to.deep.include({ contentType: 'application/json', contentEncoding: 'utf-8', appId: 'unit' });
+      expect(properties.headers).to.include({ pid: process.pid, 'x-seq': 1 });
+      let settled = false;
+      void done.then(() => (settled = true));
+      await flush();
+      expect(settled, 'not before the confirm').to.equal(false);
+      (confirm as (error: Error | null) => void)(null);
+      await done;
+      expect(logger.stats()).to.include({ published: 1, confirmed: 1 });
+    });
+
+    it('rejects with NACKED when the broker nacks', async () => {
+      const { logger, bus } = await started();
+      const done = logger.critical({});
+      (bus.confirm.publish.firstCall.args[4] as (error: Error) => void)(new Error('message nacked'));
+      const error = await rejection(done);
+      expect(error).to.be.instanceOf(EventBusLoggerError);
+      expect(error.code).to.equal('NACKED');
+    });
+
+    it('rejects with PUBLISH_TIMEOUT when no confirm comes within publishTimeout', async () => {
+      const { logger } = await started({ publishTimeout: 30 });
+      const error = await rejection(logger.info({}));
+      expect(error.code).to.equal('PUBLISH_TIMEOUT');
+      expect(error.message).to.match(/within publishTimeout \(30 ms\)/);
+    });
+
+    it('buffers while disconnected, sends in order after the reconnect, and rejects beyond the buffer cap', async () => {
+      const { logger, bus } = await started({ bufferMaxEvents: 3 });
+      const events: string[] = [];
+      logger.on('disconnected', ({ reason }) => events.push(`disconnected: ${reason}`));
+      logger.on('reconnected', ({ reason }) => events.push(`reconnected after: ${reason}`));
+      bus.goDown('socket closed');
+      const buffered = [1, 2, 3].map((n) => logger.info({ n }));
+      const overflow = await rejection(logger.info({ n: 4 }));
+      expect(overflow.code).to.equal('BUFFER_FULL');
+      expect(logger.stats()).to.include({ buffered: 3, dropped: 1 });
+      const firstConfirm = bus.confirm;
+      expect(firstConfirm.publish.callCount).to.equal(0);
+      bus.comeUp();
+      await flush();
+      await flush();
+      const sent = bus.confirm;
+      expect(sent).to.not.equal(firstConfirm);
+      expect(sent.publish.getCalls().map((call) => JSON.parse(call.args[2].toString()).n)).to.deep.equal([1, 2, 3]);
+      for (const call of sent.publish.getCalls()) (call.args[4] as (error: null) => void)(null);
+      await Promise.all(buffered);
+      expect(events).to.deep.equal(['disconnected: socket closed', 'reconnected after: socket closed']);
+      expect(logger.stats().reconnects).to.equal(1);
+    });
+
+    it('sends again what the lost channel had not confirmed', async () => {
+      const { logger, bus } = await started();
+      const pending = logger.info({ n: 1 });
+      bus.goDown();
+      bus.comeUp();
+      await flush();
+      await flush();
+      expect(bus.confirmChannels).to.have.length(2);
+      const resent = bus.confirm.publish.firstCall.args;
+      expect(JSON.parse(resent[2].toString())).to.deep.equal({ n: 1 });
+      (resent[4] as (error: null) => void)(null);
+      await pending;
+      expect(logger.stats().republished).to.equal(1);
+    });
+  });
+
+  describe('stop', () => {
+    it('closes the bus once, and rejects publishes still unconfirmed after stopTimeout', async () => {
+      const { logger, bus } = await started({ stopTimeout: 20 });
+      const unconfirmed = logger.info({});
+      await Promise.all([logger.stop(), logger.stop()]);
+      expect(bus.closed).to.equal(true);
+      expect((await rejection(unconfirmed)).code).to.equal('STOPPED');
+    });
+  });
+});
