@@ -1,0 +1,101 @@
+// The one interface every benchmarked client implements, and the few helpers they share.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { connect } from 'amqplib';
+
+export const CLIENT_NAMES = ['amqplib', 'rascal', 'library'] as const;
+export type ClientName = (typeof CLIENT_NAMES)[number];
+
+/** The event every workload publishes: small JSON. `t` is a wall-clock timestamp in ms (sub-ms precision). */
+export type BenchEvent = {
+  n: number;
+  t: number;
+  msg: string;
+};
+
+/** One connected participant of the bus: it publishes, and its own queue receives every `info` event. */
+export interface Endpoint {
+  /** Publishes `event` with routing key `info`; resolves once the broker confirmed it. */
+  publish(event: BenchEvent): Promise<void>;
+  /** Sets the handler of received `info` events (replacing any previous one). */
+  onEvent(handler: (event: BenchEvent) => void): void;
+  /** Closes every connection; with `deleteExchange`, also deletes the bus exchange. */
+  close(options?: { deleteExchange?: boolean }): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** URL the client connects to (may go through the outage proxy). */
+  url: string;
+  /** Direct broker URL, for cleanup. */
+  brokerUrl: string;
+  /** The topic exchange: unique per client and run. */
+  exchange: string;
+}
+
+export interface ClientAdapter {
+  readonly name: ClientName;
+  /** How this client is set up, for the report. */
+  readonly notes: readonly string[];
+  connect(options: ConnectOptions): Promise<Endpoint>;
+}
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes on one host. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export const LEVELS = ['info', 'critical'] as const;
+export const EXCHANGE_OPTIONS = { durable: false, autoDelete: false } as const;
+
+/** The AMQP properties the library sets on every event; the raw clients set the same ones. */
+export function eventProperties(appId: string) {
+  return {
+    contentType: 'application/json',
+    timestamp: Math.floor(Date.now() / 1000),
+    messageId: randomUUID(),
+    appId,
+    headers: { host: HOST, pid: process.pid },
+  };
+}
+const HOST = hostname();
+export const APP_ID = 'event-bus-logger-bench';
+
+/** Deletes `exchange` over a short-lived connection of its own (works whatever state the client is in). */
+export async function deleteExchange(brokerUrl: string, exchange: string): Promise<void> {
+  const connection = await connect(brokerUrl);
+  try {
+    const channel = await connection.createChannel();
+    await channel.deleteExchange(exchange);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Whether `exchange` exists, over a short-lived connection. */
+export async function exchangeExists(brokerUrl: string, exchange: string): Promise<boolean> {
+  const connection = await connect(brokerUrl);
+  connection.on('error', () => {});
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => {}); // a failed check closes the channel with 404
+    await channel.checkExchange(exchange);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Loads an adapter lazily, so a client that does not build yet (e.g. the library) breaks only its own rows. */
+export async function loadAdapter(name: ClientName): Promise<ClientAdapter> {
+  switch (name) {
+    case 'amqplib':
+      return (await import('./amqplib.js')).adapter;
+    case 'rascal':
+      return (await import('./rascal.js')).adapter;
+    case 'library':
+      return (await import('./library.js')).adapter;
+  }
+}
