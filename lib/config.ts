@@ -276,7 +276,7 @@ function urlList(url: unknown): string[] | undefined {
  * Reads the config, applies the `url`, `name` and `levels` options, validates the bus part, and splits it into
  * what Rascal declares (the exchange) and what the logger declares itself (its server-named queue and bindings).
  */
-export async function loadTopology(options: EventBusLoggerOptions<string>): Promise<Topology> {
+export async function loadTopology(options: EventBusLoggerOptions<string>, resolved: Pick<ResolvedOptions, 'appId'> = { appId: 'node' }): Promise<Topology> {
   const { config, source } = await readConfig(options.config);
   const bus = config.eventBusLogger ?? {};
   if (!isRecord(bus)) throw configError(`Expected \`eventBusLogger\` in ${source} to be an object, got ${describeValue(bus)}`);
@@ -368,6 +368,15 @@ export async function loadTopology(options: EventBusLoggerOptions<string>): Prom
   const loggableUrls = (Array.isArray(connectionList) ? connectionList : [connectionList]).map((connection) =>
     maskUrl(typeof connection === 'string' ? connection : isRecord(connection) && typeof connection.url === 'string' ? connection.url : 'amqp://(from config attributes)'),
   );
+
+  // Name each connection, so `rabbitmqctl list_connections client_properties` and the management UI show whose it is.
+  const connectionName = `event-bus-logger ${resolved.appId} (${name})`;
+  for (const connection of Array.isArray(vhost.connections) ? vhost.connections : [vhost.connection]) {
+    if (!isRecord(connection)) continue;
+    const socketOptions = (connection.socketOptions = isRecord(connection.socketOptions) ? connection.socketOptions : {});
+    const clientProperties = (socketOptions.clientProperties = isRecord(socketOptions.clientProperties) ? socketOptions.clientProperties : {});
+    clientProperties.connection_name ??= connectionName;
+  }
 
   delete config.eventBusLogger;
   delete config.$comment;

@@ -207,7 +207,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
 
   async #start(): Promise<void> {
     const settings = resolveOptions(this.#options);
-    const topology = await loadTopology(this.#options);
+    const topology = await loadTopology(this.#options, settings);
     this.#settings = settings;
     this.#topology = topology;
     this.#levels = new Set(topology.levels);
@@ -345,12 +345,17 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const deadline = performance.now() + timeout;
     const channels = this.#channels;
     if (channels && this.#bus?.isUp) {
+      // Stop consuming (and delete a resumable queue: nobody will resume it) before waiting for the rest.
+      const resumable = settings?.resumable !== undefined;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
-        channels.consumer.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+        const close = (): void =>
+          channels.consumer.close(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        if (resumable) channels.consumer.deleteQueue(channels.queue, {}, close);
+        else close();
       });
     }
     if (this.#publisher && !(await this.#publisher.idle(Math.max(0, deadline - performance.now())))) {
@@ -532,12 +537,15 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     }
   }
 
-  // A channel closed while the connection stayed up (a broker-side channel error, a deleted queue).
+  // A channel closed. When the whole connection went, Rascal reports it a moment later and 'up' reopens
+  // everything; when the connection stayed up (a broker-side channel error, a deleted queue), reopen here.
   #onChannelLost(generation: number, why?: string): void {
     if (generation !== this.#generation || this.#state !== 'running') return;
-    const reason = why ?? `channel closed: ${this.#lastError ?? 'by the broker'}`;
-    this.#onDown(reason);
-    if (this.#bus?.isUp) this.#scheduleReopen();
+    setTimeout(() => {
+      if (generation !== this.#generation || this.#state !== 'running' || !this.#bus?.isUp) return;
+      this.#onDown(why ?? `channel closed: ${this.#lastError ?? 'by the broker'}`);
+      this.#scheduleReopen();
+    }, 50);
   }
 
   #scheduleReopen(): void {

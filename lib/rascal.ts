@@ -12,6 +12,7 @@ export interface AmqpChannel {
   prefetch(count: number, global: boolean, callback: Callback<unknown>): void;
   consume(queue: string, onMessage: (message: AmqpMessage | null) => void, options: Record<string, unknown>, callback: Callback<{ consumerTag: string }>): void;
   cancel(consumerTag: string, callback: Callback<unknown>): void;
+  deleteQueue(queue: string, options: Record<string, unknown>, callback: Callback<unknown>): void;
   ack(message: AmqpMessage): void;
   close(callback: (error?: Error | null) => void): void;
   on(event: 'close', listener: () => void): this;

@@ -15,6 +15,7 @@ function stubChannel(queueName: () => string): StubChannel {
     prefetch: sinon.stub().callsArgWith(2, null, {}),
     consume: sinon.stub().callsArgWith(3, null, { consumerTag: 'ctag' }),
     cancel: sinon.stub().callsArgWith(1, null, {}),
+    deleteQueue: sinon.stub().callsArgWith(2, null, {}),
     ack: sinon.stub(),
     close: sinon.stub().callsFake((cb: () => void) => cb()),
     publish: sinon.stub().returns(true),

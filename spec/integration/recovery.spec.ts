@@ -1,0 +1,215 @@
+// Fault injection: connections killed under the logger, brokers that are away, fail-over, outages while
+// publishing. A TCP proxy stands between a logger and the broker so a fault hits that logger alone.
+import { expect } from 'chai';
+import { EventBusLogger, type DisconnectedInfo, type EventData, type EventMeta, type GapInfo, type ReconnectedInfo } from '../../lib/index.js';
+import { AMQP_URL, deleteExchange, next, rejection, uniqueName, until } from '../helpers.js';
+import { TcpProxy } from '../tcp-proxy.js';
+
+describe('recovery', function () {
+  this.timeout(60_000);
+  let name: string;
+  let proxy: TcpProxy;
+  const loggers: EventBusLogger[] = [];
+  async function logger(options: Parameters<typeof EventBusLogger.create>[0] = {}): Promise<EventBusLogger> {
+    const created = new EventBusLogger({ url: AMQP_URL, name, ...options });
+    loggers.push(created);
+    await created.start();
+    return created;
+  }
+
+  beforeEach(async () => {
+    name = uniqueName('recovery');
+    proxy = await TcpProxy.start();
+  });
+
+  afterEach(async () => {
+    await Promise.all(loggers.splice(0).map((l) => l.stop()));
+    await proxy.close();
+    await deleteExchange(name);
+  });
+
+  it('reconnects after its TCP connection is killed: new queue, every level re-bound, consuming again', async () => {
+    const listener = await logger({ url: proxy.url() });
+    const publisher = await logger();
+    const firstQueue = listener.queue;
+    const disconnected = next<[DisconnectedInfo]>(listener, 'disconnected');
+    const reconnected = next<[ReconnectedInfo]>(listener, 'reconnected', 20_000);
+    const ready = next(listener, 'ready', 20_000);
+    proxy.cut();
+    const [down] = await disconnected;
+    expect(down.reason).to.be.a('string').and.not.equal('');
+    const [back] = await reconnected;
+    await ready;
+    expect(back).to.include({ reason: down.reason });
+    expect(back.downtime).to.be.a('number').at.least(0);
+    expect(back.attempt).to.be.at.least(1);
+    expect(back.url).to.match(new RegExp(`^amqp://guest:\\*\\*\\*@127\\.0\\.0\\.1:${proxy.port}\\b`));
+    expect(listener.queue).to.match(/^amq\.gen-/).and.not.equal(firstQueue);
+    for (const level of ['info', 'critical'] as const) {
+      const got = next<[EventData]>(listener, level);
+      await publisher[level]({ after: level });
+      expect((await got)[0]).to.deep.equal({ after: level });
+    }
+    expect(listener.stats().reconnects).to.equal(1);
+  });
+
+  it('waits for a broker that is not up yet when asked to', async () => {
+    proxy.down();
+    const waiting = new EventBusLogger({ url: proxy.url(), name, waitForBroker: true, startTimeout: 20_000 });
+    loggers.push(waiting);
+    const starting = waiting.start();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(waiting.isReady).to.equal(false);
+    proxy.up();
+    await starting;
+    expect(waiting.isReady).to.equal(true);
+  });
+
+  it('fails over to the next URL, at start and when the connected broker goes away', async () => {
+    const second = await TcpProxy.start();
+    try {
+      proxy.down();
+      const failover = await logger({ url: [proxy.url(), second.url()] });
+      expect(second.connections).to.equal(1);
+      proxy.up();
+      const reconnected = next<[ReconnectedInfo]>(failover, 'reconnected', 20_000);
+      second.down();
+      const [back] = await reconnected;
+      expect(back.url).to.match(new RegExp(`^amqp://guest:\\*\\*\\*@127\\.0\\.0\\.1:${proxy.port}\\b`));
+      const got = next(failover, 'info');
+      await failover.info({ failed: 'over' });
+      await got;
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('loses no event whose publish resolved, in order, through a killed connection', async () => {
+    const listener = await logger();
+    const publisher = await logger({ url: proxy.url(), publishTimeout: 30_000 });
+    const received: number[] = [];
+    listener.on('info', (data) => received.push(data.n as number));
+    const resolved: number[] = [];
+    const total = 3000;
+    const publishes: Array<Promise<void>> = [];
+    for (let n = 1; n <= total; n++) {
+      publishes.push(publisher.info({ n }).then(() => void resolved.push(n)));
+      if (n === 1000 || n === 2000) {
+        // Let some confirms arrive, then kill the connection with publishes in flight.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        proxy.cut();
+      }
+    }
+    const results = await Promise.allSettled(publishes);
+    await until(() => received.length >= resolved.length, 'every resolved event to arrive', 20_000);
+    const missing = resolved.filter((n) => !received.includes(n));
+    expect(missing, 'resolved but never received').to.deep.equal([]);
+    expect(received, 'in publish order, without duplicates').to.deep.equal([...received].sort((a, b) => a - b));
+    expect(new Set(received).size).to.equal(received.length);
+    expect(results.filter((r) => r.status === 'fulfilled').length, 'every publish eventually confirmed').to.equal(total);
+    expect(publisher.stats().reconnects).to.be.at.least(1);
+  });
+
+  it('keeps the outage buffer bounded however much is published, then sends what it held', async () => {
+    const publisher = await logger({ url: proxy.url(), bufferMaxEvents: 500, publishTimeout: 60_000 });
+    const listener = await logger();
+    let received = 0;
+    listener.on('critical', () => void received++);
+    const disconnected = next(publisher, 'disconnected');
+    proxy.down();
+    await disconnected;
+    const publishes = Array.from({ length: 50_000 }, (_, n) => publisher.critical({ n, padding: 'x'.repeat(100) }));
+    const rejected = await Promise.allSettled(publishes.slice(500));
+    expect(rejected.every((o) => o.status === 'rejected' && o.reason.code === 'BUFFER_FULL'), 'everything past the cap rejects at once').to.equal(true);
+    expect((rejected[0] as PromiseRejectedResult).reason.message).to.match(/^Event not sent: the broker is unreachable and the outage buffer is full \(500 events/);
+    expect(publisher.stats()).to.include({ buffered: 500, dropped: 49_500 });
+    proxy.up();
+    await Promise.all(publishes.slice(0, 500));
+    expect(publisher.stats()).to.include({ buffered: 0, confirmed: 500 });
+    await until(() => received === 500, 'the 500 buffered events to arrive', 20_000);
+    expect(received).to.equal(500);
+  });
+
+  it('rejects buffered publishes when the outage outlasts publishTimeout, saying they were not sent', async () => {
+    const publisher = await logger({ url: proxy.url(), publishTimeout: 300 });
+    const disconnected = next(publisher, 'disconnected');
+    proxy.down();
+    await disconnected;
+    const error = await rejection(publisher.info({ late: true }));
+    expect(error.code).to.equal('PUBLISH_TIMEOUT');
+    expect(error.message).to.equal('Event not sent: the broker stayed unreachable for publishTimeout (300 ms)');
+    expect(publisher.stats()).to.include({ buffered: 0 });
+  });
+
+  it('a resumable listener gets what was published while it was away; a temporary one reports the gap', async () => {
+    const resumable = await logger({ url: proxy.url(), resumable: { grace: 30_000 } });
+    const temporary = await logger({ url: proxy.url() });
+    const publisher = await logger();
+    const got = { resumable: [] as number[], temporary: [] as number[] };
+    resumable.on('info', (data) => void got.resumable.push(data.n as number));
+    temporary.on('info', (data) => void got.temporary.push(data.n as number));
+    const gaps: GapInfo[] = [];
+    temporary.on('gap', (gap) => gaps.push(gap));
+    resumable.on('gap', (gap) => gaps.push({ ...gap, publisher: 'resumable!' }));
+    expect(resumable.queue).to.not.match(/^amq\.gen-/);
+
+    await publisher.info({ n: 1 });
+    await until(() => got.resumable.length === 1 && got.temporary.length === 1, 'event 1 on both');
+    const bothDown = Promise.all([next(resumable, 'disconnected'), next(temporary, 'disconnected')]);
+    proxy.down();
+    await bothDown;
+    for (let n = 2; n <= 6; n++) await publisher.info({ n });
+    const bothBack = Promise.all([next(resumable, 'ready', 20_000), next(temporary, 'ready', 20_000)]);
+    proxy.up();
+    await bothBack;
+    await publisher.info({ n: 7 });
+    await until(() => got.resumable.length === 7 && got.temporary.includes(7), 'event 7 on both');
+    expect(got.resumable).to.deep.equal([1, 2, 3, 4, 5, 6, 7]);
+    expect(got.temporary).to.deep.equal([1, 7]);
+    expect(gaps).to.have.length(1);
+    expect(gaps[0]).to.include({ level: 'info', expected: 2, received: 7, missed: 5 });
+    expect(temporary.stats().missed).to.equal(5);
+  });
+
+  it('stop() during an outage settles every publish and leaves nothing behind', async () => {
+    const publisher = await logger({ url: proxy.url(), stopTimeout: 200 });
+    const disconnected = next(publisher, 'disconnected');
+    proxy.down();
+    await disconnected;
+    const pending = publisher.info({ never: 'sent' });
+    await publisher.stop();
+    const error = await rejection(pending);
+    expect(error.code).to.equal('STOPPED');
+    expect(proxy.connections).to.equal(0);
+  });
+
+  describe('the broker itself', () => {
+    it('survives rabbitmqctl stop_app / start_app: both loggers come back and exchange events', async function () {
+      const { execFileSync } = await import('node:child_process');
+      const first = await logger();
+      const second = await logger();
+      const down = Promise.all([next(first, 'disconnected', 30_000), next(second, 'disconnected', 30_000)]);
+      try {
+        execFileSync('rabbitmqctl', ['stop_app'], { stdio: 'ignore' });
+        await down;
+      } finally {
+        execFileSync('rabbitmqctl', ['start_app'], { stdio: 'ignore' });
+      }
+      await Promise.all([next(first, 'ready', 30_000), next(second, 'ready', 30_000)]);
+      const got = next<[EventData, EventMeta]>(second, 'critical');
+      await first.critical({ after: 'restart' });
+      expect((await got)[0]).to.deep.equal({ after: 'restart' });
+    });
+
+    it('survives rabbitmqctl close_all_connections', async () => {
+      const { execFileSync } = await import('node:child_process');
+      const first = await logger();
+      const back = next(first, 'ready', 30_000);
+      execFileSync('rabbitmqctl', ['close_all_connections', 'spec: connections closed on purpose'], { stdio: 'ignore' });
+      await back;
+      const got = next<[EventData]>(first, 'info');
+      await first.info({ after: 'close_all_connections' });
+      expect((await got)[0]).to.deep.equal({ after: 'close_all_connections' });
+    });
+  });
+});

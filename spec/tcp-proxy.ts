@@ -1,0 +1,65 @@
+// A TCP proxy in front of the broker, for fault specs that must not disturb anyone else on the broker:
+// cut() kills every connection through it (as a dead TCP link would), down() refuses new ones until up().
+import net from 'node:net';
+
+export class TcpProxy {
+  private readonly sockets = new Set<net.Socket>();
+  private accepting = true;
+  private constructor(private readonly server: net.Server, readonly port: number) {}
+
+  static async start(target = { host: '127.0.0.1', port: 5672 }): Promise<TcpProxy> {
+    const sockets = new Set<net.Socket>();
+    let proxy: TcpProxy | undefined;
+    const server = net.createServer((client) => {
+      if (!proxy?.accepting) {
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(target);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          sockets.delete(socket);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
+    (proxy as unknown as { sockets: Set<net.Socket> }).sockets = sockets;
+    return proxy;
+  }
+
+  /** An AMQP URL through this proxy. */
+  url(credentials = 'guest:guest'): string {
+    return `amqp://${credentials}@127.0.0.1:${this.port}`;
+  }
+
+  /** Connections through the proxy now. */
+  get connections(): number {
+    return this.sockets.size / 2;
+  }
+
+  /** Kills every connection through the proxy. */
+  cut(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** Kills every connection and refuses new ones. */
+  down(): void {
+    this.accepting = false;
+    this.cut();
+  }
+
+  up(): void {
+    this.accepting = true;
+  }
+
+  async close(): Promise<void> {
+    this.down();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
