@@ -99,6 +99,21 @@ describe('bad input', () => {
       }
     });
 
+    it('with mandatory, rejects a publish nobody listens to as UNROUTABLE, and confirms one somebody does', async () => {
+      const bus = uniqueName('mandatory');
+      const criticalOnly = await EventBusLogger.create({ url: AMQP_URL, name: bus, levels: ['critical'], mandatory: true });
+      try {
+        const error = await rejection(criticalOnly.info({ nobody: 'listens' }));
+        expect(error.code).to.equal('UNROUTABLE');
+        expect(error.message).to.match(/no queue is bound to exchange "mandatory_[^"]+" for level "info"/);
+        await criticalOnly.critical({ somebody: 'listens' });
+        expect(criticalOnly.stats()).to.include({ confirmed: 1, rejected: 1 });
+      } finally {
+        await criticalOnly.stop();
+        await deleteExchange(bus);
+      }
+    });
+
     it('reports invalid JSON as invalid, acks it, and keeps receiving', async () => {
       const invalid: InvalidInfo[] = [];
       logger.on('invalid', (info) => invalid.push(info));
