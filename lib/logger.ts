@@ -7,7 +7,7 @@ import type TypedEmitter from 'typed-emitter';
 import { DEFAULTS, loadTopology, resolveOptions, type DefaultLevel, type EventBusLoggerOptions, type ResolvedOptions, type Topology } from './config.js';
 import { EventBusLoggerError, describeError } from './errors.js';
 import { Publisher } from './publisher.js';
-import type { AmqpChannel, AmqpMessage } from './rascal.js';
+import type { AmqpChannel, AmqpConfirmChannel, AmqpMessage } from './rascal.js';
 import { BusConnection, type Bus, type OpenBus } from './recovery.js';
 import { decodeMessage, encodeData, publishProperties, type EventData, type EventMeta } from './wire-format.js';
 
@@ -85,7 +85,9 @@ type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 interface Channels {
   consumer: AmqpChannel;
+  confirm: AmqpConfirmChannel;
   queue: string;
+  onLost: () => void;
 }
 
 // typed-emitter is types only: the class extends Node's EventEmitter typed with the event map.
@@ -93,6 +95,19 @@ const TypedEventEmitter = EventEmitter as unknown as new <E extends TypedEmitter
 
 const noop = (): void => undefined;
 const MAX_TRACKED_PUBLISHERS = 10_000;
+
+// Closes channels we are done with, without reacting to their 'close' and whether or not they are still open.
+function closeQuietly({ consumer, confirm, onLost }: Pick<Channels, 'consumer' | 'confirm' | 'onLost'>): void {
+  for (const channel of [consumer, confirm]) {
+    channel.removeListener('close', onLost);
+    channel.on('error', noop);
+    try {
+      channel.close(noop);
+    } catch {
+      // Already closed with its connection.
+    }
+  }
+}
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
@@ -150,6 +165,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #generation = 0;
   #reopenTimer: NodeJS.Timeout | undefined;
   #reopenDelay = 0;
+  #abandonedQueue: string | undefined;
   #outage: { since: number; reason: string; attempts: number } | undefined;
   #running = new Set<Promise<unknown>>();
   #seq = new Map<string, number>();
@@ -425,6 +441,12 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       new Promise<T>((resolve, reject) => operation((error, result) => (error ? reject(error) : resolve(result))));
     try {
       if (stale()) throw new Error('superseded');
+      const abandoned = this.#abandonedQueue;
+      if (abandoned) {
+        // Deleting a queue that is already gone succeeds, so this is safe after a lost connection too.
+        await call((cb) => consumer.deleteQueue(abandoned, {}, cb));
+        this.#abandonedQueue = undefined;
+      }
       await call((cb) => consumer.assertExchange(this.#exchange, 'topic', topology.exchangeOptions, cb));
       const resumable = settings.resumable;
       const { queue } = resumable
@@ -441,19 +463,11 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       if (stale()) throw new Error('superseded');
       await call((cb) => consumer.consume(queue, (message) => this.#onMessage(consumer, generation, message), { noAck: false }, cb));
       if (stale()) throw new Error('superseded');
-      this.#channels = { consumer, queue };
+      this.#channels = { consumer, confirm, queue, onLost };
       this.#publisher?.attach(confirm);
       this.#reopenDelay = 0;
     } catch (error) {
-      for (const channel of [consumer, confirm]) {
-        channel.removeAllListeners('close');
-        channel.on('error', noop);
-        try {
-          channel.close(noop);
-        } catch {
-          // already closed
-        }
-      }
+      closeQuietly({ consumer, confirm, onLost });
       throw error;
     }
   }
@@ -527,6 +541,12 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #onDown(reason: string): void {
     if (this.#state !== 'running' && this.#state !== 'starting') return;
     this.#generation++;
+    // When only one channel failed, the other is still open: close it. The old queue belongs to the connection,
+    // not the channel, so while the connection lives it stays: the next #openChannels deletes it.
+    if (this.#channels) {
+      closeQuietly(this.#channels);
+      if (!this.#settings?.resumable) this.#abandonedQueue = this.#channels.queue;
+    }
     this.#channels = undefined;
     this.#publisher?.detach();
     clearTimeout(this.#reopenTimer);

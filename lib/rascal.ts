@@ -19,7 +19,7 @@ export interface AmqpChannel {
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'return', listener: (message: AmqpMessage) => void): this;
   on(event: 'drain', listener: () => void): this;
-  removeAllListeners(event?: string): this;
+  removeListener(event: string, listener: (...args: any[]) => void): this;
 }
 
 /** A confirm channel: `publish` takes a callback called on the broker's ack (no error) or nack/close (an error). */

@@ -207,6 +207,24 @@ describe('bad input', () => {
     });
   });
 
+  it('re-declares the exchange and its queue when the exchange is deleted under it, and the publish still resolves', async () => {
+    const name = uniqueName('exchange_deleted');
+    const logger = await EventBusLogger.create({ url: AMQP_URL, name });
+    try {
+      const first = logger.queue as string;
+      await deleteExchange(name);
+      const got = next(logger, 'info', 10_000);
+      await logger.info({ after: 'exchange deleted' });
+      expect((await got)[0]).to.deep.equal({ after: 'exchange deleted' });
+      expect(logger.queue).to.not.equal(first);
+      // The old queue went with its channel: only the new one is left.
+      expect(await queueInfo(first)).to.equal(undefined);
+    } finally {
+      await logger.stop();
+      await deleteExchange(name);
+    }
+  });
+
   it('declares a new queue and consumes again when its queue is deleted under it', async () => {
     const name = uniqueName('requeue');
     const logger = await EventBusLogger.create({ url: AMQP_URL, name });

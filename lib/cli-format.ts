@@ -1,0 +1,97 @@
+// How `event-bus-logger tail` prints an event: one NDJSON object per line, or one readable (optionally coloured)
+// line for a terminal. Pure functions, so the specs can check them without a TTY.
+import type { EventData, EventMeta } from './wire-format.js';
+
+/** One event as `tail --json` prints it: a line of NDJSON. */
+export interface TailRecord {
+  /** When the publisher sent it (ISO 8601; AMQP timestamps are to the second). */
+  time: string;
+  level: string;
+  host: string | null;
+  pid: number | null;
+  appId: string | null;
+  messageId: string | null;
+  data: EventData;
+}
+
+/** The NDJSON record of an event. */
+export function tailRecord(level: string, data: EventData, meta: Pick<EventMeta, 'timestamp' | 'host' | 'pid' | 'appId' | 'messageId'>): TailRecord {
+  return {
+    time: meta.timestamp.toISOString(),
+    level,
+    host: meta.host ?? null,
+    pid: meta.pid ?? null,
+    appId: meta.appId ?? null,
+    messageId: meta.messageId ?? null,
+    data,
+  };
+}
+
+// JSON.stringify escapes C0 controls (so ESC cannot reach the terminal) but not C1 controls: U+009B is a CSI on
+// some terminals. Escape them too; the result is the same JSON value.
+const C1 = /[\u0080-\u009f]/g;
+function safeJson(value: unknown): string {
+  return JSON.stringify(value).replace(C1, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+// Header values (host, appId) are not JSON: replace every control character.
+function safeText(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
+/** One NDJSON line (without the newline). */
+export function formatJson(record: TailRecord): string {
+  return safeJson(record);
+}
+
+const RESET = '\u001b[0m';
+const STYLE = {
+  dim: '\u001b[2m',
+  red: '\u001b[1;31m',
+  yellow: '\u001b[33m',
+  green: '\u001b[32m',
+  blue: '\u001b[34m',
+  cyan: '\u001b[36m',
+  magenta: '\u001b[35m',
+} as const;
+
+function levelStyle(level: string): string {
+  switch (level.toLowerCase()) {
+    case 'critical':
+    case 'fatal':
+    case 'error':
+    case 'alert':
+    case 'emergency':
+      return STYLE.red;
+    case 'warning':
+    case 'warn':
+      return STYLE.yellow;
+    case 'info':
+    case 'notice':
+      return STYLE.green;
+    case 'debug':
+    case 'trace':
+      return STYLE.blue;
+    default:
+      return STYLE.magenta;
+  }
+}
+
+/**
+ * One readable line: `2025-01-02T03:04:05Z CRITICAL host/app {"disk":"full"}`. With `color`, the time is dim,
+ * the level coloured by severity and the source cyan; without it the line has no escape sequences at all.
+ */
+export function formatPretty(record: TailRecord, options: { color: boolean }): string {
+  const paint = (style: string, text: string): string => (options.color ? `${style}${text}${RESET}` : text);
+  const time = record.time.replace(/\.000Z$/, 'Z');
+  const level = safeText(record.level.toUpperCase()).padEnd(8);
+  const source = `${safeText(record.host ?? '-')}/${safeText(record.appId ?? '-')}`;
+  return `${paint(STYLE.dim, time)} ${paint(levelStyle(record.level), level)} ${paint(STYLE.cyan, source)} ${safeJson(record.data)}`;
+}
+
+/**
+ * Whether to colour: only on a terminal, and never when NO_COLOR is set to a non-empty value (https://no-color.org).
+ */
+export function useColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return stream.isTTY === true && !env.NO_COLOR;
+}
