@@ -208,16 +208,23 @@ export class Publisher {
     for (const wake of waiters) wake();
   }
 
-  // One timer for all pending publishes, rather than one per publish.
+  // One timer for all pending publishes, rather than one per publish, armed for the oldest deadline: entries
+  // are kept in publish order, so the oldest deadline is the first entry in flight or in the buffer.
   private ensureSweeper(): void {
     if (this.sweeper) return;
-    const period = Math.max(10, Math.min(1000, Math.floor(this.limits.publishTimeout / 4)));
-    this.sweeper = setInterval(() => this.sweep(), period);
+    const first = this.inflight.values().next().value ?? this.buffer[0];
+    if (!first) return;
+    const oldest = Math.min(first.deadline, this.buffer[0]?.deadline ?? Infinity);
+    this.sweeper = setTimeout(() => {
+      this.sweeper = undefined;
+      this.sweep();
+      this.ensureSweeper();
+    }, Math.max(0, Math.ceil(oldest - performance.now())));
     this.sweeper.unref();
   }
 
   private stopSweeper(): void {
-    clearInterval(this.sweeper);
+    clearTimeout(this.sweeper);
     this.sweeper = undefined;
   }
 
