@@ -330,6 +330,8 @@ async function publishLines(logger: EventBusLogger<string>, level: string): Prom
     }
   } finally {
     lines.close();
+    // Stop reading an input that may never end (`tail -f log | event-bus-logger publish info`).
+    process.stdin.destroy();
     await Promise.all(pending);
   }
   if (failure) throw failure;

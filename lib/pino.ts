@@ -1,0 +1,194 @@
+// `event-bus-logger/pino`: a pino transport that publishes every log record to the bus, at the bus level its pino
+// level maps to, and keeps the library's confirm guarantee: every record is published and its confirm awaited
+// (many in flight at once), and closing the transport waits for every outstanding confirm before it disconnects.
+//
+//   const transport = pino.transport({ target: 'event-bus-logger/pino', options: { name: 'logger_metaclass' } });
+//   const log = pino(transport);
+//
+// The level map (pino level name or number -> bus level), by default:
+//   trace (10), debug (20), info (30) -> 'info'
+//   warn (40)                          -> 'warning' when the config has that level, else 'info'
+//   error (50), fatal (60)             -> 'critical'
+// Override any entry with the `levels` option, e.g. { levels: { debug: 'debug', 35: 'notice' } }. A level that
+// is neither mapped nor standard (a custom pino level) takes the entry of the nearest standard level below it.
+import { workerData } from 'node:worker_threads';
+import type { Transform } from 'node:stream';
+import build from 'pino-abstract-transport';
+import { loadTopology, type EventBusLoggerOptions } from './config.js';
+import { configError, describeError } from './errors.js';
+import { EventBusLogger } from './logger.js';
+import type { EventData } from './wire-format.js';
+
+/**
+ * Options of the transport: those of {@link EventBusLogger} but `levels` (url, name, config, appId, publishTimeout...),
+ * the level map and `maxInFlight`. They cross to pino's worker thread, so they must be plain data.
+ */
+export interface PinoTransportOptions extends Omit<EventBusLoggerOptions<string>, 'levels'> {
+  /** The AMQP appId of the published records. @default 'pino' */
+  appId?: string;
+  /**
+   * Which bus level each pino level is published at: keys are pino level names (`'warn'`) or numbers (`'40'`),
+   * values configured bus levels. Merged over the default map.
+   * @default { trace: 'info', debug: 'info', info: 'info', warn: 'warning' (if configured, else 'info'), error: 'critical', fatal: 'critical' }
+   */
+  levels?: Record<string, string>;
+  /**
+   * At most this many records wait for their confirm at once; beyond it the transport stops reading (pino
+   * buffers in the meantime).
+   * @default 1000
+   */
+  maxInFlight?: number;
+}
+
+/** pino's standard levels. */
+export const PINO_LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
+/** The default level map for a bus with `configured` levels. */
+export function defaultLevelMap(configured: readonly string[]): Record<string, string> {
+  const warn = configured.includes('warning') ? 'warning' : 'info';
+  return { trace: 'info', debug: 'info', info: 'info', warn, error: 'critical', fatal: 'critical' };
+}
+
+/** pino's level names and numbers, as pino sends them to a transport (`{ labels, values }`). */
+export interface PinoLevels {
+  labels?: Record<string, string>;
+  values?: Record<string, number>;
+}
+
+/**
+ * Builds the function that picks the bus level of a record's `level` (a number, or a label when pino's
+ * `formatters.level` made it one). Throws a `CONFIG` error when the map names a level the bus does not have.
+ */
+export function levelMapper(configured: readonly string[], overrides: Record<string, string> = {}, pinoLevels: () => PinoLevels | undefined = () => undefined): (level: unknown) => string {
+  if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
+    throw configError(`Expected the pino transport's \`levels\` to be an object like { warn: 'warning' }, got ${JSON.stringify(overrides)}`);
+  }
+  const defaults = defaultLevelMap(configured);
+  for (const [pinoLevel, busLevel] of Object.entries({ ...defaults, ...overrides })) {
+    if (typeof busLevel !== 'string' || !configured.includes(busLevel)) {
+      const which = pinoLevel in overrides ? 'maps' : 'maps by default';
+      throw configError(
+        `The pino level "${pinoLevel}" ${which} to ${JSON.stringify(busLevel)}, which is not a configured level (${configured.join(', ')}); set \`levels: { ${JSON.stringify(pinoLevel)}: '<one of them>' }\` in the transport options`,
+      );
+    }
+  }
+  const standard = Object.entries(PINO_LEVELS);
+  // The nearest standard level at or below `n`: a custom level 35 goes where info (30) goes.
+  const standardBelow = (n: number): string => {
+    let name = 'trace';
+    for (const [label, value] of standard) if (value <= n) name = label;
+    return name;
+  };
+  const labelOf = (n: number): string | undefined => pinoLevels()?.labels?.[n] ?? standard.find(([, value]) => value === n)?.[0];
+  const valueOf = (label: string): number | undefined => pinoLevels()?.values?.[label] ?? PINO_LEVELS[label];
+  // An override (by number, then by name) wins over the defaults, whichever way either is keyed.
+  const lookup = (value: number | undefined, label: string | undefined): string =>
+    (value !== undefined ? overrides[String(value)] : undefined) ??
+    (label !== undefined ? overrides[label] : undefined) ??
+    (label !== undefined ? defaults[label] : undefined) ??
+    (defaults[standardBelow(value ?? PINO_LEVELS.info!)] as string);
+  return (level) => {
+    if (typeof level === 'number') return lookup(level, labelOf(level));
+    if (typeof level === 'string') return lookup(valueOf(level), level);
+    return defaults.info as string;
+  };
+}
+
+// Reports publish failures on stderr (the main thread's, for a worker) without flooding it during an outage.
+function failureReporter(): { report: (error: unknown) => void; summary: () => void } {
+  let suppressed = 0;
+  let last = 0;
+  const write = (text: string): void => void process.stderr.write(`event-bus-logger/pino: ${text}\n`);
+  return {
+    report(error) {
+      const now = Date.now();
+      if (now - last < 5000) {
+        suppressed++;
+        return;
+      }
+      last = now;
+      write(`a log record was not published: ${describeError(error)}${suppressed > 0 ? ` (and ${suppressed} more before it)` : ''}`);
+      suppressed = 0;
+    },
+    summary() {
+      if (suppressed > 0) write(`${suppressed} more log record(s) were not published`);
+      suppressed = 0;
+    },
+  };
+}
+
+/**
+ * The transport: pino calls it in its worker thread with `options`. Resolves, once connected to the bus, with the
+ * stream pino writes the records to. Rejects (and pino's transport stream emits 'error') when the options or
+ * config are bad or the broker cannot be reached.
+ */
+export default async function eventBusTransport(options: PinoTransportOptions = {}): Promise<Transform> {
+  // pino and thread-stream add `pinoWillSendConfig` and `$context` to the options they pass to a transport.
+  const { levels: levelOverrides, maxInFlight = 1000, ...rest } = options;
+  const loggerOptions = Object.fromEntries(
+    Object.entries(rest).filter(([key]) => key !== 'pinoWillSendConfig' && !key.startsWith('$')),
+  ) as EventBusLoggerOptions<string>;
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw configError(`Expected \`maxInFlight\` to be an integer from 1 and up, got ${JSON.stringify(maxInFlight)}`);
+  const topology = await loadTopology(loggerOptions);
+  let source: (Transform & { levels?: PinoLevels }) | undefined;
+  const busLevel = levelMapper(topology.levels, levelOverrides, () => source?.levels);
+
+  // The logger must bind a level to consume; bind only the last configured one (usually the rarest), whose events
+  // it acks and drops: the transport only publishes.
+  const quietLevel = topology.levels[topology.levels.length - 1] as string;
+  // In pino's worker, process.argv names the worker script, not the application: default the appId to 'pino'.
+  const logger = await EventBusLogger.create<string>({ appId: 'pino', ...loggerOptions, levels: [quietLevel] });
+  logger.on('disconnected', ({ reason }) => void process.stderr.write(`event-bus-logger/pino: disconnected (${reason}); buffering records\n`));
+  logger.on('reconnected', ({ downtime }) => void process.stderr.write(`event-bus-logger/pino: reconnected after ${downtime} ms\n`));
+
+  const failures = failureReporter();
+  const pending = new Set<Promise<void>>();
+  const lowWater = Math.floor(maxInFlight / 2);
+
+  const onRecord = (record: EventData): void => {
+    const stream = source as Transform;
+    const published: Promise<void> = logger.publish(busLevel(record.level), record).then(
+      () => {
+        pending.delete(published);
+        if (stream.isPaused() && pending.size <= lowWater) stream.resume();
+      },
+      (error: unknown) => {
+        pending.delete(published);
+        failures.report(error);
+        if (stream.isPaused() && pending.size <= lowWater) stream.resume();
+      },
+    );
+    pending.add(published);
+    if (pending.size >= maxInFlight) stream.pause();
+  };
+
+  // Resolves once every record read so far has been confirmed (or failed).
+  const drained = async (): Promise<void> => {
+    while (pending.size > 0 || (source !== undefined && source.readableLength > 0 && !source.destroyed)) {
+      if (pending.size > 0) await Promise.allSettled([...pending]);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+
+  // pino sends its level names to a transport running in its worker; outside one, there is nothing to wait for.
+  const inPinoWorker = (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | null)?.workerData?.pinoWillSendConfig === true;
+  const stream = await build(
+    (transform) => {
+      source = transform;
+      transform.on('data', onRecord);
+      transform.on('unknown', (line: string) => void process.stderr.write(`event-bus-logger/pino: skipped a line that is not a JSON record: ${line.slice(0, 200)}\n`));
+    },
+    {
+      expectPinoConfig: inPinoWorker,
+      // Called once the input ended (every record has been read) or the stream was destroyed.
+      async close() {
+        await drained();
+        failures.summary();
+        await logger.stop();
+      },
+    },
+  );
+  // pino's `logger.flush(cb)` calls this: cb runs once every record written so far is confirmed.
+  Object.assign(stream, { flush: drained });
+  return stream;
+}

@@ -1,0 +1,61 @@
+// How `tail` prints an event: the pure formatting functions (a child process has no TTY).
+import { expect } from 'chai';
+import { formatJson, formatPretty, tailRecord, useColor } from '../../lib/cli-format.js';
+
+const meta = {
+  timestamp: new Date('2025-01-02T03:04:05.000Z'),
+  host: 'web-1',
+  pid: 4242,
+  appId: 'server',
+  messageId: '6f1c1e0e-4d0f-4a39-9a55-0c8a3f0c6c11',
+};
+
+describe('tail formatting (lib/cli-format.ts)', () => {
+  it('makes the NDJSON record of an event, null for what the publisher did not send', () => {
+    expect(tailRecord('critical', { disk: 'full' }, meta)).to.deep.equal({
+      time: '2025-01-02T03:04:05.000Z',
+      level: 'critical',
+      host: 'web-1',
+      pid: 4242,
+      appId: 'server',
+      messageId: meta.messageId,
+      data: { disk: 'full' },
+    });
+    const bare = tailRecord('info', {}, { timestamp: meta.timestamp, host: undefined, pid: undefined, appId: undefined, messageId: undefined });
+    expect(JSON.parse(formatJson(bare))).to.deep.equal({ time: '2025-01-02T03:04:05.000Z', level: 'info', host: null, pid: null, appId: null, messageId: null, data: {} });
+  });
+
+  it('formats one readable line without colour', () => {
+    const line = formatPretty(tailRecord('critical', { disk: 'full', free: 0 }, meta), { color: false });
+    expect(line).to.equal('2025-01-02T03:04:05Z CRITICAL web-1/server {"disk":"full","free":0}');
+    expect(formatPretty(tailRecord('info', { a: 1 }, { ...meta, host: undefined, appId: undefined }), { color: false })).to.equal('2025-01-02T03:04:05Z INFO     -/- {"a":1}');
+  });
+
+  it('colours the time, level and source, and nothing else changes', () => {
+    const record = tailRecord('critical', { disk: 'full' }, meta);
+    const coloured = formatPretty(record, { color: true });
+    expect(coloured).to.include('\u001b[1;31mCRITICAL').and.include('\u001b[2m2025-01-02T03:04:05Z\u001b[0m');
+    expect(coloured.replace(/\u001b\[[0-9;]*m/g, '')).to.equal(formatPretty(record, { color: false }));
+    expect(formatPretty(tailRecord('info', {}, meta), { color: true })).to.include('\u001b[32mINFO');
+    expect(formatPretty(tailRecord('warning', {}, meta), { color: true })).to.include('\u001b[33mWARNING');
+  });
+
+  it('lets no control character of the event reach the terminal', () => {
+    const record = tailRecord('info', { text: 'a\u001b[2Jb\u009bc\u0007' }, { ...meta, host: 'evil\u001b[31m', appId: 'app\r\n' });
+    for (const line of [formatPretty(record, { color: false }), formatJson(record)]) {
+      // eslint-disable-next-line no-control-regex
+      const controls = line.match(/[\u0000-\u001f\u007f-\u009f]/g) ?? [];
+      expect(controls, line).to.deep.equal([]);
+    }
+    // Still the same JSON value.
+    expect(JSON.parse(formatJson(record)).data).to.deep.equal({ text: 'a\u001b[2Jb\u009bc\u0007' });
+  });
+
+  it('colours only on a TTY and when NO_COLOR is unset or empty', () => {
+    expect(useColor({ isTTY: true }, {})).to.equal(true);
+    expect(useColor({ isTTY: true }, { NO_COLOR: '' })).to.equal(true);
+    expect(useColor({ isTTY: true }, { NO_COLOR: '1' })).to.equal(false);
+    expect(useColor({ isTTY: false }, {})).to.equal(false);
+    expect(useColor({}, {})).to.equal(false);
+  });
+});

@@ -1,0 +1,219 @@
+// The `event-bus-logger` command, run as a child process against the real broker, each spec on its own bus.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { expect } from 'chai';
+import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
+import { killStarted, runCli, startCli, startCliOnTerminal, type CliProcess } from './run-cli.js';
+
+const hasScript = ((): boolean => {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// Matches any ANSI escape sequence.
+const ESCAPE = /\u001b\[[0-9;]*m/;
+
+describe('event-bus-logger (command line)', function () {
+  this.timeout(30_000);
+  let name: string;
+  let bus: string[];
+
+  beforeEach(() => {
+    name = uniqueName('cli');
+    bus = ['--url', AMQP_URL, '--name', name];
+  });
+
+  afterEach(async () => {
+    await killStarted();
+    await deleteExchange(name).catch(() => undefined);
+  });
+
+  async function listening(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
+    const tail = startCli(['tail', ...bus, ...args], { env });
+    await tail.waitFor(() => tail.stderr.includes(`listening on ${name} as `), 'the tail to listen');
+    return tail;
+  }
+
+  describe('tail', () => {
+    it('prints, as NDJSON when stdout is not a terminal, the event publish sent', async () => {
+      const tail = await listening();
+      const publish = await runCli(['publish', 'info', '{"disk":"ok","n":1}', ...bus]);
+      expect(publish, publish.stderr).to.include({ code: 0 });
+      await tail.waitFor(() => tail.lines.length >= 1, 'an event line');
+      const record = JSON.parse(tail.lines[0] as string);
+      expect(Object.keys(record)).to.deep.equal(['time', 'level', 'host', 'pid', 'appId', 'messageId', 'data']);
+      expect(record).to.deep.include({ level: 'info', host: hostname(), appId: 'event-bus-logger', data: { disk: 'ok', n: 1 } });
+      expect(record.pid).to.be.a('number');
+      expect(record.messageId).to.match(UUID);
+      expect(Date.now() - Date.parse(record.time)).to.be.within(-1000, 60_000);
+      expect(tail.stderr).to.match(new RegExp(`^listening on ${name} as amq\\.gen-\\S+ \\(levels info, critical\\)$`, 'm'));
+    });
+
+    it('prints NDJSON with --json, only for the --levels it listens to', async () => {
+      const tail = await listening(['--json', '--levels', 'critical']);
+      expect(tail.stderr).to.include('(levels critical)');
+      // info goes first and is confirmed first: were the tail bound to it, it would print it first.
+      expect((await runCli(['publish', 'info', '{"n":1}', ...bus])).code).to.equal(0);
+      expect((await runCli(['publish', 'critical', '{"n":2}', ...bus])).code).to.equal(0);
+      await tail.waitFor(() => tail.lines.length >= 1, 'the critical event');
+      const records = tail.lines.map((line) => JSON.parse(line));
+      expect(records).to.have.lengthOf(1);
+      expect(records[0]).to.deep.include({ level: 'critical', data: { n: 2 } });
+    });
+
+    it('exits 0 on SIGTERM and on SIGINT, once stopped', async () => {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        const tail = await listening();
+        tail.child.kill(signal);
+        expect(await tail.exit(10_000)).to.deep.equal({ code: 0, signal: null });
+      }
+    });
+
+    it('exits 2 on an unknown level in --levels, naming the configured levels', async () => {
+      const result = await runCli(['tail', ...bus, '--levels', 'info,debug']);
+      expect(result.code).to.equal(2);
+      expect(result.stderr).to.match(/^event-bus-logger: .*"?debug"?.*info, critical/m);
+    });
+
+    it('exits 3 when the broker cannot be reached, with the password masked', async () => {
+      const result = await runCli(['tail', '--url', 'amqp://guest:secret@127.0.0.1:1', '--name', name]);
+      expect(result.code).to.equal(3);
+      expect(result.stderr).to.include('amqp://guest:***@127.0.0.1:1').and.not.include('secret');
+      expect(result.stderr.trim().split('\n')).to.have.lengthOf(1);
+    });
+
+    (hasScript ? describe : describe.skip)('on a terminal (through util-linux script)', () => {
+      async function onTerminal(args: string[], env: NodeJS.ProcessEnv): Promise<CliProcess> {
+        const tail = startCliOnTerminal(['tail', ...bus, ...args], env);
+        await tail.waitFor(() => tail.stdout.includes(`listening on ${name} as `), 'the tail to listen');
+        expect((await runCli(['publish', 'critical', '{"disk":"full"}', ...bus])).code).to.equal(0);
+        await tail.waitFor(() => tail.stdout.includes('"disk"'), 'the event line');
+        tail.child.stdin.write('\u0003'); // Ctrl-C
+        expect((await tail.exit(10_000)).code).to.equal(0);
+        return tail;
+      }
+
+      it('prints one coloured readable line per event, and exits 0 on Ctrl-C', async () => {
+        const tail = await onTerminal([], { NO_COLOR: '' });
+        const line = tail.stdout.split(/\r?\n/).find((l) => l.includes('"disk"')) as string;
+        expect(line).to.match(ESCAPE);
+        // eslint-disable-next-line no-control-regex
+        expect(line.replace(/\u001b\[[0-9;]*m/g, '')).to.match(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ CRITICAL ${hostname()}/event-bus-logger \\{"disk":"full"\\}$`));
+      });
+
+      it('prints no colour when NO_COLOR is set', async () => {
+        const tail = await onTerminal([], { NO_COLOR: '1' });
+        const line = tail.stdout.split(/\r?\n/).find((l) => l.includes('"disk"')) as string;
+        expect(line).to.match(/CRITICAL/).and.not.match(ESCAPE);
+      });
+
+      it('prints NDJSON on a terminal with --json', async () => {
+        const tail = await onTerminal(['--json'], { NO_COLOR: '' });
+        const line = tail.stdout.split(/\r?\n/).find((l) => l.includes('"disk"')) as string;
+        expect(JSON.parse(line)).to.deep.include({ level: 'critical', data: { disk: 'full' } });
+      });
+    });
+  });
+
+  describe('publish', () => {
+    it('sends one event per line of standard input, in order, skipping blank lines', async () => {
+      const tail = await listening();
+      const input = '{"n":1}\n\n   \n{"n":2}\r\n{"n":3,"s":"three"}\n';
+      const publish = await runCli(['publish', 'critical', ...bus], { input });
+      expect(publish, publish.stderr).to.include({ code: 0, stderr: '' });
+      await tail.waitFor(() => tail.lines.length >= 3, 'three event lines');
+      const records = tail.lines.map((line) => JSON.parse(line));
+      expect(records.map((r) => r.data)).to.deep.equal([{ n: 1 }, { n: 2 }, { n: 3, s: 'three' }]);
+      expect(records.map((r) => r.level)).to.deep.equal(['critical', 'critical', 'critical']);
+    });
+
+    it('sends many lines from standard input, every one confirmed', async () => {
+      const tail = await listening();
+      const count = 500;
+      const input = Array.from({ length: count }, (_, n) => JSON.stringify({ n })).join('\n');
+      const publish = await runCli(['publish', 'info', ...bus], { input });
+      expect(publish, publish.stderr).to.include({ code: 0 });
+      await tail.waitFor(() => tail.lines.length >= count, `${count} event lines`);
+      expect(tail.lines.map((line) => JSON.parse(line).data.n)).to.deep.equal(Array.from({ length: count }, (_, n) => n));
+    });
+
+    it('exits 2 on a line of bad JSON, naming the line, having sent the lines before it', async () => {
+      const tail = await listening();
+      const publish = await runCli(['publish', 'info', ...bus], { input: '{"n":1}\n\n{"n":\n{"n":3}\n' });
+      expect(publish.code).to.equal(2);
+      expect(publish.stderr).to.match(/^event-bus-logger: line 3: not valid JSON/);
+      expect(publish.stderr.trim().split('\n')).to.have.lengthOf(1);
+      await tail.waitFor(() => tail.lines.length >= 1, 'the event of line 1');
+      expect(JSON.parse(tail.lines[0] as string).data).to.deep.equal({ n: 1 });
+    });
+
+    it('exits 2 on a JSON argument that is not a JSON object', async () => {
+      const bad = await runCli(['publish', 'info', '{"n":', ...bus]);
+      expect(bad.code).to.equal(2);
+      expect(bad.stderr).to.match(/^event-bus-logger: the JSON argument: not valid JSON/);
+      const array = await runCli(['publish', 'info', '[1,2]', ...bus]);
+      expect(array.code).to.equal(2);
+      expect(array.stderr).to.include('expected a JSON object').and.include('an array');
+    });
+
+    it('exits 2 on an unknown level, naming the configured levels', async () => {
+      const result = await runCli(['publish', 'warn', '{"n":1}', ...bus]);
+      expect(result.code).to.equal(2);
+      expect(result.stderr.trim()).to.equal('event-bus-logger: unknown level "warn"; the configured levels are: info, critical');
+    });
+
+    it('exits 3 when the broker cannot be reached, with the password masked', async () => {
+      const result = await runCli(['publish', 'info', '{"n":1}', '--url', 'amqp://guest:secret@127.0.0.1:1', '--name', name]);
+      expect(result.code).to.equal(3);
+      expect(result.stderr).to.match(/^event-bus-logger: Cannot connect .*amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1/);
+      expect(result.stderr).not.to.include('secret');
+      expect(result.stderr.trim().split('\n')).to.have.lengthOf(1);
+    });
+
+    it('takes the broker from AMQP_URL when --url is not given', async () => {
+      const result = await runCli(['publish', 'info', '{"n":1}', '--name', name], { env: { AMQP_URL: 'amqp://guest:hidden@127.0.0.1:1' } });
+      expect(result.code).to.equal(3);
+      expect(result.stderr).to.include('guest:***@127.0.0.1:1').and.not.include('hidden');
+    });
+  });
+
+  describe('arguments', () => {
+    it('exits 2 with a one-line reason on bad arguments', async () => {
+      for (const args of [
+        ['tail', '--bogus'],
+        ['publish'],
+        ['publish', 'info', '{}', 'extra'],
+        ['publish', 'info', '{}', '--json'],
+        ['tail', 'extra'],
+        ['frobnicate'],
+        [],
+      ]) {
+        const result = await runCli(args);
+        expect(result.code, args.join(' ')).to.equal(2);
+        expect(result.stderr, args.join(' ')).to.match(/^event-bus-logger: .+\n$/);
+        expect(result.stdout, args.join(' ')).to.equal('');
+      }
+    });
+
+    it('documents every option, its default and the exit codes in --help, -h and help', async () => {
+      const help = await runCli(['--help']);
+      expect(help.code).to.equal(0);
+      for (const text of ['tail', 'publish', '--url', 'AMQP_URL', 'amqp://guest:guest@localhost:5672', '--name', 'logger_metaclass', '--config', 'config/rascal.json', '--levels', '--json', '--app-id', '--version', 'Exit codes', '0  done', '1  ', '2  usage', '3  the broker cannot be reached']) {
+        expect(help.stdout).to.include(text);
+      }
+      expect((await runCli(['-h'])).stdout).to.equal(help.stdout);
+      expect((await runCli(['help'])).stdout).to.equal(help.stdout);
+    });
+
+    it('prints the package version with --version', async () => {
+      const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+      expect(await runCli(['--version'])).to.include({ code: 0, stdout: `${version}\n` });
+    });
+  });
+});
