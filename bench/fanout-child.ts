@@ -26,7 +26,8 @@ await parent.run(async () => {
       await parent.send({ type: 'published', start, end: now() });
     }
   } finally {
-    await endpoint.close({ deleteExchange: Boolean((await closing).deleteExchange) });
+    const close = await closing.catch(() => ({ type: 'close', deleteExchange: true }));
+    await endpoint.close({ deleteExchange: Boolean(close.deleteExchange) });
   }
   await parent.send(report);
 });

@@ -93,27 +93,40 @@ export function childArgs<T>(): T {
 }
 
 const received: Message[] = [];
-const waiting = new Map<string, (message: Message) => void>();
+const waiting = new Map<string, { resolve: (message: Message) => void; reject: (error: Error) => void }>();
+let orphaned = false;
 function onParentMessage(message: Message): void {
-  const resolve = waiting.get(message.type);
-  if (resolve) {
+  const waiter = waiting.get(message.type);
+  if (waiter) {
     waiting.delete(message.type);
-    resolve(message);
+    waiter.resolve(message);
   } else received.push(message);
+}
+// The parent died: every wait fails, so the workload unwinds through its cleanup and the process ends. Should the
+// cleanup itself hang (Rascal's shutdown waits for a broker it cannot reach), an orphan must not live on: give up.
+const ORPHAN_GRACE_MS = 30_000;
+function onParentGone(): void {
+  orphaned = true;
+  setTimeout(() => process.exit(3), ORPHAN_GRACE_MS).unref();
+  for (const { reject } of waiting.values()) reject(new Error('the parent process is gone'));
+  waiting.clear();
 }
 
 export const parent = {
   send(message: Message): Promise<void> {
+    if (orphaned) return Promise.resolve();
     return new Promise((resolve, reject) => process.send?.(message, undefined, {}, (error) => (error ? reject(error) : resolve())));
   },
   receive(type: string): Promise<Message> {
     const index = received.findIndex((message) => message.type === type);
     if (index >= 0) return Promise.resolve(received.splice(index, 1)[0] as Message);
-    return new Promise((resolve) => waiting.set(type, resolve));
+    if (orphaned) return Promise.reject(new Error('the parent process is gone'));
+    return new Promise((resolve, reject) => waiting.set(type, { resolve, reject }));
   },
   /** Runs `main`, reports its failure to the parent, then lets go of the IPC channel so the process can exit. */
   async run(main: () => Promise<void>): Promise<void> {
     process.on('message', onParentMessage);
+    process.once('disconnect', onParentGone);
     try {
       await main();
     } catch (error) {
@@ -121,7 +134,8 @@ export const parent = {
       process.exitCode = 1;
     } finally {
       process.off('message', onParentMessage);
-      process.disconnect();
+      process.off('disconnect', onParentGone);
+      if (process.connected) process.disconnect();
     }
   },
 };

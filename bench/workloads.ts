@@ -32,6 +32,13 @@ export interface WorkloadContext {
 const MSG = 'benchmark event';
 const event = (n: number): BenchEvent => ({ n, t: now(), msg: MSG });
 const rssMB = (): number => process.memoryUsage.rss() / 2 ** 20;
+/** Heap still in use after a full GC (the outage worker runs with --expose-gc): memory retained, not garbage. */
+const retainedHeapMB = (): number | null => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return null;
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+};
 const peakRssMB = (): number => process.resourceUsage().maxRSS / 1024;
 
 /** Counts distinct event numbers 0..n-1; `all` resolves when every one arrived, or false after `timeoutMs`. */
@@ -213,25 +220,35 @@ export async function outage(ctx: WorkloadContext): Promise<Result> {
     if (phase !== 'before') settled.push(publishing);
   };
   const publishing = paced(ctx.params.outageRate, publishOne, () => stop);
-
-  await ctx.send({ type: 'ready' });
-  await ctx.receive('outage-start');
-  const rssBeforeMB = rssMB();
-  outageStart = performance.now();
-  phase = 'outage';
-  await ctx.receive('outage-end');
-  const rssEndOutageMB = rssMB();
-  outageEnd = performance.now();
-  phase = 'after';
-  const deadline = outageEnd + ctx.params.recoverySeconds * 1000;
-  while (!recoveredAt && performance.now() < deadline) await sleep(100);
-  if (recoveredAt) await sleep(3000); // publish a little longer once back, so the backlog drains
-  stop = true;
-  await publishing;
-  const drained = await within(Promise.all(settled).then(() => true), ctx.params.recoverySeconds * 1000, false);
-  clearInterval(sampler);
-  const rssAfterMB = rssMB();
-  await endpoint.close({ deleteExchange: true });
+  let rssBeforeMB: number, rssEndOutageMB: number, rssAfterMB: number, drained: boolean;
+  let heapBeforeMB: number | null, heapMidMB: number | null = null, heapEndMB: number | null;
+  let midway: NodeJS.Timeout | undefined;
+  try {
+    await ctx.send({ type: 'ready' });
+    await ctx.receive('outage-start');
+    rssBeforeMB = rssMB();
+    heapBeforeMB = retainedHeapMB();
+    outageStart = performance.now();
+    phase = 'outage';
+    midway = setTimeout(() => (heapMidMB = retainedHeapMB()), (ctx.params.outageSeconds * 1000) / 2);
+    await ctx.receive('outage-end');
+    rssEndOutageMB = rssMB();
+    heapEndMB = retainedHeapMB();
+    outageEnd = performance.now();
+    phase = 'after';
+    const deadline = outageEnd + ctx.params.recoverySeconds * 1000;
+    while (!recoveredAt && performance.now() < deadline) await sleep(100);
+    if (recoveredAt) await sleep(3000); // publish a little longer once back, so the backlog drains
+    stop = true;
+    await publishing;
+    drained = await within(Promise.all(settled).then(() => true), ctx.params.recoverySeconds * 1000, false);
+    rssAfterMB = rssMB();
+  } finally {
+    stop = true;
+    clearInterval(sampler);
+    clearTimeout(midway);
+    await endpoint.close({ deleteExchange: true });
+  }
 
   const during = samples.filter((s) => s.phase === 'outage');
   const mid = (outageStart + outageEnd) / 2;
@@ -252,9 +269,14 @@ export async function outage(ctx: WorkloadContext): Promise<Result> {
     rssAfterMB,
     growthMB: rssEndOutageMB - rssBeforeMB,
     secondHalfGrowthMB: rssEndOutageMB - rssMidOutageMB,
+    heapBeforeMB,
+    heapMidOutageMB: heapMidMB,
+    heapEndOutageMB: heapEndMB,
+    heapSecondHalfGrowthMB: heapMidMB !== null && heapEndMB !== null ? heapEndMB - heapMidMB : null,
     recovered: recoveredAt > 0,
     recoveryMs: recoveredAt ? recoveredAt - outageEnd : null,
     drained,
+    beforeOutage: summary(stats.before),
     duringOutage: summary(stats.outage),
     outageReasons: stats.outage.reasons,
     afterOutage: summary(stats.after),
@@ -283,9 +305,12 @@ export interface WorkerArgs {
   params: Params;
 }
 
+/** Node options of a child, by a label naming it (e.g. for its CPU profile). */
+export type NodeOptions = (label: string) => string[];
+
 /** Starts one in-process workload in a fresh child; returns the child so the caller may drive it (outage). */
-export function startWorker(args: WorkerArgs, nodeOptions: readonly string[]): Child {
-  return new Child(WORKER, args, nodeOptions);
+export function startWorker(args: WorkerArgs, nodeOptions: NodeOptions): Child {
+  return new Child(WORKER, args, nodeOptions(`${args.client}-${args.workload}`));
 }
 
 export async function finishWorker(child: Child, timeoutMs: number): Promise<ChildRun> {
@@ -307,13 +332,14 @@ export interface FanoutArgs {
 }
 
 /** Four (or `listeners`) listener processes and one publisher process: delivered events/s across all listeners. */
-export async function fanout(client: ClientName, connect: ConnectOptions, params: Params, nodeOptions: readonly string[]): Promise<ChildRun> {
+export async function fanout(client: ClientName, connect: ConnectOptions, params: Params, nodeOptions: NodeOptions): Promise<ChildRun> {
   const { fanout: count, warmup } = params;
-  const listeners = Array.from({ length: params.listeners }, () => new Child(FANOUT_CHILD, { client, role: 'listener', connect, count, warmup } satisfies FanoutArgs, nodeOptions));
+  const listeners = Array.from({ length: params.listeners }, (_, i) =>
+    new Child(FANOUT_CHILD, { client, role: 'listener', connect, count, warmup } satisfies FanoutArgs, nodeOptions(`${client}-fanout-listener${i}`)));
   const children = [...listeners];
   try {
     await Promise.all(listeners.map((child) => child.next('ready', 30_000)));
-    const publisher = new Child(FANOUT_CHILD, { client, role: 'publisher', connect, count, warmup } satisfies FanoutArgs, nodeOptions);
+    const publisher = new Child(FANOUT_CHILD, { client, role: 'publisher', connect, count, warmup } satisfies FanoutArgs, nodeOptions(`${client}-fanout-publisher`));
     children.push(publisher);
     await publisher.next('ready', 30_000);
     publisher.send({ type: 'go' });
