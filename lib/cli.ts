@@ -153,14 +153,6 @@ function asCliError(error: unknown): CliError {
   return new CliError(describeError(error), EXIT.FAILED);
 }
 
-// A logger must bind at least one level, and a publisher wants to hear as little as possible: bind one level,
-// the last configured (usually the rarest) other than the one being published when there is another.
-function quietLevel(levels: string[], publishing: string): string {
-  const others = levels.filter((level) => level !== publishing);
-  const candidates = others.length > 0 ? others : levels;
-  return candidates[candidates.length - 1] as string;
-}
-
 /** Writes to stdout; a closed pipe (`| head`) ends the command quietly. */
 function writer(onClosed: () => void): (line: string) => void {
   let closed = false;
@@ -273,7 +265,7 @@ async function publish(parsed: Parsed): Promise<number> {
   if (!bus.levels.includes(level)) {
     throw usage(`unknown level "${level}"; the configured levels are: ${bus.levels.join(', ')}`);
   }
-  const logger = await EventBusLogger.create<string>({ ...options, appId: values['app-id'] ?? DEFAULT_APP_ID, levels: [quietLevel(bus.levels, level)] }).catch(
+  const logger = await EventBusLogger.create<string>({ ...options, appId: values['app-id'] ?? DEFAULT_APP_ID, listen: false }).catch(
     (error: unknown) => {
       throw asCliError(error);
     },

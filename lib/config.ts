@@ -49,6 +49,12 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
    */
   levels?: readonly NoInfer<L>[];
   /**
+   * Set to false for a publish-only logger: no queue, no bindings, no consumer, so it never receives events
+   * (use it where a process only sends, e.g. a log transport). Cannot be combined with `levels`.
+   * @default true
+   */
+  listen?: boolean;
+  /**
    * A Rascal config object, or the path of a JSON file holding one. Never modified.
    * @default the shipped config/rascal.json
    */
@@ -161,7 +167,7 @@ export interface Topology {
   queueOptions: Record<string, unknown>;
   /** Every configured level, in config order. */
   levels: string[];
-  /** The levels this logger binds its queue with. */
+  /** The levels this logger binds its queue with; none when it does not listen. */
   listenLevels: string[];
   /** The broker URLs, passwords masked, for messages. */
   loggableUrls: string[];
@@ -184,7 +190,7 @@ function bool(options: Record<string, unknown>, key: string, fallback: boolean):
 }
 
 const KNOWN_OPTIONS = new Set([
-  'url', 'name', 'levels', 'config', 'appId', 'publishTimeout', 'startTimeout', 'waitForBroker', 'stopTimeout', 'prefetch',
+  'url', 'name', 'levels', 'listen', 'config', 'appId', 'publishTimeout', 'startTimeout', 'waitForBroker', 'stopTimeout', 'prefetch',
   'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'resumable',
 ]);
 
@@ -331,7 +337,13 @@ export async function loadTopology(options: EventBusLoggerOptions<string>, resol
   delete queues[queueKey as string];
 
   let listenLevels = levels;
-  if (options.levels !== undefined) {
+  if (options.listen !== undefined && typeof options.listen !== 'boolean') {
+    throw configError(`Expected \`listen\` to be a boolean, got ${describeValue(options.listen)}`);
+  }
+  if (options.listen === false) {
+    if (options.levels !== undefined) throw configError('`levels` and `listen: false` contradict each other: a logger that does not listen binds no level; drop one of them');
+    listenLevels = [];
+  } else if (options.levels !== undefined) {
     if (!Array.isArray(options.levels) || options.levels.length === 0) {
       throw configError(`Expected \`levels\` to be a non-empty array of configured levels (${levels.join(', ')}), got ${describeValue(options.levels)}`);
     }

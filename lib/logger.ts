@@ -17,7 +17,7 @@ const debug = createDebug('event-bus-logger:logger');
 export type LevelListener<L extends string = string> = (data: EventData, meta: EventMeta<L>) => unknown;
 
 /** Payload of `'ready'`. */
-export type ReadyInfo = { queue: string; levels: string[]; url: string };
+export type ReadyInfo = { queue: string | undefined; levels: string[]; url: string };
 /** Payload of `'disconnected'`. */
 export type DisconnectedInfo = { reason: string; attempt: number; downtime: number };
 /** Payload of `'reconnected'`. */
@@ -86,7 +86,8 @@ type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 interface Channels {
   consumer: AmqpChannel;
   confirm: AmqpConfirmChannel;
-  queue: string;
+  /** Undefined for a logger with `listen: false`. */
+  queue: string | undefined;
   onLost: () => void;
 }
 
@@ -107,6 +108,11 @@ function closeQuietly({ consumer, confirm, onLost }: Pick<Channels, 'consumer' |
       // Already closed with its connection.
     }
   }
+}
+
+// Runs one amqplib callback-API operation as a promise.
+function call<T>(operation: (callback: (error: Error | null, result: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => operation((error, result) => (error ? reject(error) : resolve(result))));
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
@@ -244,7 +250,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     await this.#openChannels(this.#generation);
     this.#state = 'running';
     debug('ready: queue %s, levels %o', this.#channels?.queue, topology.listenLevels);
-    this.#emitSafely('ready', { queue: this.#channels?.queue ?? '', levels: topology.listenLevels, url: bus.url });
+    this.#emitSafely('ready', { queue: this.#channels?.queue, levels: topology.listenLevels, url: bus.url });
   }
 
   /**
@@ -370,7 +376,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
             clearTimeout(timer);
             resolve();
           });
-        if (resumable) channels.consumer.deleteQueue(channels.queue, {}, close);
+        if (resumable && channels.queue) channels.consumer.deleteQueue(channels.queue, {}, close);
         else close();
       });
     }
@@ -424,7 +430,6 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   async #openChannels(generation: number): Promise<void> {
     const bus = this.#bus as Bus;
     const topology = this.#topology as Topology;
-    const settings = this.#settings as ResolvedOptions;
     const consumer = await bus.channel();
     const confirm = await bus.confirmChannel().catch((error: unknown) => {
       consumer.close(noop);
@@ -437,8 +442,6 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       debug('channel error: %s', this.#lastError);
     };
     for (const channel of [consumer, confirm]) channel.on('error', onError).on('close', onLost);
-    const call = <T>(operation: (callback: (error: Error | null, result: T) => void) => void): Promise<T> =>
-      new Promise<T>((resolve, reject) => operation((error, result) => (error ? reject(error) : resolve(result))));
     try {
       if (stale()) throw new Error('superseded');
       const abandoned = this.#abandonedQueue;
@@ -448,20 +451,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
         this.#abandonedQueue = undefined;
       }
       await call((cb) => consumer.assertExchange(this.#exchange, 'topic', topology.exchangeOptions, cb));
-      const resumable = settings.resumable;
-      const { queue } = resumable
-        ? await call<{ queue: string }>((cb) =>
-            consumer.assertQueue(resumable.queueName ?? `${this.#exchange}.listener.${this.#instanceId}`, {
-              ...topology.queueOptions,
-              exclusive: false,
-              arguments: { ...(topology.queueOptions.arguments as object | undefined), 'x-expires': resumable.grace },
-            }, cb),
-          )
-        : await call<{ queue: string }>((cb) => consumer.assertQueue('', topology.queueOptions, cb));
-      for (const level of topology.listenLevels) await call((cb) => consumer.bindQueue(queue, this.#exchange, level, {}, cb));
-      await call((cb) => consumer.prefetch(settings.prefetch, false, cb));
-      if (stale()) throw new Error('superseded');
-      await call((cb) => consumer.consume(queue, (message) => this.#onMessage(consumer, generation, message), { noAck: false }, cb));
+      const queue = topology.listenLevels.length === 0 ? undefined : await this.#consume(consumer, generation);
       if (stale()) throw new Error('superseded');
       this.#channels = { consumer, confirm, queue, onLost };
       this.#publisher?.attach(confirm);
@@ -470,6 +460,27 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       closeQuietly({ consumer, confirm, onLost });
       throw error;
     }
+  }
+
+  // Declares this logger's queue, binds it once per level it listens to, and consumes from it.
+  async #consume(consumer: AmqpChannel, generation: number): Promise<string> {
+    const topology = this.#topology as Topology;
+    const settings = this.#settings as ResolvedOptions;
+    const resumable = settings.resumable;
+    const { queue } = resumable
+      ? await call<{ queue: string }>((cb) =>
+          consumer.assertQueue(resumable.queueName ?? `${this.#exchange}.listener.${this.#instanceId}`, {
+            ...topology.queueOptions,
+            exclusive: false,
+            arguments: { ...(topology.queueOptions.arguments as object | undefined), 'x-expires': resumable.grace },
+          }, cb),
+        )
+      : await call<{ queue: string }>((cb) => consumer.assertQueue('', topology.queueOptions, cb));
+    for (const level of topology.listenLevels) await call((cb) => consumer.bindQueue(queue, this.#exchange, level, {}, cb));
+    await call((cb) => consumer.prefetch(settings.prefetch, false, cb));
+    if (generation !== this.#generation) throw new Error('superseded');
+    await call((cb) => consumer.consume(queue, (message) => this.#onMessage(consumer, generation, message), { noAck: false }, cb));
+    return queue;
   }
 
   #onMessage(channel: AmqpChannel, generation: number, message: AmqpMessage | null): void {
@@ -545,7 +556,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     // not the channel, so while the connection lives it stays: the next #openChannels deletes it.
     if (this.#channels) {
       closeQuietly(this.#channels);
-      if (!this.#settings?.resumable) this.#abandonedQueue = this.#channels.queue;
+      if (!this.#settings?.resumable && this.#channels.queue) this.#abandonedQueue = this.#channels.queue;
     }
     this.#channels = undefined;
     this.#publisher?.detach();
@@ -588,7 +599,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
         if (outage) {
           this.#emitSafely('reconnected', { reason: outage.reason, attempt: outage.attempts, downtime: Math.round(performance.now() - outage.since), url });
         }
-        this.#emitSafely('ready', { queue: this.#channels?.queue ?? '', levels: [...this.#listenLevels], url });
+        this.#emitSafely('ready', { queue: this.#channels?.queue, levels: [...this.#listenLevels], url });
       },
       (error: unknown) => {
         if (generation !== this.#generation || this.#state !== 'running') return;

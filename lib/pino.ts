@@ -133,11 +133,8 @@ export default async function eventBusTransport(options: PinoTransportOptions = 
   let source: (Transform & { levels?: PinoLevels }) | undefined;
   const busLevel = levelMapper(topology.levels, levelOverrides, () => source?.levels);
 
-  // The logger must bind a level to consume; bind only the last configured one (usually the rarest), whose events
-  // it acks and drops: the transport only publishes.
-  const quietLevel = topology.levels[topology.levels.length - 1] as string;
   // In pino's worker, process.argv names the worker script, not the application: default the appId to 'pino'.
-  const logger = await EventBusLogger.create<string>({ appId: 'pino', ...loggerOptions, levels: [quietLevel] });
+  const logger = await EventBusLogger.create<string>({ appId: 'pino', ...loggerOptions, listen: false });
   logger.on('disconnected', ({ reason }) => void process.stderr.write(`event-bus-logger/pino: disconnected (${reason}); buffering records\n`));
   logger.on('reconnected', ({ downtime }) => void process.stderr.write(`event-bus-logger/pino: reconnected after ${downtime} ms\n`));
 

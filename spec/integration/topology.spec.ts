@@ -53,4 +53,18 @@ describe('topology on the broker', () => {
       await critical.stop();
     }
   });
+
+  it('with listen: false declares no queue and binds nothing, and still publishes', async () => {
+    const publishOnly = await EventBusLogger.create({ url: AMQP_URL, name, listen: false });
+    try {
+      expect(publishOnly.queue).to.equal(undefined);
+      const bindings = await bindingsOf(name);
+      expect(bindings.map((b) => b.destination_name)).to.deep.equal([logger.queue, logger.queue]);
+      const got = new Promise((resolve) => logger.once('info', resolve));
+      await publishOnly.info({ from: 'publish-only' });
+      expect(await got).to.deep.equal({ from: 'publish-only' });
+    } finally {
+      await publishOnly.stop();
+    }
+  });
 });

@@ -116,6 +116,13 @@ describe('options and config', () => {
       });
     }
 
+    it('listens to no level with listen: false, and refuses levels beside it', async () => {
+      expect((await loadTopology({ listen: false })).listenLevels).to.deep.equal([]);
+      let error: Error | undefined;
+      await loadTopology({ listen: false, levels: ['info'] }).catch((e: Error) => (error = e));
+      expect(error?.message).to.match(/^`levels` and `listen: false` contradict each other/);
+    });
+
     it('rejects an exchange name reserved by RabbitMQ', async () => {
       let error: Error | undefined;
       await loadTopology({ name: 'amq.topic' }).catch((e: Error) => (error = e));
