@@ -172,6 +172,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #reopenTimer: NodeJS.Timeout | undefined;
   #reopenDelay = 0;
   #abandonedQueue: string | undefined;
+  #unacked: { channel: AmqpChannel; message: AmqpMessage } | undefined;
   #outage: { since: number; reason: string; attempts: number } | undefined;
   #running = new Set<Promise<unknown>>();
   #seq = new Map<string, number>();
@@ -490,8 +491,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       this.#onChannelLost(generation, 'the broker cancelled the consumer (queue deleted?)');
       return;
     }
-    // Ack at once: an event is never requeued, so a poison message cannot loop.
-    channel.ack(message);
+    // Every message is acked, whatever becomes of it: an event is never requeued, so a poison message cannot
+    // loop. Acks are batched: one ack with allUpTo per turn of the event loop covers every message of that turn.
+    this.#ackLater(channel, message);
     const settings = this.#settings as ResolvedOptions;
     const decoded = decodeMessage<L>(message, this.#listenLevels, settings.maxMessageBytes);
     if (!decoded.ok) {
@@ -525,6 +527,23 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     }
   }
 
+  #ackLater(channel: AmqpChannel, message: AmqpMessage): void {
+    const scheduled = this.#unacked !== undefined && this.#unacked.channel === channel;
+    this.#unacked = { channel, message };
+    if (scheduled) return;
+    setImmediate(() => {
+      const unacked = this.#unacked;
+      this.#unacked = undefined;
+      if (!unacked) return;
+      try {
+        unacked.channel.ack(unacked.message, true);
+      } catch (error) {
+        // The channel closed meanwhile: its messages are gone with it (or redelivered to a resumable queue).
+        debug('ack failed: %s', describeError(error));
+      }
+    });
+  }
+
   // False for a duplicate (already delivered); emits 'gap' when events of this publisher and level were missed.
   #checkSequence(publisher: string, level: string, seq: number): boolean {
     const key = `${publisher}\u0000${level}`;
@@ -535,11 +554,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       return false;
     }
     if (last === undefined && this.#lastSeen.size >= MAX_TRACKED_PUBLISHERS) {
-      // Forget the publisher seen longest ago (Map keeps insertion order).
+      // Forget the publisher first seen longest ago (Map keeps insertion order; set() of a known key keeps it).
       const oldest = this.#lastSeen.keys().next().value as string;
       this.#lastSeen.delete(oldest);
     }
-    this.#lastSeen.delete(key);
     this.#lastSeen.set(key, seq);
     if (last !== undefined && seq > last + 1) {
       const missed = seq - last - 1;

@@ -202,14 +202,15 @@ export class Publisher {
 
   private checkIdle(): void {
     if (!this.isIdle()) return;
-    this.stopSweeper();
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const wake of waiters) wake();
   }
 
   // One timer for all pending publishes, rather than one per publish, armed for the oldest deadline: entries
-  // are kept in publish order, so the oldest deadline is the first entry in flight or in the buffer.
+  // are kept in publish order, so the oldest deadline is the first entry in flight or in the buffer. It is not
+  // cleared when everything is confirmed (a sequential publisher would create and clear one per event): when it
+  // fires with nothing due it re-arms for what is pending then, or stays off.
   private ensureSweeper(): void {
     if (this.sweeper) return;
     const first = this.inflight.values().next().value ?? this.buffer[0];

@@ -13,7 +13,7 @@ export interface AmqpChannel {
   consume(queue: string, onMessage: (message: AmqpMessage | null) => void, options: Record<string, unknown>, callback: Callback<{ consumerTag: string }>): void;
   cancel(consumerTag: string, callback: Callback<unknown>): void;
   deleteQueue(queue: string, options: Record<string, unknown>, callback: Callback<unknown>): void;
-  ack(message: AmqpMessage): void;
+  ack(message: AmqpMessage, allUpTo?: boolean): void;
   close(callback: (error?: Error | null) => void): void;
   on(event: 'close', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;

@@ -4,6 +4,7 @@
 //   contentType  = application/json, contentEncoding = utf-8
 //   timestamp    = seconds since the epoch (AMQP's unit); messageId = a UUID; appId = the publisher's app
 //   headers      = host, pid, x-publisher (publisher instance id), x-seq (its sequence number, from 1)
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
@@ -46,6 +47,7 @@ export type PublishProperties = {
 };
 
 const HOST = hostname();
+const PID = process.pid;
 
 /**
  * Serialises event data. Throws a TypeError naming the problem when the data is not a plain JSON object
@@ -66,15 +68,16 @@ export function encodeData(data: unknown): Buffer {
 
 /** The AMQP properties of one event. */
 export function publishProperties(appId: string, publisher: string, seq: number, mandatory: boolean): PublishProperties {
-  return {
+  const properties: PublishProperties = {
     contentType: 'application/json',
     contentEncoding: 'utf-8',
     timestamp: Math.floor(Date.now() / 1000),
     messageId: randomUUID(),
     appId,
-    headers: { host: HOST, pid: process.pid, 'x-publisher': publisher, 'x-seq': seq },
-    ...(mandatory ? { mandatory: true } : {}),
+    headers: { host: HOST, pid: PID, 'x-publisher': publisher, 'x-seq': seq },
   };
+  if (mandatory) properties.mandatory = true;
+  return properties;
 }
 
 /** The parts of an amqplib message the decoder reads. */
@@ -96,7 +99,6 @@ export type Decoded<L extends string> = { ok: true; level: L; data: EventData; m
 
 const JSON_CONTENT_TYPE = /^(application\/(?:[\w.+-]+\+)?json|text\/json)\s*(?:;\s*charset\s*=\s*"?utf-?8"?\s*)?$/i;
 const IDENTITY_ENCODING = /^(?:utf-?8|identity|7bit|8bit|binary)$/i;
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 // JSON.parse makes "__proto__" an own property; copying such an object with Object.assign or a spread would
 // then set a prototype. Drop the key while parsing. The reviver is slow, so use it only when the text has one.
@@ -123,12 +125,9 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
   if (contentEncoding !== undefined && !IDENTITY_ENCODING.test(contentEncoding)) {
     return { ok: false, reason: `content encoding "${contentEncoding.slice(0, 100)}" is not supported; expected utf-8` };
   }
-  let body: string;
-  try {
-    body = utf8.decode(content);
-  } catch {
-    return { ok: false, reason: 'body is not valid UTF-8' };
-  }
+  if (!isUtf8(content)) return { ok: false, reason: 'body is not valid UTF-8' };
+  // A byte-order mark is not part of the JSON.
+  const body = content[0] === 0xef && content[1] === 0xbb && content[2] === 0xbf ? content.toString('utf8', 3) : content.toString('utf8');
   let data: unknown;
   try {
     data = body.includes('"__proto__"') || body.includes('\\u') ? JSON.parse(body, dropProtoKeys) : JSON.parse(body);

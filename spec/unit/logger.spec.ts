@@ -51,9 +51,22 @@ describe('EventBusLogger (stubbed broker)', () => {
         expect(data).to.deep.equal({ [level]: true });
         expect(meta).to.deep.include({ level, routingKey: level, messageId: 'm-1', appId: 'app', host: 'h', pid: 7, publisher: 'p', seq: 1 });
         expect(meta.timestamp.toISOString()).to.equal('2023-11-14T22:13:20.000Z');
-        expect(bus.channels[0]!.ack.calledOnceWith(message)).to.equal(true);
+        expect(bus.channels[0]!.ack.callCount, 'acked in a batch, after this turn').to.equal(0);
+        await flush();
+        expect(bus.channels[0]!.ack.calledOnceWith(message, true)).to.equal(true);
       });
     }
+
+    it('acks every message of one turn with a single ack covering all of them, bad ones included', async () => {
+      const { bus } = await started();
+      bus.deliver('info', '{}');
+      bus.deliver('critical', 'not json');
+      const last = bus.deliver('info', '{}');
+      await flush();
+      const ack = bus.channels[0]!.ack;
+      expect(ack.callCount).to.equal(1);
+      expect(ack.firstCall.args).to.deep.equal([last, true]);
+    });
 
     it('reports a routing key that is no level it listens to as invalid', async () => {
       const { logger, bus } = await started({ levels: ['critical'] });

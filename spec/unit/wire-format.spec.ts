@@ -43,6 +43,11 @@ describe('wire format', () => {
     });
   }
 
+  it('decodes a body that starts with a UTF-8 byte-order mark', () => {
+    const decoded = decodeMessage(message(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"bom":true}')])), LEVELS, 1024);
+    expect(decoded).to.deep.include({ ok: true, data: { bom: true } });
+  });
+
   it('accepts JSON content types with a charset and +json suffixes', () => {
     for (const contentType of ['application/json; charset=utf-8', 'application/vnd.event+json', 'text/json']) {
       expect(decodeMessage(message('{}', { contentType }), LEVELS, 1024).ok, contentType).to.equal(true);
