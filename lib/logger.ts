@@ -492,7 +492,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       return;
     }
     // Every message is acked, whatever becomes of it: an event is never requeued, so a poison message cannot
-    // loop. Acks are batched: one ack with allUpTo per turn of the event loop covers every message of that turn.
+    // loop. Acks are batched: one ack with allUpTo covers every message amqplib delivered from one socket read.
     this.#ackLater(channel, message);
     const settings = this.#settings as ResolvedOptions;
     const decoded = decodeMessage<L>(message, this.#listenLevels, settings.maxMessageBytes);
@@ -531,7 +531,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const scheduled = this.#unacked !== undefined && this.#unacked.channel === channel;
     this.#unacked = { channel, message };
     if (scheduled) return;
-    setImmediate(() => {
+    // A microtask runs once amqplib has handed over every message of the chunk it read from the socket.
+    queueMicrotask(() => {
       const unacked = this.#unacked;
       this.#unacked = undefined;
       if (!unacked) return;
