@@ -3,7 +3,7 @@
 //    connection and refuses new ones. The broker keeps running, so nobody else sharing it notices.
 //  - 'broker': `rabbitmqctl stop_app` / `start_app`. The broker is restarted on every exit path.
 import { execFileSync } from 'node:child_process';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { TcpProxy } from '../spec/tcp-proxy.js';
 
 export interface Outage {
   /** URL the clients use. */
@@ -15,46 +15,19 @@ export interface Outage {
 
 export async function proxyOutage(brokerUrl: string): Promise<Outage> {
   const target = new URL(brokerUrl);
-  const pairs = new Set<[Socket, Socket]>();
-  let down = false;
-  const server: Server = createServer((client) => {
-    if (down) return void client.resetAndDestroy();
-    const upstream = connect(Number(target.port || 5672), target.hostname);
-    const pair: [Socket, Socket] = [client, upstream];
-    pairs.add(pair);
-    for (const socket of pair) {
-      socket.setNoDelay(true);
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        pairs.delete(pair);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+  const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 5672) });
   const url = new URL(brokerUrl);
   url.hostname = '127.0.0.1';
-  url.port = String(address.port);
+  url.port = String(proxy.port);
   return {
     url: url.toString().replace(/\/$/, ''),
     async cut() {
-      down = true;
-      for (const [client, upstream] of pairs) {
-        client.resetAndDestroy();
-        upstream.destroy();
-      }
+      proxy.down();
     },
     async restore() {
-      down = false;
+      proxy.up();
     },
-    async close() {
-      for (const pair of pairs) for (const socket of pair) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => proxy.close(),
   };
 }
 

@@ -1,5 +1,6 @@
-// A TCP proxy in front of the broker, for fault specs that must not disturb anyone else on the broker:
-// cut() kills every connection through it (as a dead TCP link would), down() refuses new ones until up().
+// A TCP proxy in front of the broker, for fault specs (and the benchmark's outage) that must not disturb anyone
+// else on the broker: cut() resets every connection through it (as a dead TCP link would), down() refuses new
+// ones until up().
 import net from 'node:net';
 
 export class TcpProxy {
@@ -12,12 +13,13 @@ export class TcpProxy {
     let proxy: TcpProxy | undefined;
     const server = net.createServer((client) => {
       if (!proxy?.accepting) {
-        client.destroy();
+        client.resetAndDestroy();
         return;
       }
       const upstream = net.connect(target);
       for (const socket of [client, upstream]) {
         sockets.add(socket);
+        socket.setNoDelay(true);
         socket.on('error', () => undefined);
         socket.on('close', () => {
           sockets.delete(socket);
@@ -43,9 +45,9 @@ export class TcpProxy {
     return this.sockets.size / 2;
   }
 
-  /** Kills every connection through the proxy. */
+  /** Resets every connection through the proxy. */
   cut(): void {
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets) socket.resetAndDestroy();
   }
 
   /** Kills every connection and refuses new ones. */
