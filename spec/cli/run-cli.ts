@@ -111,7 +111,9 @@ const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
  * Write "\x03" to `child.stdin` to press Ctrl-C.
  */
 export function startCliOnTerminal(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const command = [process.execPath, '--import', 'tsx', CLI, ...args].map(quote).join(' ');
+  // `script` runs the command through $SHELL -c. `exec` makes the command itself the terminal's foreground process:
+  // a shell such as dash would otherwise stay in between, take the Ctrl-C as well and exit 130 whatever the command did.
+  const command = `exec ${[process.execPath, '--import', 'tsx', CLI, ...args].map(quote).join(' ')}`;
   const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'pipe' });
   const cli = new CliProcess(child);
   started.add(cli);
