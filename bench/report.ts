@@ -99,10 +99,20 @@ export function aggregate(samples: readonly Sample[], clients: readonly ClientNa
       if (metric.mustBeZero) row.worstLost[client] = Math.max(0, ...mine.map((s) => num(s.result[metric.mustBeZero as string]) ?? 0));
       if (metric.bounded && mine.length) row.pass[client] = mine.every((s) => outageBounded(s.result));
     }
-    const base = row.median.amqplib;
+    // The ratio of each run (the two clients ran back to back), then the median of those: the machine's load
+    // drifts between runs, and a ratio within one run is what the targets are about.
+    const byRun = (client: ClientName): Map<number, number | null> =>
+      new Map(samples.filter((s) => s.client === client && s.workload === metric.workload).map((s) => [s.run, num(s.result[metric.field])]));
+    const base = byRun('amqplib');
     for (const client of clients) {
       const value = row.median[client];
-      const ratio = !metric.noRatio && value != null && base != null && base !== 0 ? value / base : null;
+      const ratios = metric.noRatio
+        ? []
+        : [...byRun(client)].flatMap(([run, mine]) => {
+            const theirs = base.get(run);
+            return mine != null && theirs != null && theirs !== 0 ? [mine / theirs] : [];
+          });
+      const ratio = median(ratios);
       row.ratio[client] = ratio;
       const target = metric.target;
       if (!target || client === 'amqplib') continue;

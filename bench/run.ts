@@ -150,7 +150,7 @@ async function main(): Promise<void> {
 
   const rows = aggregate(samples, clients);
   const cpu = cpus()[0]?.model ?? 'unknown';
-  const subtitle = `${new Date().toISOString().slice(0, 10)} · node ${process.version} · ${cpu} ×${cpus().length} · RabbitMQ ${broker.version} · median of ${runs}`;
+  const subtitle = `${new Date().toISOString().slice(0, 10)} · node ${process.version} · ${cpu} ×${cpus().length} · RabbitMQ ${broker.version} · medians of ${runs} runs; ratios: median of the per-run ratios`;
   const outageDetails = samples.filter((s) => s.workload === 'outage');
   const report = {
     date: new Date().toISOString(),

@@ -1,6 +1,7 @@
 // Raw amqplib: what a careful hand-written client does. One connection (Nagle off), a confirm channel to publish,
 // a second channel consuming a server-named exclusive queue bound with both levels (manual ack, prefetch 100,
 // the library's delivery semantics). No reconnection: that is the point of a library.
+import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import {
   APP_ID, EXCHANGE_OPTIONS, LEVELS, deleteExchange, eventProperties,
@@ -34,10 +35,12 @@ export const adapter: ClientAdapter = {
     let closed = false;
     connection.on('close', () => (closed = true));
 
+    const publisherId = randomUUID();
+    let seq = 0;
     return {
       publish(event) {
         return new Promise<void>((resolve, reject) => {
-          publisher.publish(exchange, 'info', Buffer.from(JSON.stringify(event)), eventProperties(APP_ID), (error) =>
+          publisher.publish(exchange, 'info', Buffer.from(JSON.stringify(event)), eventProperties(APP_ID, publisherId, ++seq), (error) =>
             error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
           );
         });

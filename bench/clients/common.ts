@@ -48,14 +48,19 @@ export function now(): number {
 export const LEVELS = ['info', 'critical'] as const;
 export const EXCHANGE_OPTIONS = { durable: false, autoDelete: false } as const;
 
-/** The AMQP properties the library sets on every event; the raw clients set the same ones. */
-export function eventProperties(appId: string) {
+/**
+ * The AMQP properties the library sets on every event (lib/wire-format.ts), so the raw clients put the same message
+ * on the wire: content type and encoding, timestamp, messageId, appId, and the headers host, pid, x-publisher (an
+ * id per client, `publisher`) and x-seq (its sequence number, from 1).
+ */
+export function eventProperties(appId: string, publisher: string, seq: number) {
   return {
     contentType: 'application/json',
+    contentEncoding: 'utf-8',
     timestamp: Math.floor(Date.now() / 1000),
     messageId: randomUUID(),
     appId,
-    headers: { host: HOST, pid: process.pid },
+    headers: { host: HOST, pid: process.pid, 'x-publisher': publisher, 'x-seq': seq },
   };
 }
 const HOST = hostname();

@@ -60,9 +60,11 @@ export const adapter: ClientAdapter = {
       handler(content);
     });
 
+    const publisherId = randomUUID();
+    let seq = 0;
     return {
       async publish(event) {
-        const session = await broker.publish('info', event, { options: eventProperties(APP_ID) });
+        const session = await broker.publish('info', event, { options: eventProperties(APP_ID, publisherId, ++seq) });
         await new Promise<void>((resolve, reject) => {
           session.on('success', () => resolve());
           session.on('error', (error: Error) => reject(error));
