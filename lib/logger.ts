@@ -18,9 +18,12 @@ export type LevelListener<L extends string = string> = (data: EventData, meta: E
 
 /** Payload of `'ready'`. */
 export type ReadyInfo = { queue: string | undefined; levels: string[]; url: string };
-/** Payload of `'disconnected'`. */
+/**
+ * Payload of `'disconnected'`, emitted once per outage, when it begins: `attempt` and `downtime` are then always 0.
+ * How many attempts the outage took and how long it lasted come with `'reconnected'`.
+ */
 export type DisconnectedInfo = { reason: string; attempt: number; downtime: number };
-/** Payload of `'reconnected'`. */
+/** Payload of `'reconnected'`: `attempt` counts the tries to open a fresh queue and consumer; `downtime` is in ms. */
 export type ReconnectedInfo = { reason: string; attempt: number; downtime: number; url: string };
 /** Payload of `'invalid'`: a message on the bus that is not an event this logger can deliver. */
 export type InvalidInfo = { reason: string; content: Buffer; routingKey: string; messageId: string | undefined; appId: string | undefined };
