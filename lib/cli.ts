@@ -270,6 +270,8 @@ async function publish(parsed: Parsed): Promise<number> {
       throw asCliError(error);
     },
   );
+  logger.on('blocked', ({ reason }) => process.stderr.write(`the broker blocks publishing (${reason}); waiting up to publishTimeout\n`));
+  logger.on('unblocked', ({ duration }) => process.stderr.write(`the broker accepts publishes again after ${duration} ms\n`));
   try {
     if (single !== undefined) {
       await logger.publish(level, single).catch((error: unknown) => {

@@ -7,6 +7,8 @@ export type {
   ReadyInfo,
   DisconnectedInfo,
   ReconnectedInfo,
+  BlockedInfo,
+  UnblockedInfo,
   InvalidInfo,
   GapInfo,
 } from './logger.js';

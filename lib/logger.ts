@@ -25,6 +25,10 @@ export type ReadyInfo = { queue: string | undefined; levels: string[]; url: stri
 export type DisconnectedInfo = { reason: string; attempt: number; downtime: number };
 /** Payload of `'reconnected'`: `attempt` counts the tries to open a fresh queue and consumer; `downtime` is in ms. */
 export type ReconnectedInfo = { reason: string; attempt: number; downtime: number; url: string };
+/** Payload of `'blocked'`: the broker's reason, e.g. "low on memory" or "low on disk". */
+export type BlockedInfo = { reason: string };
+/** Payload of `'unblocked'`: how long publishing was blocked, in ms. */
+export type UnblockedInfo = { duration: number };
 /** Payload of `'invalid'`: a message on the bus that is not an event this logger can deliver. */
 export type InvalidInfo = { reason: string; content: Buffer; routingKey: string; messageId: string | undefined; appId: string | undefined };
 /** Payload of `'gap'`: events of one publisher and level that never reached this logger. */
@@ -38,6 +42,14 @@ export type LifecycleEvents = {
   disconnected: (info: DisconnectedInfo) => void;
   /** Back after an outage: a new queue is bound and consuming, buffered publishes are going out. */
   reconnected: (info: ReconnectedInfo) => void;
+  /**
+   * The broker blocks publishing on the connection (its memory or disk alarm): publishes wait in the outage buffer,
+   * bounded and timed out as during an outage, until `'unblocked'` (or, if the connection is lost first, until
+   * the reconnect: a new connection starts unblocked).
+   */
+  blocked: (info: BlockedInfo) => void;
+  /** The broker accepts publishes again: what waited goes out, in order. */
+  unblocked: (info: UnblockedInfo) => void;
   /** A message that could not be delivered (bad JSON, too large, unknown level...). It was acked and dropped. */
   invalid: (info: InvalidInfo) => void;
   /** A publisher's sequence jumped: `missed` events of that publisher and level were not received. */
@@ -77,6 +89,8 @@ export interface EventBusLoggerStats {
   listenerErrors: number;
   /** Completed reconnects. */
   reconnects: number;
+  /** Times the broker blocked publishing (resource alarms). */
+  blocks: number;
   /** The last transport or listener error, credentials masked. */
   lastError: string | undefined;
 }
@@ -131,6 +145,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  * - `'ready'` `({ queue, levels, url })`: consuming
  * - `'disconnected'` `({ reason, attempt, downtime })`: connection lost, reconnecting
  * - `'reconnected'` `({ reason, attempt, downtime, url })`: back, with a fresh queue
+ * - `'blocked'` `({ reason })` / `'unblocked'` `({ duration })`: the broker blocks publishing (a resource alarm)
  * - `'invalid'` `({ reason, content, routingKey, messageId, appId })`: undeliverable message, dropped
  * - `'gap'` `({ publisher, level, expected, received, missed })`: events of a publisher were missed
  * - `'error'` `(error)`: a listener threw (only emitted when listened to)
@@ -177,10 +192,12 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #abandonedQueue: string | undefined;
   #unacked: { channel: AmqpChannel; message: AmqpMessage } | undefined;
   #outage: { since: number; reason: string; attempts: number } | undefined;
+  // Since when the broker blocks publishing, while it does.
+  #blockedSince: number | undefined;
   #running = new Set<Promise<unknown>>();
   #seq = new Map<string, number>();
   #lastSeen = new Map<string, number>();
-  #counters = { invalid: 0, duplicates: 0, missed: 0, listenerErrors: 0, reconnects: 0, received: {} as Record<string, number> };
+  #counters = { invalid: 0, duplicates: 0, missed: 0, listenerErrors: 0, reconnects: 0, blocks: 0, received: {} as Record<string, number> };
   #lastError: string | undefined;
 
   /**
@@ -250,6 +267,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     });
     bus.on('down', ({ reason }) => this.#onDown(reason));
     bus.on('up', () => this.#reopen());
+    bus.on('blocked', ({ reason }) => this.#onBlocked(reason));
+    bus.on('unblocked', () => this.#onUnblocked());
     if (this.#state !== 'starting') return;
     await this.#openChannels(this.#generation);
     this.#state = 'running';
@@ -426,6 +445,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       missed: this.#counters.missed,
       listenerErrors: this.#counters.listenerErrors,
       reconnects: this.#counters.reconnects,
+      blocks: this.#counters.blocks,
       lastError: this.#lastError ?? this.#bus?.lastError,
     };
   }
@@ -582,11 +602,35 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     }
     this.#channels = undefined;
     this.#publisher?.detach();
+    // A block belongs to the connection: when that is gone, the next one starts unblocked. When only a channel
+    // was lost, the connection is still blocked and the hold stays.
+    if (this.#bus?.blocked === undefined) {
+      this.#publisher?.release();
+      this.#blockedSince = undefined;
+    }
     clearTimeout(this.#reopenTimer);
     if (!this.#outage) {
       this.#outage = { since: performance.now(), reason, attempts: 0 };
       this.#lastError = reason;
       this.#emitSafely('disconnected', { reason, attempt: 0, downtime: 0 });
+    }
+  }
+
+  #onBlocked(reason: string): void {
+    if (this.#state !== 'running' && this.#state !== 'starting') return;
+    this.#publisher?.hold(reason);
+    this.#blockedSince ??= performance.now();
+    this.#counters.blocks++;
+    this.#lastError = `the broker blocks publishing: ${reason}`;
+    this.#emitSafely('blocked', { reason });
+  }
+
+  #onUnblocked(): void {
+    const since = this.#blockedSince;
+    this.#blockedSince = undefined;
+    this.#publisher?.release();
+    if (since !== undefined && (this.#state === 'running' || this.#state === 'stopping')) {
+      this.#emitSafely('unblocked', { duration: Math.round(performance.now() - since) });
     }
   }
 

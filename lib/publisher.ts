@@ -1,5 +1,5 @@
 // The publish path: confirm-channel publishing with our own bookkeeping (no per-publish listeners, no pool),
-// the bounded buffer that holds events while the broker is unreachable, and the publish timeout.
+// the bounded buffer that holds events while the broker is unreachable or blocks publishing, and the publish timeout.
 import createDebug from 'debug';
 import { EventBusLoggerError } from './errors.js';
 import type { AmqpConfirmChannel, AmqpMessage } from './rascal.js';
@@ -46,6 +46,9 @@ export class Publisher {
   private sweeper: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private closedWith: Error | undefined;
+  // Set while the broker blocks publishing on this connection (a memory or disk alarm), to its reason: events then
+  // wait in the bounded buffer rather than pile up, unbounded, in a socket the broker has stopped reading.
+  private held: string | undefined;
   readonly counters: PublisherCounters = { published: 0, confirmed: 0, rejected: 0, dropped: 0, republished: 0 };
 
   constructor(private readonly limits: PublisherLimits) {}
@@ -66,11 +69,12 @@ export class Publisher {
     return new Promise<void>((resolve, reject) => {
       const entry: Entry = { level, body, properties, deadline: performance.now() + this.limits.publishTimeout, resolve, reject, returned: false, settled: false };
       this.counters.published++;
-      if (this.channel && this.buffer.length === 0) {
+      if (this.channel && this.held === undefined && this.buffer.length === 0) {
         this.send(entry);
       } else if (this.buffer.length >= this.limits.bufferMaxEvents || this.bufferedBytes + body.length > this.limits.bufferMaxBytes) {
         this.counters.dropped++;
-        this.fail(entry, new EventBusLoggerError('BUFFER_FULL', `Event not sent: the broker is unreachable and the outage buffer is full (${this.buffer.length} events, ${this.bufferedBytes} bytes; limits bufferMaxEvents=${this.limits.bufferMaxEvents}, bufferMaxBytes=${this.limits.bufferMaxBytes})`));
+        const why = this.held === undefined ? 'the broker is unreachable' : `the broker is blocking publishers (${this.held})`;
+        this.fail(entry, new EventBusLoggerError('BUFFER_FULL', `Event not sent: ${why} and the outage buffer is full (${this.buffer.length} events, ${this.bufferedBytes} bytes; limits bufferMaxEvents=${this.limits.bufferMaxEvents}, bufferMaxBytes=${this.limits.bufferMaxBytes})`));
         return;
       } else {
         this.buffer.push(entry);
@@ -80,10 +84,28 @@ export class Publisher {
     });
   }
 
-  /** Starts sending on a (new) confirm channel: first everything buffered, in order. */
+  /** Starts sending on a (new) confirm channel: first everything buffered, in order (unless held). */
   attach(channel: AmqpConfirmChannel): void {
     this.channel = channel;
     channel.on('return', (message) => this.onReturn(message));
+    this.flush();
+  }
+
+  /** The broker blocks publishing (`reason`, e.g. "low on memory"): new events wait in the buffer. */
+  hold(reason: string): void {
+    this.held = reason;
+  }
+
+  /** The broker accepts publishes again: send what waited, in order. */
+  release(): void {
+    if (this.held === undefined) return;
+    this.held = undefined;
+    this.flush();
+  }
+
+  private flush(): void {
+    const channel = this.channel;
+    if (!channel || this.held !== undefined) return;
     const waiting = this.buffer;
     this.buffer = [];
     this.bufferedBytes = 0;
@@ -95,7 +117,7 @@ export class Publisher {
         this.bufferedBytes += entry.body.length;
       } else this.send(entry);
     }
-    debug('attached; flushed %d buffered events', waiting.length);
+    debug('flushed %d buffered events', waiting.length);
   }
 
   /**
@@ -242,7 +264,7 @@ export class Publisher {
       const keep: Entry[] = [];
       for (const entry of this.buffer) {
         if (entry.deadline > now) keep.push(entry);
-        else this.fail(entry, new EventBusLoggerError('PUBLISH_TIMEOUT', `Event not sent: the broker stayed unreachable for publishTimeout (${timeout} ms)`));
+        else this.fail(entry, new EventBusLoggerError('PUBLISH_TIMEOUT', `Event not sent: ${this.held === undefined ? 'the broker stayed unreachable' : `the broker kept blocking publishers (${this.held})`} for publishTimeout (${timeout} ms)`));
       }
       this.buffer = keep;
       this.bufferedBytes = keep.reduce((sum, entry) => sum + entry.body.length, 0);

@@ -13,12 +13,18 @@ export interface BusConnectionEvents {
   down: [{ reason: string }];
   /** Rascal reconnected and re-declared the exchange: channels can be opened again. */
   up: [{ attempts: number; downtime: number; url: string }];
+  /** The broker blocks publishing on this connection (a memory or disk alarm); `reason` is the broker's. */
+  blocked: [{ reason: string }];
+  /** The broker accepts publishes on this connection again. */
+  unblocked: [];
 }
 
 /** What the logger needs of its connection; unit specs pass a stub of this. */
 export interface Bus {
   readonly isUp: boolean;
   readonly url: string;
+  /** The broker's reason while it blocks publishing on the connection, else undefined. */
+  readonly blocked: string | undefined;
   lastError: string | undefined;
   /** The exchange's name on the broker (Rascal may prefix a namespace to the config key). */
   exchangeName(key: string): string;
@@ -36,6 +42,7 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
   private downSince: number | undefined;
   private attempts = 0;
   private closed = false;
+  blocked: string | undefined;
   lastError: string | undefined;
 
   private constructor(
@@ -51,6 +58,19 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
     });
     broker.on('disconnect', () => this.onDisconnect());
     broker.on('vhost_initialised', () => this.onInitialised());
+    // RabbitMQ blocks a connection that publishes while a resource alarm is on, and stops reading its socket.
+    broker.on('blocked', (reason: unknown) => {
+      if (this.closed) return;
+      this.blocked = typeof reason === 'string' && reason !== '' ? reason : 'resource alarm';
+      debug('blocked: %s', this.blocked);
+      this.emit('blocked', { reason: this.blocked });
+    });
+    broker.on('unblocked', () => {
+      if (this.closed || this.blocked === undefined) return;
+      this.blocked = undefined;
+      debug('unblocked');
+      this.emit('unblocked');
+    });
   }
 
   /**
@@ -132,6 +152,8 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
   private onDisconnect(): void {
     if (this.closed) return;
     this.attempts++;
+    // A block belongs to the connection: it ends with it.
+    this.blocked = undefined;
     if (this.downSince !== undefined) return;
     this.lastError = undefined;
     this.downSince = performance.now();

@@ -62,6 +62,22 @@ export async function deleteExchange(name: string): Promise<void> {
 
 const execFileAsync = promisify(execFile);
 
+/**
+ * Sets off RabbitMQ's memory alarm (a high watermark of 0 blocks every publishing connection) and returns the
+ * function that puts the watermark back as it was. Call that in a `finally`: the broker is shared.
+ */
+export async function memoryAlarm(): Promise<() => Promise<void>> {
+  const { stdout } = await execFileAsync('rabbitmqctl', ['eval', 'vm_memory_monitor:get_vm_memory_high_watermark().'], { timeout: 60_000 });
+  const text = stdout.trim();
+  const absolute = /^\{absolute,\s*(\d+)\}$/.exec(text);
+  const previous = absolute ? ['absolute', absolute[1] as string] : /^\d+(\.\d+)?$/.test(text) ? [text] : undefined;
+  if (!previous) throw new Error(`Cannot read the broker's memory high watermark (got ${JSON.stringify(text)}); not touching it`);
+  await execFileAsync('rabbitmqctl', ['set_vm_memory_high_watermark', '0'], { timeout: 60_000 });
+  return async () => {
+    await execFileAsync('rabbitmqctl', ['set_vm_memory_high_watermark', ...previous], { timeout: 60_000 });
+  };
+}
+
 /** rabbitmqctl with JSON output. */
 export async function rabbitmqctl<T = unknown>(...args: string[]): Promise<T> {
   const { stdout } = await execFileAsync('rabbitmqctl', [...args, '--formatter', 'json', '--quiet'], { timeout: 60_000 });

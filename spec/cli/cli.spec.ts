@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { expect } from 'chai';
-import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
+import { AMQP_URL, deleteExchange, memoryAlarm, uniqueName } from '../helpers.js';
 import { killStarted, runCli, startCli, startCliOnTerminal, type CliProcess } from './run-cli.js';
 
 const hasScript = ((): boolean => {
@@ -122,6 +122,23 @@ describe('event-bus-logger (command line)', function () {
   });
 
   describe('publish', () => {
+    it('says on stderr when the broker blocks publishing, and sends the event once it stops', async () => {
+      const tail = await listening();
+      const restore = await memoryAlarm();
+      let publish: CliProcess;
+      try {
+        publish = startCli(['publish', 'critical', '{"during":"alarm"}', ...bus], { input: '' });
+        await publish.waitFor(() => publish.stderr.includes('the broker blocks publishing (low on memory); waiting up to publishTimeout'), 'the blocked line', 20_000);
+        expect(tail.lines).to.deep.equal([]);
+      } finally {
+        await restore();
+      }
+      expect(await publish.exit(20_000)).to.deep.equal({ code: 0, signal: null });
+      expect(publish.stderr).to.match(/the broker accepts publishes again after \d+ ms/);
+      await tail.waitFor(() => tail.lines.length >= 1, 'the event');
+      expect(JSON.parse(tail.lines[0] as string)).to.deep.include({ level: 'critical', data: { during: 'alarm' } });
+    });
+
     it('sends one event per line of standard input, in order, skipping blank lines', async () => {
       const tail = await listening();
       const input = '{"n":1}\n\n   \n{"n":2}\r\n{"n":3,"s":"three"}\n';

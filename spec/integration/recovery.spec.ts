@@ -1,8 +1,8 @@
 // Fault injection: connections killed under the logger, brokers that are away, fail-over, outages while
 // publishing. A TCP proxy stands between a logger and the broker so a fault hits that logger alone.
 import { expect } from 'chai';
-import { EventBusLogger, type DisconnectedInfo, type EventData, type EventMeta, type GapInfo, type ReconnectedInfo } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, next, rejection, uniqueName, until } from '../helpers.js';
+import { EventBusLogger, type BlockedInfo, type DisconnectedInfo, type EventData, type EventMeta, type GapInfo, type ReconnectedInfo, type UnblockedInfo } from '../../lib/index.js';
+import { AMQP_URL, deleteExchange, memoryAlarm, next, rejection, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 
 describe('recovery', function () {
@@ -199,6 +199,39 @@ describe('recovery', function () {
       const got = next<[EventData, EventMeta]>(second, 'critical');
       await first.critical({ after: 'restart' });
       expect((await got)[0]).to.deep.equal({ after: 'restart' });
+    });
+
+    it('holds publishes, bounded, while the broker blocks publishing (memory alarm), then sends them in order', async () => {
+      const listener = await logger();
+      const publisher = await logger({ bufferMaxEvents: 20, publishTimeout: 30_000 });
+      const received: number[] = [];
+      listener.on('info', (data) => void received.push(data.n as number));
+      const blocked = next<[BlockedInfo]>(publisher, 'blocked', 20_000);
+      const restore = await memoryAlarm();
+      let first: Promise<void>;
+      let held: Array<Promise<void>>;
+      let unblocked: Promise<[UnblockedInfo]>;
+      try {
+        // RabbitMQ blocks a connection when it next publishes: this event is written before the block is known.
+        first = publisher.info({ n: 0 });
+        expect((await blocked)[0].reason).to.match(/memory/);
+        held = Array.from({ length: 20 }, (_, i) => publisher.info({ n: i + 1 }));
+        const overflow = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => publisher.info({ n: 100 + i })));
+        for (const result of overflow) {
+          expect(result.status).to.equal('rejected');
+          expect((result as PromiseRejectedResult).reason).to.include({ code: 'BUFFER_FULL' });
+          expect((result as PromiseRejectedResult).reason.message).to.match(/the broker is blocking publishers \(low on memory\)/);
+        }
+        expect(publisher.stats()).to.include({ buffered: 20, dropped: 10, blocks: 1 });
+        unblocked = next<[UnblockedInfo]>(publisher, 'unblocked', 20_000);
+      } finally {
+        await restore();
+      }
+      expect((await unblocked)[0].duration).to.be.a('number').at.least(0);
+      await Promise.all([first, ...held]);
+      await until(() => received.length >= 21, 'the 21 events to arrive', 20_000);
+      expect(received).to.deep.equal(Array.from({ length: 21 }, (_, i) => i));
+      expect(publisher.stats()).to.include({ buffered: 0, confirmed: 21 });
     });
 
     it('survives rabbitmqctl close_all_connections', async () => {

@@ -26,6 +26,7 @@ function stubChannel(queueName: () => string): StubChannel {
 export class FakeBus extends EventEmitter<BusConnectionEvents> implements Bus {
   isUp = true;
   url = 'amqp://guest:***@fake:5672';
+  blocked: string | undefined;
   lastError: string | undefined;
   readonly channels: StubChannel[] = [];
   readonly confirmChannels: StubChannel[] = [];
@@ -70,8 +71,20 @@ export class FakeBus extends EventEmitter<BusConnectionEvents> implements Bus {
     return this.confirmChannels.at(-1) as StubChannel;
   }
 
+  /** The broker blocks publishing (a resource alarm), as RabbitMQ's connection.blocked says. */
+  block(reason = 'low on memory'): void {
+    this.blocked = reason;
+    this.emit('blocked', { reason });
+  }
+
+  unblock(): void {
+    this.blocked = undefined;
+    this.emit('unblocked');
+  }
+
   goDown(reason = 'connection lost'): void {
     this.isUp = false;
+    this.blocked = undefined;
     this.emit('down', { reason });
   }
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { EventBusLogger, EventBusLoggerError, type EventBusLoggerOptions, type EventData, type EventMeta, type GapInfo, type InvalidInfo } from '../../lib/index.js';
 import { FakeBus, opener } from './fake-bus.js';
-import { rejection } from '../helpers.js';
+import { rejection, until } from '../helpers.js';
 
 const LEVELS = ['info', 'critical'] as const;
 
@@ -145,6 +145,57 @@ describe('EventBusLogger (stubbed broker)', () => {
       await Promise.all(buffered);
       expect(events).to.deep.equal(['disconnected: socket closed', 'reconnected after: socket closed']);
       expect(logger.stats().reconnects).to.equal(1);
+    });
+
+    it('holds publishes in the bounded buffer while the broker blocks publishing, and sends them in order once unblocked', async () => {
+      const { logger, bus } = await started({ bufferMaxEvents: 2 });
+      const events: string[] = [];
+      logger.on('blocked', ({ reason }) => events.push(`blocked: ${reason}`));
+      logger.on('unblocked', ({ duration }) => events.push(`unblocked after ${typeof duration} ms`));
+      const inFlight = logger.info({ n: 1 });
+      bus.block('low on memory');
+      const held = [2, 3].map((n) => logger.info({ n }));
+      const overflow = await rejection(logger.info({ n: 4 }));
+      expect(overflow.code).to.equal('BUFFER_FULL');
+      expect(overflow.message).to.match(/^Event not sent: the broker is blocking publishers \(low on memory\) and the outage buffer is full \(2 events/);
+      expect(bus.confirm.publish.callCount, 'only the event sent before the block').to.equal(1);
+      expect(logger.stats()).to.include({ buffered: 2, dropped: 1, blocks: 1 });
+      bus.unblock();
+      expect(bus.confirmChannels, 'the same channel').to.have.length(1);
+      expect(bus.confirm.publish.getCalls().map((call) => JSON.parse(call.args[2].toString()).n)).to.deep.equal([1, 2, 3]);
+      for (const call of bus.confirm.publish.getCalls()) (call.args[4] as (error: null) => void)(null);
+      await Promise.all([inFlight, ...held]);
+      expect(logger.stats()).to.include({ buffered: 0, confirmed: 3 });
+      expect(events).to.deep.equal(['blocked: low on memory', 'unblocked after number ms']);
+    });
+
+    it('times out held publishes with a message that names the block', async () => {
+      const { logger, bus } = await started({ publishTimeout: 30 });
+      bus.block('low on disk');
+      const error = await rejection(logger.info({}));
+      expect(error.code).to.equal('PUBLISH_TIMEOUT');
+      expect(error.message).to.equal('Event not sent: the broker kept blocking publishers (low on disk) for publishTimeout (30 ms)');
+      expect(bus.confirm.publish.callCount).to.equal(0);
+    });
+
+    it('keeps holding across a lost channel while the connection stays blocked, and ends the hold with a lost connection', async () => {
+      const { logger, bus } = await started();
+      bus.block();
+      // A channel-level loss (the connection, and its block, stay): the new channel must not be written to.
+      bus.confirm.emit('close');
+      await until(() => bus.confirmChannels.length === 2 && logger.queue === 'amq.gen-fake-2', 'the channels to be reopened');
+      const held = logger.info({ n: 1 });
+      await flush();
+      expect(bus.confirm.publish.callCount).to.equal(0);
+      // The connection goes: its block goes with it, and the next connection gets what waited.
+      bus.goDown();
+      bus.comeUp();
+      await flush();
+      await flush();
+      expect(bus.confirmChannels).to.have.length(3);
+      expect(bus.confirm.publish.callCount).to.equal(1);
+      (bus.confirm.publish.firstCall.args[4] as (error: null) => void)(null);
+      await held;
     });
 
     it('sends again what the lost channel had not confirmed', async () => {
