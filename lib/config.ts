@@ -86,7 +86,9 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
    */
   stopTimeout?: number;
   /**
-   * How many unacknowledged events the broker may push to this logger at once.
+   * How many events the broker may push to this logger before they are handled. An event is acked once handled:
+   * at once when its listeners return, or when the promise a listener returned settles. So at most this many
+   * events are being handled at once; the broker keeps the rest in the logger's queue.
    * @default 100
    */
   prefetch?: number;

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import type TypedEmitter from 'typed-emitter';
 import { DEFAULTS, loadTopology, resolveOptions, type DefaultLevel, type EventBusLoggerOptions, type ResolvedOptions, type Topology } from './config.js';
+import { Acks } from './acks.js';
 import { EventBusLoggerError, describeError } from './errors.js';
 import { Publisher } from './publisher.js';
 import type { AmqpChannel, AmqpConfirmChannel, AmqpMessage } from './rascal.js';
@@ -190,7 +191,6 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #reopenTimer: NodeJS.Timeout | undefined;
   #reopenDelay = 0;
   #abandonedQueue: string | undefined;
-  #unacked: { channel: AmqpChannel; message: AmqpMessage } | undefined;
   #outage: { since: number; reason: string; attempts: number } | undefined;
   // Since when the broker blocks publishing, while it does.
   #blockedSince: number | undefined;
@@ -503,20 +503,37 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     for (const level of topology.listenLevels) await call((cb) => consumer.bindQueue(queue, this.#exchange, level, {}, cb));
     await call((cb) => consumer.prefetch(settings.prefetch, false, cb));
     if (generation !== this.#generation) throw new Error('superseded');
-    await call((cb) => consumer.consume(queue, (message) => this.#onMessage(consumer, generation, message), { noAck: false }, cb));
+    const acks = new Acks(consumer);
+    await call((cb) => consumer.consume(queue, (message) => this.#onMessage(acks, generation, message), { noAck: false }, cb));
     return queue;
   }
 
-  #onMessage(channel: AmqpChannel, generation: number, message: AmqpMessage | null): void {
+  #onMessage(acks: Acks, generation: number, message: AmqpMessage | null): void {
     if (message === null) {
       // The broker cancelled the consumer: the queue was deleted. Declare a new one.
       debug('consumer cancelled by the broker');
       this.#onChannelLost(generation, 'the broker cancelled the consumer (queue deleted?)');
       return;
     }
-    // Every message is acked, whatever becomes of it: an event is never requeued, so a poison message cannot
-    // loop. Acks are batched: one ack with allUpTo covers every message amqplib delivered from one socket read.
-    this.#ackLater(channel, message);
+    // Every message is acked once handled, whatever becomes of it: an event is never requeued, so a poison message
+    // cannot loop. Until then it counts against the prefetch, which bounds how many are handled at once.
+    const tag = message.fields.deliveryTag;
+    let running: Promise<unknown> | undefined;
+    try {
+      running = this.#deliver(message);
+    } finally {
+      if (running) {
+        acks.start(tag);
+        const done = (): void => acks.done(tag);
+        void running.then(done, done);
+      } else {
+        acks.done(tag);
+      }
+    }
+  }
+
+  // Decodes a message and hands it to handle(). Returns a promise (that never rejects) while a listener's runs.
+  #deliver(message: AmqpMessage): Promise<unknown> | undefined {
     const settings = this.#settings as ResolvedOptions;
     const decoded = decodeMessage<L>(message, this.#listenLevels, settings.maxMessageBytes);
     if (!decoded.ok) {
@@ -542,30 +559,12 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       this.#reportListenerError(level, error);
       return;
     }
-    if (isPromiseLike(result)) {
-      const running: Promise<unknown> = Promise.resolve(result)
-        .catch((error: unknown) => this.#reportListenerError(level, error))
-        .finally(() => this.#running.delete(running));
-      this.#running.add(running);
-    }
-  }
-
-  #ackLater(channel: AmqpChannel, message: AmqpMessage): void {
-    const scheduled = this.#unacked !== undefined && this.#unacked.channel === channel;
-    this.#unacked = { channel, message };
-    if (scheduled) return;
-    // A microtask runs once amqplib has handed over every message of the chunk it read from the socket.
-    queueMicrotask(() => {
-      const unacked = this.#unacked;
-      this.#unacked = undefined;
-      if (!unacked) return;
-      try {
-        unacked.channel.ack(unacked.message, true);
-      } catch (error) {
-        // The channel closed meanwhile: its messages are gone with it (or redelivered to a resumable queue).
-        debug('ack failed: %s', describeError(error));
-      }
-    });
+    if (!isPromiseLike(result)) return;
+    const running: Promise<unknown> = Promise.resolve(result)
+      .catch((error: unknown) => this.#reportListenerError(level, error))
+      .finally(() => this.#running.delete(running));
+    this.#running.add(running);
+    return running;
   }
 
   // False for a duplicate (already delivered); emits 'gap' when events of this publisher and level were missed.

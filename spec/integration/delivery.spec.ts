@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { EventBusLogger, SHIPPED_CONFIG_PATH, type EventBusLoggerOptions, type EventData, type EventMeta } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, next, quiet, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, deleteExchange, next, queueInfo, quiet, uniqueName, until } from '../helpers.js';
 
 const LEVELS = ['info', 'critical'] as const;
 
@@ -127,5 +127,34 @@ describe('delivery', () => {
     await Promise.all(Array.from({ length: 200 }, (_, i) => bus.info({ i })));
     await until(() => seqs.length === 200, '200 events');
     expect(seqs).to.deep.equal(Array.from({ length: 200 }, (_, i) => i + 1));
+  });
+  it('handles at most `prefetch` events at once when listeners return promises; the broker keeps the rest', async () => {
+    const listener = await logger({ prefetch: 5 });
+    const publisher = await logger({ listen: false });
+    const release: Array<() => void> = [];
+    const started: number[] = [];
+    listener.on('info', (data) => {
+      started.push(data.n as number);
+      return new Promise<void>((resolve) => release.push(resolve));
+    });
+    await Promise.all(Array.from({ length: 40 }, (_, n) => publisher.info({ n })));
+    await until(() => started.length === 5, 'five listeners to start');
+    await quiet(300);
+    expect(started, 'no more than the prefetch while none has finished').to.deep.equal([0, 1, 2, 3, 4]);
+    const queue = await queueInfo(listener.queue as string);
+    expect(queue).to.include({ messages_unacknowledged: 5 });
+    // One listener hangs; the others finish as they come: the four other slots keep the events flowing.
+    release.splice(1).forEach((resolve) => resolve());
+    const keepReleasing = setInterval(() => release.splice(1).forEach((resolve) => resolve()), 5);
+    try {
+      await until(() => started.length === 40, 'every event to be handled', 10_000);
+    } finally {
+      clearInterval(keepReleasing);
+    }
+    expect([...started].sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 40 }, (_, n) => n));
+    await until(async () => (await queueInfo(listener.queue as string))?.messages_unacknowledged === 1, 'only the hanging event to stay unacked');
+    release[0]!();
+    await until(async () => (await queueInfo(listener.queue as string))?.messages_unacknowledged === 0, 'the last ack');
+    expect(listener.stats()).to.include({ reconnects: 0, listenerErrors: 0 });
   });
 });

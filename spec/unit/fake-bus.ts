@@ -31,6 +31,7 @@ export class FakeBus extends EventEmitter<BusConnectionEvents> implements Bus {
   readonly channels: StubChannel[] = [];
   readonly confirmChannels: StubChannel[] = [];
   private queues = 0;
+  private deliveryTags = new Map<StubChannel, number>();
   closed = false;
 
   exchangeName(key: string): string {
@@ -53,13 +54,22 @@ export class FakeBus extends EventEmitter<BusConnectionEvents> implements Bus {
     this.closed = true;
   }
 
+  /** The delivery tags of the newest consumer channel's acks, each with its allUpTo flag: `[[3, true], [5, false]]`. */
+  acks(): Array<[number, boolean]> {
+    const consumer = this.channels.at(-1) as StubChannel;
+    return consumer.ack.getCalls().map((call) => [call.args[0].fields.deliveryTag, call.args[1] === true]);
+  }
+
   /** The consumer callback of the newest consumer channel. */
   deliver(routingKey: string, body: string | Buffer, properties: AmqpMessage['properties'] = { contentType: 'application/json' }): AmqpMessage {
     const consumer = this.channels.at(-1) as StubChannel;
     const onMessage = consumer.consume.lastCall.args[1] as (message: AmqpMessage) => void;
+    // Delivery tags count from 1 on each channel, as the broker's do.
+    const deliveryTag = (this.deliveryTags.get(consumer) ?? 0) + 1;
+    this.deliveryTags.set(consumer, deliveryTag);
     const message: AmqpMessage = {
       content: Buffer.isBuffer(body) ? body : Buffer.from(body),
-      fields: { routingKey, redelivered: false, deliveryTag: 1, exchange: 'x' },
+      fields: { routingKey, redelivered: false, deliveryTag, exchange: 'x' },
       properties,
     };
     onMessage(message);

@@ -51,9 +51,9 @@ describe('EventBusLogger (stubbed broker)', () => {
         expect(data).to.deep.equal({ [level]: true });
         expect(meta).to.deep.include({ level, routingKey: level, messageId: 'm-1', appId: 'app', host: 'h', pid: 7, publisher: 'p', seq: 1 });
         expect(meta.timestamp.toISOString()).to.equal('2023-11-14T22:13:20.000Z');
-        expect(bus.channels[0]!.ack.callCount, 'acked in a batch, after this turn').to.equal(0);
+        expect(bus.acks(), 'acked in a batch, after this turn').to.deep.equal([]);
         await flush();
-        expect(bus.channels[0]!.ack.calledOnceWith(message, true)).to.equal(true);
+        expect(bus.acks()).to.deep.equal([[message.fields.deliveryTag, true]]);
       });
     }
 
@@ -63,9 +63,32 @@ describe('EventBusLogger (stubbed broker)', () => {
       bus.deliver('critical', 'not json');
       const last = bus.deliver('info', '{}');
       await flush();
-      const ack = bus.channels[0]!.ack;
-      expect(ack.callCount).to.equal(1);
-      expect(ack.firstCall.args).to.deep.equal([last, true]);
+      expect(last.fields.deliveryTag).to.equal(3);
+      expect(bus.acks()).to.deep.equal([[3, true]]);
+    });
+
+    it('acks an event whose listener returned a promise once it settles, and the ones handled meanwhile one by one', async () => {
+      const { logger, bus } = await started();
+      const gates = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+      logger.on('info', (data) => {
+        if (typeof data.wait !== 'number') return;
+        return new Promise<void>((resolve, reject) => gates.set(data.wait as number, { resolve, reject }));
+      });
+      bus.deliver('info', '{}'); // 1: handled at once
+      bus.deliver('info', '{"wait":2}'); // 2: being handled
+      bus.deliver('info', 'not json'); // 3: invalid: dropped at once
+      bus.deliver('info', '{"wait":4}'); // 4: being handled
+      bus.deliver('info', '{}'); // 5: handled at once
+      await flush();
+      // 1 is covered by an allUpTo ack; 3 and 5 are above the unfinished 2, so one by one.
+      expect(bus.acks()).to.deep.equal([[1, true], [3, false], [5, false]]);
+      gates.get(4)!.reject(new Error('listener failed')); // settled, even by a rejection: acked, never requeued
+      await flush();
+      expect(bus.acks().slice(3)).to.deep.equal([[4, false]]);
+      gates.get(2)!.resolve();
+      await flush();
+      expect(bus.acks().slice(4)).to.deep.equal([[2, true]]);
+      expect(logger.stats().listenerErrors).to.equal(1);
     });
 
     it('reports a routing key that is no level it listens to as invalid', async () => {
