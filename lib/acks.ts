@@ -22,11 +22,6 @@ export class Acks {
 
   constructor(private readonly channel: AmqpChannel) {}
 
-  /** Events delivered and not yet handled. */
-  get handling(): number {
-    return this.#handling.size;
-  }
-
   /** The event with `tag` is being handled asynchronously: it is acked at {@link done}. */
   start(tag: number): void {
     this.#handling.add(tag);
