@@ -187,7 +187,9 @@ export class Publisher {
     this.inflight.delete(entry);
     if (entry.properties.mandatory) this.byMessageId.delete(entry.properties.messageId);
     if (error && /channel closed/i.test(error.message)) {
+      // The first of the channel's unconfirmed events to hear of it: the others follow it back into the buffer.
       this.detach();
+      this.counters.republished++;
       this.buffer.unshift(entry);
       this.bufferedBytes += entry.body.length;
       return;

@@ -1,15 +1,17 @@
 // A TCP proxy in front of the broker, for fault specs (and the benchmark's outage) that must not disturb anyone
 // else on the broker: cut() resets every connection through it (as a dead TCP link would), down() refuses new
-// ones until up().
+// ones until up(), freeze() silently stops the traffic of the open ones (a partition, a NAT that forgot them).
 import net from 'node:net';
 
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
   private accepting = true;
   private constructor(private readonly server: net.Server, readonly port: number) {}
 
   static async start(target = { host: '127.0.0.1', port: 5672 }): Promise<TcpProxy> {
     const sockets = new Set<net.Socket>();
+    const pairs = new Set<[net.Socket, net.Socket]>();
     let proxy: TcpProxy | undefined;
     const server = net.createServer((client) => {
       if (!proxy?.accepting) {
@@ -17,12 +19,15 @@ export class TcpProxy {
         return;
       }
       const upstream = net.connect(target);
+      const pair: [net.Socket, net.Socket] = [client, upstream];
+      pairs.add(pair);
       for (const socket of [client, upstream]) {
         sockets.add(socket);
         socket.setNoDelay(true);
         socket.on('error', () => undefined);
         socket.on('close', () => {
           sockets.delete(socket);
+          pairs.delete(pair);
           client.destroy();
           upstream.destroy();
         });
@@ -31,7 +36,7 @@ export class TcpProxy {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
-    (proxy as unknown as { sockets: Set<net.Socket> }).sockets = sockets;
+    Object.assign(proxy, { sockets, pairs });
     return proxy;
   }
 
@@ -54,6 +59,20 @@ export class TcpProxy {
   down(): void {
     this.accepting = false;
     this.cut();
+  }
+
+  /**
+   * Stops forwarding on every open connection without closing it: neither side hears from the other again, as
+   * across a network partition. New connections go through as usual.
+   */
+  freeze(): void {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+    this.pairs.clear();
   }
 
   up(): void {

@@ -1,7 +1,8 @@
 // Fault injection: connections killed under the logger, brokers that are away, fail-over, outages while
 // publishing. A TCP proxy stands between a logger and the broker so a fault hits that logger alone.
+import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import { EventBusLogger, type BlockedInfo, type DisconnectedInfo, type EventData, type EventMeta, type GapInfo, type ReconnectedInfo, type UnblockedInfo } from '../../lib/index.js';
+import { EventBusLogger, SHIPPED_CONFIG_PATH, type BlockedInfo, type DisconnectedInfo, type EventData, type EventMeta, type GapInfo, type ReconnectedInfo, type UnblockedInfo } from '../../lib/index.js';
 import { AMQP_URL, deleteExchange, memoryAlarm, next, rejection, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 
@@ -51,6 +52,29 @@ describe('recovery', function () {
       expect((await got)[0]).to.deep.equal({ after: level });
     }
     expect(listener.stats().reconnects).to.equal(1);
+  });
+
+  it('notices a silent partition by the missed heartbeats, reconnects, and re-sends what the dead link swallowed', async () => {
+    const config = JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
+    config.vhosts['/'].connection.options.heartbeat = 1;
+    const listener = await logger();
+    const publisher = await logger({ url: proxy.url(), config, publishTimeout: 30_000 });
+    const received: number[] = [];
+    listener.on('info', (data) => void received.push(data.n as number));
+    await publisher.info({ n: 1 });
+    const disconnected = next<[DisconnectedInfo]>(publisher, 'disconnected', 15_000);
+    const reconnected = next<[ReconnectedInfo]>(publisher, 'reconnected', 30_000);
+    proxy.freeze();
+    // Written into a link that no longer carries anything: no confirm can come back on it.
+    const swallowed = publisher.info({ n: 2 });
+    const [down] = await disconnected;
+    expect(down.reason).to.match(/heartbeat/i);
+    await reconnected;
+    await swallowed;
+    await publisher.info({ n: 3 });
+    await until(() => received.includes(3), 'the event after the reconnect');
+    expect(received).to.deep.equal([1, 2, 3]);
+    expect(publisher.stats()).to.include({ reconnects: 1, republished: 1 });
   });
 
   it('waits for a broker that is not up yet when asked to', async () => {
