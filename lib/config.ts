@@ -139,7 +139,7 @@ export const DEFAULTS = {
 } as const;
 
 /** Event names the logger emits itself: no level may take one. */
-export const LIFECYCLE_EVENTS = ['ready', 'disconnected', 'reconnected', 'invalid', 'gap', 'error', 'stopped', 'newListener', 'removeListener'] as const;
+export const LIFECYCLE_EVENTS = ['ready', 'disconnected', 'reconnected', 'blocked', 'unblocked', 'invalid', 'gap', 'error', 'stopped', 'newListener', 'removeListener'] as const;
 
 const LEVEL_NAME = /^[A-Za-z0-9_-]+$/;
 

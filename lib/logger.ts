@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import type TypedEmitter from 'typed-emitter';
-import { DEFAULTS, loadTopology, resolveOptions, type DefaultLevel, type EventBusLoggerOptions, type ResolvedOptions, type Topology } from './config.js';
+import { DEFAULTS, LIFECYCLE_EVENTS, loadTopology, resolveOptions, type DefaultLevel, type EventBusLoggerOptions, type ResolvedOptions, type Topology } from './config.js';
 import { Acks } from './acks.js';
 import { EventBusLoggerError, describeError } from './errors.js';
 import { Publisher } from './publisher.js';
@@ -60,6 +60,12 @@ export type LifecycleEvents = {
   /** stop() finished. */
   stopped: () => void;
 };
+
+// A level named like a lifecycle event would shadow it: config.ts rejects those names. This fails to compile when an
+// event is added here and not there.
+type UnreservedEvent = Exclude<keyof LifecycleEvents, (typeof LIFECYCLE_EVENTS)[number]>;
+const everyEventReserved: [UnreservedEvent] extends [never] ? true : UnreservedEvent = true;
+void everyEventReserved;
 
 /** Every event of a logger listening to levels `L`. */
 export type EventBusLoggerEvents<L extends string> = LifecycleEvents & { [K in L]: LevelListener<K> };

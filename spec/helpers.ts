@@ -78,6 +78,9 @@ export async function memoryAlarm(): Promise<() => Promise<void>> {
   };
 }
 
+/** The listener queue's cap in the shipped config/rascal.json. */
+export const QUEUE_CAP = { 'x-max-length': 100000, 'x-max-length-bytes': 67108864, 'x-overflow': 'drop-head' };
+
 /** rabbitmqctl with JSON output. */
 export async function rabbitmqctl<T = unknown>(...args: string[]): Promise<T> {
   const { stdout } = await execFileAsync('rabbitmqctl', [...args, '--formatter', 'json', '--quiet'], { timeout: 60_000 });

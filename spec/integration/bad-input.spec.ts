@@ -180,7 +180,7 @@ describe('bad input', () => {
       return config;
     }
 
-    for (const reserved of ['error', 'newListener', 'ready', 'invalid']) {
+    for (const reserved of ['error', 'newListener', 'ready', 'invalid', 'blocked']) {
       it(`rejects a level named like the lifecycle event "${reserved}"`, async () => {
         const error = await rejection(EventBusLogger.create({ config: await configWith(reserved) as never }));
         expect(error?.code).to.equal('CONFIG');

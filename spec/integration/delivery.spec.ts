@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { EventBusLogger, SHIPPED_CONFIG_PATH, type EventBusLoggerOptions, type EventData, type EventMeta } from '../../lib/index.js';
+import { EventBusLogger, SHIPPED_CONFIG_PATH, type EventBusLoggerOptions, type EventData, type EventMeta, type GapInfo } from '../../lib/index.js';
 import { AMQP_URL, deleteExchange, next, queueInfo, quiet, uniqueName, until } from '../helpers.js';
 
 const LEVELS = ['info', 'critical'] as const;
@@ -156,5 +156,26 @@ describe('delivery', () => {
     release[0]!();
     await until(async () => (await queueInfo(listener.queue as string))?.messages_unacknowledged === 0, 'the last ack');
     expect(listener.stats()).to.include({ reconnects: 0, listenerErrors: 0 });
+  });
+  it('a listener that falls behind its queue cap loses the oldest events, and says how many through gap', async () => {
+    const config = JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
+    config.vhosts['/'].queues.listener.options.arguments['x-max-length'] = 10;
+    const listener = await logger({ config, prefetch: 1 });
+    const publisher = await logger({ listen: false });
+    const seqs: number[] = [];
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    listener.on('info', (_data, meta) => {
+      seqs.push(meta.seq as number);
+      return meta.seq === 1 ? stuck : undefined; // busy with the first event while 29 more arrive
+    });
+    const gaps: GapInfo[] = [];
+    listener.on('gap', (gap) => gaps.push(gap));
+    await Promise.all(Array.from({ length: 30 }, (_, n) => publisher.info({ n })));
+    await until(async () => (await queueInfo(listener.queue as string))?.messages === 11, 'the queue to hold the cap and the unacked one');
+    release();
+    await until(() => seqs.length === 11, 'the first event and the 10 newest');
+    expect(seqs).to.deep.equal([1, ...Array.from({ length: 10 }, (_, i) => 21 + i)]);
+    expect(gaps).to.deep.equal([{ publisher: gaps[0]?.publisher, level: 'info', expected: 2, received: 21, missed: 19 }]);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type amqplib from 'amqplib';
 import { EventBusLogger } from '../../lib/index.js';
-import { AMQP_URL, bindingsOf, deleteExchange, passive, rawConnection, uniqueName } from '../helpers.js';
+import { AMQP_URL, QUEUE_CAP, bindingsOf, deleteExchange, passive, rabbitmqctl, rawConnection, uniqueName } from '../helpers.js';
 
 describe('topology on the broker', () => {
   let name: string;
@@ -35,6 +35,13 @@ describe('topology on the broker', () => {
     expect((await passive(raw, (channel) => channel.checkQueue(queue)))?.message).to.match(/RESOURCE_LOCKED/);
     const bindings = await bindingsOf(name);
     expect(bindings.map((b) => `${b.destination_name} ${b.routing_key}`).sort()).to.deep.equal([`${queue} critical`, `${queue} info`]);
+  });
+
+  it('caps the queue at 100,000 events and 64 MiB, dropping the oldest, as the shipped config says', async () => {
+    // rabbitmqctl lists a queue's arguments as [key, AMQP type, value].
+    const queues = await rabbitmqctl<Array<{ name: string; arguments: Array<[string, string, unknown]> }>>('list_queues', 'name', 'arguments');
+    const mine = queues.find((queue) => queue.name === logger.queue);
+    expect(Object.fromEntries((mine?.arguments ?? []).map(([key, , value]) => [key, value]))).to.deep.equal(QUEUE_CAP);
   });
 
   it('deletes the queue on stop and leaves the exchange', async () => {

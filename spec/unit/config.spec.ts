@@ -3,6 +3,7 @@ import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULTS, SHIPPED_CONFIG_PATH, loadTopology, resolveOptions } from '../../lib/config.js';
+import { QUEUE_CAP } from '../helpers.js';
 
 async function shipped(): Promise<Record<string, any>> {
   return JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
@@ -55,7 +56,7 @@ describe('options and config', () => {
       expect(topology.listenLevels).to.deep.equal(['info', 'critical']);
       expect(topology.exchange).to.equal('logger_metaclass');
       expect(topology.exchangeOptions).to.deep.equal({ durable: false, autoDelete: false });
-      expect(topology.queueOptions).to.deep.equal({ exclusive: true, durable: false });
+      expect(topology.queueOptions).to.deep.equal({ exclusive: true, durable: false, arguments: QUEUE_CAP });
     });
 
     it('hands Rascal the exchange but not the listener queue or its bindings', async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { EventBusLogger, EventBusLoggerError, type EventBusLoggerOptions, type EventData, type EventMeta, type GapInfo, type InvalidInfo } from '../../lib/index.js';
 import { FakeBus, opener } from './fake-bus.js';
-import { rejection, until } from '../helpers.js';
+import { QUEUE_CAP, rejection, until } from '../helpers.js';
 
 const LEVELS = ['info', 'critical'] as const;
 
@@ -22,7 +22,7 @@ describe('EventBusLogger (stubbed broker)', () => {
     it('declares a server-named queue with the config options and binds it once per level', async () => {
       const { logger, bus } = await started();
       const consumer = bus.channels[0]!;
-      expect(consumer.assertQueue.firstCall.args.slice(0, 2)).to.deep.equal(['', { exclusive: true, durable: false }]);
+      expect(consumer.assertQueue.firstCall.args.slice(0, 2)).to.deep.equal(['', { exclusive: true, durable: false, arguments: QUEUE_CAP }]);
       expect(consumer.bindQueue.getCalls().map((call) => call.args.slice(0, 3))).to.deep.equal([
         ['amq.gen-fake-1', 'unit_bus', 'info'],
         ['amq.gen-fake-1', 'unit_bus', 'critical'],
