@@ -1,9 +1,11 @@
 // Shared by the specs: unique bus names, waiting for events under a timeout, and raw looks at the broker.
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { once, type EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import amqplib from 'amqplib';
+import { SHIPPED_CONFIG_PATH } from '../lib/config.js';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -76,6 +78,12 @@ export async function memoryAlarm(): Promise<() => Promise<void>> {
   return async () => {
     await execFileAsync('rabbitmqctl', ['set_vm_memory_high_watermark', ...previous], { timeout: 60_000 });
   };
+}
+
+/** A fresh copy of the shipped config/rascal.json, for a spec to change (untyped, as JSON.parse gives it). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function shippedConfig(): Promise<any> {
+  return JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
 }
 
 /** The listener queue's cap in the shipped config/rascal.json. */

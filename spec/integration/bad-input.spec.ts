@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type amqplib from 'amqplib';
-import { EventBusLogger, EventBusLoggerError, SHIPPED_CONFIG_PATH, type InvalidInfo } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, next, queueInfo, rabbitmqctl, rawConnection, rejection, uniqueName, until } from '../helpers.js';
+import { EventBusLogger, EventBusLoggerError, type InvalidInfo } from '../../lib/index.js';
+import { AMQP_URL, deleteExchange, next, queueInfo, rabbitmqctl, rawConnection, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -175,7 +174,7 @@ describe('bad input', () => {
 
   describe('a bad config', () => {
     async function configWith(level: string): Promise<object> {
-      const config = JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
+      const config = await shippedConfig();
       config.vhosts['/'].bindings[level] = { source: 'logger_metaclass', destination: 'listener', destinationType: 'queue', bindingKey: level };
       return config;
     }

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { EventBusLogger, SHIPPED_CONFIG_PATH, type EventBusLoggerOptions, type EventData, type EventMeta, type GapInfo } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, next, queueInfo, quiet, uniqueName, until } from '../helpers.js';
+import { EventBusLogger, type EventBusLoggerOptions, type EventData, type EventMeta, type GapInfo } from '../../lib/index.js';
+import { AMQP_URL, deleteExchange, next, queueInfo, quiet, shippedConfig, uniqueName, until } from '../helpers.js';
 
 const LEVELS = ['info', 'critical'] as const;
 
@@ -109,7 +108,7 @@ describe('delivery', () => {
   });
 
   it('delivers a level added in the config to its listeners', async () => {
-    const config = JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
+    const config = await shippedConfig();
     config.vhosts['/'].bindings.warning = { source: 'logger_metaclass', destination: 'listener', destinationType: 'queue', bindingKey: 'warning' };
     const bus = await logger<'info' | 'critical' | 'warning'>({ config });
     expect(bus.levels).to.deep.equal(['info', 'critical', 'warning']);
@@ -158,7 +157,7 @@ describe('delivery', () => {
     expect(listener.stats()).to.include({ reconnects: 0, listenerErrors: 0 });
   });
   it('a listener that falls behind its queue cap loses the oldest events, and says how many through gap', async () => {
-    const config = JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
+    const config = await shippedConfig();
     config.vhosts['/'].queues.listener.options.arguments['x-max-length'] = 10;
     const listener = await logger({ config, prefetch: 1 });
     const publisher = await logger({ listen: false });

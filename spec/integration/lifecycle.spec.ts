@@ -1,9 +1,8 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { EventBusLogger, SHIPPED_CONFIG_PATH, type EventData, type EventMeta } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, next, queueInfo, rejection, uniqueName, until } from '../helpers.js';
+import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
+import { AMQP_URL, deleteExchange, next, queueInfo, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
 
 describe('lifecycle', () => {
   let name: string;
@@ -17,7 +16,7 @@ describe('lifecycle', () => {
   });
 
   it('does not modify the caller\'s config or options', async () => {
-    const config = JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
+    const config = await shippedConfig();
     const options = { url: AMQP_URL, name, config, levels: ['critical'] as const };
     const before = structuredClone(options);
     const logger = await EventBusLogger.create({ ...options, levels: [...options.levels] });

@@ -1,9 +1,8 @@
 // Fault injection: connections killed under the logger, brokers that are away, fail-over, outages while
 // publishing. A TCP proxy stands between a logger and the broker so a fault hits that logger alone.
-import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import { EventBusLogger, SHIPPED_CONFIG_PATH, type BlockedInfo, type DisconnectedInfo, type EventData, type EventMeta, type GapInfo, type ReconnectedInfo, type UnblockedInfo } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, memoryAlarm, next, rejection, uniqueName, until } from '../helpers.js';
+import { EventBusLogger, type BlockedInfo, type DisconnectedInfo, type EventData, type EventMeta, type GapInfo, type ReconnectedInfo, type UnblockedInfo } from '../../lib/index.js';
+import { AMQP_URL, deleteExchange, memoryAlarm, next, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 
 describe('recovery', function () {
@@ -55,7 +54,7 @@ describe('recovery', function () {
   });
 
   it('notices a silent partition by the missed heartbeats, reconnects, and re-sends what the dead link swallowed', async () => {
-    const config = JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
+    const config = await shippedConfig();
     config.vhosts['/'].connection.options.heartbeat = 1;
     const listener = await logger();
     const publisher = await logger({ url: proxy.url(), config, publishTimeout: 30_000 });

@@ -1,13 +1,9 @@
 import { expect } from 'chai';
-import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
+import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULTS, SHIPPED_CONFIG_PATH, loadTopology, resolveOptions } from '../../lib/config.js';
-import { QUEUE_CAP } from '../helpers.js';
-
-async function shipped(): Promise<Record<string, any>> {
-  return JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
-}
+import { DEFAULTS, loadTopology, resolveOptions } from '../../lib/config.js';
+import { QUEUE_CAP, shippedConfig } from '../helpers.js';
 
 describe('options and config', () => {
   const savedUrl = process.env.AMQP_URL;
@@ -81,7 +77,7 @@ describe('options and config', () => {
     });
 
     it('never modifies the config object it is given', async () => {
-      const config = await shipped();
+      const config = await shippedConfig();
       const copy = structuredClone(config);
       await loadTopology({ config: config as never, name: 'other', url: 'amqp://x:y@h:1' });
       expect(config).to.deep.equal(copy);
@@ -89,7 +85,7 @@ describe('options and config', () => {
 
     it('reads a config from a path, and names the file when it is not JSON', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'ebl-'));
-      const config = await shipped();
+      const config = await shippedConfig();
       config.vhosts['/'].bindings.audit = { source: 'logger_metaclass', destination: 'listener' };
       await writeFile(join(dir, 'ok.json'), JSON.stringify(config));
       expect((await loadTopology({ config: join(dir, 'ok.json') })).levels).to.deep.equal(['info', 'critical', 'audit']);
@@ -108,7 +104,7 @@ describe('options and config', () => {
     ];
     for (const [what, breakIt, message] of broken) {
       it(`rejects ${what}`, async () => {
-        const config = await shipped();
+        const config = await shippedConfig();
         breakIt(config);
         let error: (Error & { code?: string }) | undefined;
         await loadTopology({ config: config as never }).catch((e: Error) => (error = e));
