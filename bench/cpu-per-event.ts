@@ -3,7 +3,8 @@
 // listener receiving each, and prints events/s and the process's CPU microseconds per event. CPU time varies far
 // less than wall time on a shared machine, so it tells whether a change to the library's hot path costs anything:
 // run it on both versions, a few times each, alternating.
-import { CLIENT_NAMES, loadAdapter, now, type ClientName } from './clients/common.js';
+import { CLIENT_NAMES, now, type ClientName } from './clients/common.js';
+import { loadAdapter } from './clients/registry.js';
 
 const client = (process.argv[2] ?? 'library') as ClientName;
 if (!CLIENT_NAMES.includes(client)) throw new Error(`Unknown client "${client}"; expected one of ${CLIENT_NAMES.join(', ')}`);

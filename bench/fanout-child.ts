@@ -1,6 +1,7 @@
 // Child process of the fan-out workload: a listener counts every event (distinct numbers, duplicates); the
 // publisher starts all of them at once when told to go and awaits the confirms. Both close when told to.
-import { loadAdapter, now } from './clients/common.js';
+import { now } from './clients/common.js';
+import { loadAdapter } from './clients/registry.js';
 import { childArgs, parent, type Message } from './ipc.js';
 import { Tally, event, warmUp, type FanoutArgs } from './workloads.js';
 

@@ -1,5 +1,5 @@
 // Child process: runs one in-process workload (bench/workloads.ts) for one client and reports the result.
-import { loadAdapter } from './clients/common.js';
+import { loadAdapter } from './clients/registry.js';
 import { childArgs, parent } from './ipc.js';
 import { IN_PROCESS, type WorkerArgs } from './workloads.js';
 

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { connect } from 'amqplib';
 
+/** The clients the benchmark compares; bench/clients/registry.ts loads their adapters. */
 export const CLIENT_NAMES = ['amqplib', 'rascal', 'library'] as const;
 export type ClientName = (typeof CLIENT_NAMES)[number];
 
@@ -90,17 +91,5 @@ export async function exchangeExists(brokerUrl: string, exchange: string): Promi
     return false;
   } finally {
     await connection.close();
-  }
-}
-
-/** Loads an adapter lazily, so a client that does not build yet (e.g. the library) breaks only its own rows. */
-export async function loadAdapter(name: ClientName): Promise<ClientAdapter> {
-  switch (name) {
-    case 'amqplib':
-      return (await import('./amqplib.js')).adapter;
-    case 'rascal':
-      return (await import('./rascal.js')).adapter;
-    case 'library':
-      return (await import('./library.js')).adapter;
   }
 }
