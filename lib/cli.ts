@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { loadTopology, type EventBusLoggerOptions } from './config.js';
+import type { EventBusLoggerOptions } from './options.js';
+import { loadTopology } from './topology.js';
 import { EventBusLoggerError, describeError, maskUrl } from './errors.js';
 import { EventBusLogger } from './logger.js';
 import type { EventData, EventMeta } from './wire-format.js';

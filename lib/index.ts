@@ -1,7 +1,9 @@
 export { EventBusLogger } from './logger.js';
+export type { LevelOf } from './logger.js';
 export type {
+  BusEvent,
   EventBusLoggerEvents,
-  EventBusLoggerStats,
+  EventHandler,
   LifecycleEvents,
   LevelListener,
   ReadyInfo,
@@ -11,9 +13,12 @@ export type {
   UnblockedInfo,
   InvalidInfo,
   GapInfo,
-} from './logger.js';
-export { DEFAULTS, SHIPPED_CONFIG_PATH } from './config.js';
-export type { BusConfig, DefaultLevel, EventBusLoggerOptions, LevelsOf } from './config.js';
+} from './events.js';
+export type { EventBusLoggerStats } from './stats.js';
+export { DEFAULTS } from './options.js';
+export type { EventBusLoggerOptions } from './options.js';
+export { SHIPPED_CONFIG_PATH } from './topology.js';
+export type { BusConfig, DefaultLevel, LevelsOf } from './topology.js';
 export { EventBusLoggerError, maskUrl } from './errors.js';
 export type { EventBusLoggerErrorCode } from './errors.js';
 export type { EventData, EventMeta } from './wire-format.js';

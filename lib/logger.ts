@@ -1,143 +1,58 @@
 // EventBusLogger: a thin typed EventEmitter over Rascal. Publishes events to the bus with info()/critical()/
-// publish() and re-emits every event of the bus as a typed event named by its level.
+// publish() and re-emits every event of the bus as a typed event named by its level. It wires the rooms that do
+// the work: the bus session (bus/), the publisher, the live queue and the delivery pipeline (consume/).
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import type TypedEmitter from 'typed-emitter';
-import { DEFAULTS, LIFECYCLE_EVENTS, loadTopology, resolveOptions, type DefaultLevel, type EventBusLoggerOptions, type ResolvedOptions, type Topology } from './config.js';
-import { Acks } from './acks.js';
+import { BusConnection, type Bus, type OpenBus } from './bus/connection.js';
+import { BusSession } from './bus/session.js';
+import { Delivery } from './consume/delivery.js';
+import { LiveQueue } from './consume/live-queue.js';
 import { EventBusLoggerError, describeError } from './errors.js';
+import type { EventBusLoggerEvents, EventHandler, LifecycleEvents } from './events.js';
+import { DEFAULTS, resolveOptions, type EventBusLoggerOptions, type ResolvedOptions } from './options.js';
 import { Publisher } from './publisher.js';
-import type { AmqpChannel, AmqpConfirmChannel, AmqpMessage } from './rascal.js';
-import { BusConnection, type Bus, type OpenBus } from './recovery.js';
-import { decodeMessage, encodeData, publishProperties, type EventData, type EventMeta } from './wire-format.js';
+import { call } from './rascal.js';
+import { Stats, type EventBusLoggerStats } from './stats.js';
+import { loadTopology, type DefaultLevel, type Topology } from './topology.js';
+import { encodeData, publishProperties, type EventData, type EventMeta } from './wire-format.js';
 
 const debug = createDebug('event-bus-logger:logger');
-
-/** A listener of one level. It may return a promise; a rejection is reported like a throw. */
-export type LevelListener<L extends string = string> = (data: EventData, meta: EventMeta<L>) => unknown;
-
-/** Payload of `'ready'`. */
-export type ReadyInfo = { queue: string | undefined; levels: string[]; url: string };
-/**
- * Payload of `'disconnected'`, emitted once per outage, when it begins: `attempt` and `downtime` are then always 0.
- * How many attempts the outage took and how long it lasted come with `'reconnected'`.
- */
-export type DisconnectedInfo = { reason: string; attempt: number; downtime: number };
-/** Payload of `'reconnected'`: `attempt` counts the tries to open a fresh queue and consumer; `downtime` is in ms. */
-export type ReconnectedInfo = { reason: string; attempt: number; downtime: number; url: string };
-/** Payload of `'blocked'`: the broker's reason, e.g. "low on memory" or "low on disk". */
-export type BlockedInfo = { reason: string };
-/** Payload of `'unblocked'`: how long publishing was blocked, in ms. */
-export type UnblockedInfo = { duration: number };
-/** Payload of `'invalid'`: a message on the bus that is not an event this logger can deliver. */
-export type InvalidInfo = { reason: string; content: Buffer; routingKey: string; messageId: string | undefined; appId: string | undefined };
-/** Payload of `'gap'`: events of one publisher and level that never reached this logger. */
-export type GapInfo = { publisher: string; level: string; expected: number; received: number; missed: number };
-
-/** The logger's own events, beside one event per level. */
-export type LifecycleEvents = {
-  /** Consuming: at start, and again after every reconnect. */
-  ready: (info: ReadyInfo) => void;
-  /** The connection or a channel was lost; the logger is reconnecting and buffering publishes. */
-  disconnected: (info: DisconnectedInfo) => void;
-  /** Back after an outage: a new queue is bound and consuming, buffered publishes are going out. */
-  reconnected: (info: ReconnectedInfo) => void;
-  /**
-   * The broker blocks publishing on the connection (its memory or disk alarm): publishes wait in the outage buffer,
-   * bounded and timed out as during an outage, until `'unblocked'` (or, if the connection is lost first, until
-   * the reconnect: a new connection starts unblocked).
-   */
-  blocked: (info: BlockedInfo) => void;
-  /** The broker accepts publishes again: what waited goes out, in order. */
-  unblocked: (info: UnblockedInfo) => void;
-  /** A message that could not be delivered (bad JSON, too large, unknown level...). It was acked and dropped. */
-  invalid: (info: InvalidInfo) => void;
-  /** A publisher's sequence jumped: `missed` events of that publisher and level were not received. */
-  gap: (info: GapInfo) => void;
-  /** A listener threw or rejected. Emitted only when an 'error' listener exists; else traced through `debug`. */
-  error: (error: Error) => void;
-  /** stop() finished. */
-  stopped: () => void;
-};
-
-// A level named like a lifecycle event would shadow it: config.ts rejects those names. This fails to compile when an
-// event is added here and not there.
-type UnreservedEvent = Exclude<keyof LifecycleEvents, (typeof LIFECYCLE_EVENTS)[number]>;
-const everyEventReserved: [UnreservedEvent] extends [never] ? true : UnreservedEvent = true;
-void everyEventReserved;
-
-/** Every event of a logger listening to levels `L`. */
-export type EventBusLoggerEvents<L extends string> = LifecycleEvents & { [K in L]: LevelListener<K> };
-
-/** Counters of {@link EventBusLogger.stats}. */
-export interface EventBusLoggerStats {
-  /** publish() calls that passed validation. */
-  published: number;
-  /** Publishes the broker confirmed. */
-  confirmed: number;
-  /** Publishes that rejected (timeout, buffer full, nacked, unroutable, stopped). */
-  rejected: number;
-  /** Events waiting for a connection now. */
-  buffered: number;
-  /** Publishes rejected because the outage buffer was full. */
-  dropped: number;
-  /** Events sent again after a connection loss hid their confirm. */
-  republished: number;
-  /** Events delivered to listeners, per level. */
-  received: Record<string, number>;
-  /** Messages reported as 'invalid'. */
-  invalid: number;
-  /** Events dropped as duplicates of ones already delivered (same publisher, level and sequence). */
-  duplicates: number;
-  /** Events reported missing through 'gap'. */
-  missed: number;
-  /** Listener throws and rejections. */
-  listenerErrors: number;
-  /** Completed reconnects. */
-  reconnects: number;
-  /** Times the broker blocked publishing (resource alarms). */
-  blocks: number;
-  /** The last transport or listener error, credentials masked. */
-  lastError: string | undefined;
-}
 
 /** The levels of a logger type. */
 export type LevelOf<T> = T extends EventBusLogger<infer L> ? L : never;
 
+/** The options and topology of a logger, read and validated; the CLI and the pino transport read them first. */
+export interface BusPlan {
+  settings: ResolvedOptions;
+  topology: Topology;
+}
+
+/** Reads and validates the options and the config, without connecting. Rejects with code `CONFIG`. */
+export async function planBus(options: EventBusLoggerOptions<string>): Promise<BusPlan> {
+  const settings = resolveOptions(options);
+  return { settings, topology: await loadTopology(options, settings) };
+}
+
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
-interface Channels {
-  consumer: AmqpChannel;
-  confirm: AmqpConfirmChannel;
-  /** Undefined for a logger with `listen: false`. */
-  queue: string | undefined;
-  onLost: () => void;
+/** What a started logger is made of. */
+interface Parts {
+  settings: ResolvedOptions;
+  topology: Topology;
+  bus: Bus;
+  publisher: Publisher;
+  session: BusSession;
+  liveQueue: LiveQueue | undefined;
+  delivery: Delivery<string>;
+  exchange: string;
 }
 
 // typed-emitter is types only: the class extends Node's EventEmitter typed with the event map.
 const TypedEventEmitter = EventEmitter as unknown as new <E extends TypedEmitter.EventMap>() => TypedEmitter.default<E>;
 
 const noop = (): void => undefined;
-const MAX_TRACKED_PUBLISHERS = 10_000;
-
-// Closes channels we are done with, without reacting to their 'close' and whether or not they are still open.
-function closeQuietly({ consumer, confirm, onLost }: Pick<Channels, 'consumer' | 'confirm' | 'onLost'>): void {
-  for (const channel of [consumer, confirm]) {
-    channel.removeListener('close', onLost);
-    channel.on('error', noop);
-    try {
-      channel.close(noop);
-    } catch {
-      // Already closed with its connection.
-    }
-  }
-}
-
-// Runs one amqplib callback-API operation as a promise.
-function call<T>(operation: (callback: (error: Error | null, result: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => operation((error, result) => (error ? reject(error) : resolve(result))));
-}
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
@@ -147,7 +62,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  * A logger on a shared RabbitMQ event bus. Every logger connected to the same bus (`name`) receives every event
  * published by any of them, on its own queue, and re-emits it as an event named by its level.
  *
- * Events:
+ * Events (lib/events.ts has each payload's type and documentation):
  * - `<level>` `(data, meta)`: an event of that level, e.g. `'info'`, `'critical'`
  * - `'ready'` `({ queue, levels, url })`: consuming
  * - `'disconnected'` `({ reason, attempt, downtime })`: connection lost, reconnecting
@@ -181,54 +96,41 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
 
   readonly #options: EventBusLoggerOptions<L>;
   readonly #openBus: OpenBus;
+  readonly #plan: BusPlan | undefined;
   readonly #instanceId = randomUUID();
+  readonly #stats = new Stats();
+  readonly #subscribers = new Set<EventHandler<L>>();
   #state: State = 'new';
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
-  #settings: ResolvedOptions | undefined;
-  #topology: Topology | undefined;
-  #exchange = '';
-  #levels = new Set<string>();
-  #listenLevels = new Set<string>();
-  #bus: Bus | undefined;
-  #publisher: Publisher | undefined;
-  #channels: Channels | undefined;
-  #generation = 0;
-  #reopenTimer: NodeJS.Timeout | undefined;
-  #reopenDelay = 0;
-  #abandonedQueue: string | undefined;
-  #outage: { since: number; reason: string; attempts: number } | undefined;
-  // Since when the broker blocks publishing, while it does.
-  #blockedSince: number | undefined;
-  #running = new Set<Promise<unknown>>();
+  #parts: Partial<Parts> = {};
   #seq = new Map<string, number>();
-  #lastSeen = new Map<string, number>();
-  #counters = { invalid: 0, duplicates: 0, missed: 0, listenerErrors: 0, reconnects: 0, blocks: 0, received: {} as Record<string, number> };
-  #lastError: string | undefined;
 
   /**
    * A logger that is not connected yet: call {@link start}. Prefer {@link EventBusLogger.create}.
    * @param openBus how to connect; unit specs pass a stub, everyone else leaves the default (Rascal).
+   * @param plan the options and config already read by {@link planBus} (the CLI and the pino transport do).
    */
-  constructor(options: EventBusLoggerOptions<L> = {}, openBus: OpenBus = BusConnection.open) {
+  constructor(options: EventBusLoggerOptions<L> = {}, openBus: OpenBus = BusConnection.open, plan?: BusPlan) {
     super();
     this.#options = options;
     this.#openBus = openBus;
+    this.#plan = plan;
   }
 
   /** Every level configured on the bus (known after start). */
   get levels(): L[] {
-    return [...this.#levels] as L[];
+    return [...(this.#parts.topology?.levels ?? [])] as L[];
   }
 
   /** The name of this logger's queue (known once ready). */
   get queue(): string | undefined {
-    return this.#channels?.queue;
+    return this.#parts.session?.channels ? this.#parts.liveQueue?.name : undefined;
   }
 
   /** True while connected and consuming. */
   get isReady(): boolean {
-    return this.#state === 'running' && this.#channels !== undefined && this.#outage === undefined;
+    return this.#state === 'running' && this.#parts.session?.isUp === true;
   }
 
   /**
@@ -245,8 +147,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       this.#state = 'starting';
       this.#starting = this.#start().catch(async (error: unknown) => {
         this.#state = 'stopped';
-        this.#publisher?.close(new EventBusLoggerError('STOPPED', `The logger failed to start: ${describeError(error)}`));
-        await this.#bus?.close();
+        this.#parts.publisher?.close(new EventBusLoggerError('STOPPED', `The logger failed to start: ${describeError(error)}`));
+        const { session, bus } = this.#parts;
+        await (session ? session.close() : bus?.close());
         throw error;
       });
       this.#starting.catch(noop);
@@ -255,31 +158,38 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   }
 
   async #start(): Promise<void> {
-    const settings = resolveOptions(this.#options);
-    const topology = await loadTopology(this.#options, settings);
-    this.#settings = settings;
-    this.#topology = topology;
-    this.#levels = new Set(topology.levels);
-    this.#listenLevels = new Set(topology.listenLevels);
-    for (const level of topology.levels) this.#counters.received[level] = 0;
+    const { settings, topology } = this.#plan ?? (await planBus(this.#options));
+    this.#stats.levels(topology.levels);
     const bus = await this.#openBus(topology.rascalConfig, topology.vhost, topology.loggableUrls, settings);
-    this.#bus = bus;
-    this.#exchange = bus.exchangeName(topology.exchange);
-    this.#publisher = new Publisher({
-      exchange: this.#exchange,
-      publishTimeout: settings.publishTimeout,
-      bufferMaxEvents: settings.bufferMaxEvents,
-      bufferMaxBytes: settings.bufferMaxBytes,
+    const exchange = bus.exchangeName(topology.exchange);
+    const report = this.#report;
+    const stats = this.#stats;
+    const publisher = new Publisher({ exchange, publishTimeout: settings.publishTimeout, bufferMaxEvents: settings.bufferMaxEvents, bufferMaxBytes: settings.bufferMaxBytes });
+    const delivery = new Delivery<string>({
+      levels: new Set(topology.listenLevels),
+      maxMessageBytes: settings.maxMessageBytes,
+      stats,
+      report,
+      handle: (level, data, meta) => this.#receive(level as L, data, meta as EventMeta<L>),
     });
-    bus.on('down', ({ reason }) => this.#onDown(reason));
-    bus.on('up', () => this.#reopen());
-    bus.on('blocked', ({ reason }) => this.#onBlocked(reason));
-    bus.on('unblocked', () => this.#onUnblocked());
+    const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready() });
+    const liveQueue = topology.listenLevels.length === 0 ? undefined : new LiveQueue({ exchange, topology, settings, instanceId: this.#instanceId, delivery });
+    this.#parts = { settings, topology, bus, publisher, session, liveQueue, delivery, exchange };
+    session.addSetup(async ({ channels }) => {
+      await call<unknown>((cb) => channels.consumer.assertExchange(exchange, 'topic', topology.exchangeOptions, cb));
+    });
+    if (liveQueue) session.addSetup(liveQueue.setup);
     if (this.#state !== 'starting') return;
-    await this.#openChannels(this.#generation);
+    await session.open();
     this.#state = 'running';
-    debug('ready: queue %s, levels %o', this.#channels?.queue, topology.listenLevels);
-    this.#emitSafely('ready', { queue: this.#channels?.queue, levels: topology.listenLevels, url: bus.url });
+    this.#ready();
+  }
+
+  #ready(): void {
+    const { session, liveQueue, topology, bus } = this.#parts;
+    if (!session?.channels || !topology || !bus) return;
+    debug('ready: queue %s, levels %o', liveQueue?.name, topology.listenLevels);
+    this.#report('ready', { queue: liveQueue?.name, levels: [...topology.listenLevels], url: bus.url });
   }
 
   /**
@@ -294,26 +204,26 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     return result;
   }
 
-  /** Publishes an `info` event; see {@link publish}. */
-  info(data: EventData): Promise<void> {
+  /** Publishes an `info` event; see {@link publish}. Compiles only on a logger that has the level `info`. */
+  info(data: 'info' extends L ? EventData : never): Promise<void> {
     return this.publish('info' as L, data);
   }
 
-  /** Publishes a `critical` event; see {@link publish}. */
-  critical(data: EventData): Promise<void> {
+  /** Publishes a `critical` event; see {@link publish}. Compiles only on a logger that has the level `critical`. */
+  critical(data: 'critical' extends L ? EventData : never): Promise<void> {
     return this.publish('critical' as L, data);
   }
 
   #publish(level: string, data: EventData): Promise<void> {
-    const publisher = this.#publisher;
+    const { publisher, settings, topology } = this.#parts;
     if (this.#state === 'stopping' || this.#state === 'stopped') {
       return Promise.reject(new EventBusLoggerError('STOPPED', `Event not sent: the logger is ${this.#state === 'stopping' ? 'stopping' : 'stopped'}`));
     }
-    if (this.#state !== 'running' || !publisher || !this.#settings) {
+    if (this.#state !== 'running' || !publisher || !settings || !topology) {
       return Promise.reject(new EventBusLoggerError('NOT_STARTED', 'Event not sent: the logger is not started; await logger.start() or use EventBusLogger.create()'));
     }
-    if (!this.#levels.has(level)) {
-      return Promise.reject(new TypeError(`Unknown level ${JSON.stringify(level)}; expected one of the configured levels: ${[...this.#levels].join(', ')}`));
+    if (!topology.levels.includes(level)) {
+      return Promise.reject(new TypeError(`Unknown level ${JSON.stringify(level)}; expected one of the configured levels: ${topology.levels.join(', ')}`));
     }
     let body: Buffer;
     try {
@@ -321,12 +231,49 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     } catch (error) {
       return Promise.reject(error);
     }
-    if (body.length > this.#settings.maxMessageBytes) {
-      return Promise.reject(new RangeError(`Event data is ${body.length} bytes of JSON, over maxMessageBytes (${this.#settings.maxMessageBytes})`));
+    if (body.length > settings.maxMessageBytes) {
+      return Promise.reject(new RangeError(`Event data is ${body.length} bytes of JSON, over maxMessageBytes (${settings.maxMessageBytes})`));
     }
     const seq = (this.#seq.get(level) ?? 0) + 1;
     this.#seq.set(level, seq);
-    return publisher.publish(level, body, publishProperties(this.#settings.appId, this.#instanceId, seq, this.#settings.mandatory));
+    return publisher.publish(level, body, publishProperties(settings.appId, this.#instanceId, seq, settings.mandatory));
+  }
+
+  /**
+   * Calls `handler` with every event this logger receives, whatever its level, after the level's listeners; returns
+   * the function that unsubscribes it. Like a listener, it may return a promise (the event is acked once it
+   * settles) and a throw or rejection is reported as `'error'`.
+   * @example
+   * const unsubscribe = logger.subscribe(({ level, data, meta }) => console.log(meta.timestamp, level, data));
+   */
+  subscribe(handler: EventHandler<L>): () => void {
+    if (typeof handler !== 'function') throw new TypeError(`Expected the handler to be a function, got ${typeof handler}`);
+    // A wrapper per call: subscribing the same function twice calls it twice, and each unsubscribe removes one.
+    const entry: EventHandler<L> = (event) => handler(event);
+    this.#subscribers.add(entry);
+    return () => void this.#subscribers.delete(entry);
+  }
+
+  // One received event: the subclass hook (the level's listeners by default), then the subscribers. Returns a
+  // promise that never rejects while any of them runs.
+  #receive(level: L, data: EventData, meta: EventMeta<L>): void | Promise<unknown> {
+    let pending: Array<Promise<unknown>> | undefined;
+    const track = (result: unknown): void => {
+      if (isPromiseLike(result)) (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#reportListenerError(level, error)));
+    };
+    try {
+      track(this.handle(level, data, meta));
+    } catch (error) {
+      this.#reportListenerError(level, error);
+    }
+    for (const subscriber of this.#subscribers) {
+      try {
+        track(subscriber({ level, data, meta }));
+      } catch (error) {
+        this.#reportListenerError(level, error);
+      }
+    }
+    if (pending) return Promise.all(pending);
   }
 
   /**
@@ -390,44 +337,19 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     if (this.#state === 'starting') await this.#starting?.catch(noop);
     if (this.#state === 'stopped') return;
     this.#state = 'stopping';
-    clearTimeout(this.#reopenTimer);
-    const settings = this.#settings;
+    const { settings, session, liveQueue, publisher, delivery, bus } = this.#parts;
+    session?.closing();
     const timeout = settings?.stopTimeout ?? DEFAULTS.stopTimeout;
     const deadline = performance.now() + timeout;
-    const channels = this.#channels;
-    if (channels && this.#bus?.isUp) {
-      // Stop consuming (and delete a resumable queue: nobody will resume it) before waiting for the rest.
-      const resumable = settings?.resumable !== undefined;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
-        const close = (): void =>
-          channels.consumer.close(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        if (resumable && channels.queue) channels.consumer.deleteQueue(channels.queue, {}, close);
-        else close();
-      });
-    }
-    if (this.#publisher && !(await this.#publisher.idle(Math.max(0, deadline - performance.now())))) {
-      debug('stop: publishes still unconfirmed after stopTimeout');
-    }
-    if (this.#running.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled(this.#running),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    this.#publisher?.close(new EventBusLoggerError('STOPPED', `Event not confirmed: the logger stopped (stopTimeout ${timeout} ms) before the broker confirmed it`));
-    this.#generation++;
-    this.#channels = undefined;
-    await this.#bus?.close();
+    const left = (): number => Math.max(0, deadline - performance.now());
+    const channels = session?.channels;
+    if (channels && liveQueue && bus?.isUp) await liveQueue.stop(channels.consumer, left());
+    if (publisher && !(await publisher.idle(left()))) debug('stop: publishes still unconfirmed after stopTimeout');
+    await delivery?.settled(left());
+    publisher?.close(new EventBusLoggerError('STOPPED', `Event not confirmed: the logger stopped (stopTimeout ${timeout} ms) before the broker confirmed it`));
+    await session?.close();
     this.#state = 'stopped';
-    this.#emitSafely('stopped');
+    this.#report('stopped');
   }
 
   /** Stops the logger at the end of an `await using` block. */
@@ -437,267 +359,29 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
 
   /** Counters since start; see {@link EventBusLoggerStats}. */
   stats(): EventBusLoggerStats {
-    const publisher = this.#publisher?.counters;
-    return {
-      published: publisher?.published ?? 0,
-      confirmed: publisher?.confirmed ?? 0,
-      rejected: publisher?.rejected ?? 0,
-      buffered: this.#publisher?.buffered ?? 0,
-      dropped: publisher?.dropped ?? 0,
-      republished: publisher?.republished ?? 0,
-      received: { ...this.#counters.received },
-      invalid: this.#counters.invalid,
-      duplicates: this.#counters.duplicates,
-      missed: this.#counters.missed,
-      listenerErrors: this.#counters.listenerErrors,
-      reconnects: this.#counters.reconnects,
-      blocks: this.#counters.blocks,
-      lastError: this.#lastError ?? this.#bus?.lastError,
-    };
-  }
-
-  // Opens the consumer and confirm channels on Rascal's connection, declares the queue, binds it, consumes.
-  async #openChannels(generation: number): Promise<void> {
-    const bus = this.#bus as Bus;
-    const topology = this.#topology as Topology;
-    const consumer = await bus.channel();
-    const confirm = await bus.confirmChannel().catch((error: unknown) => {
-      consumer.close(noop);
-      throw error;
-    });
-    const stale = (): boolean => generation !== this.#generation || this.#state === 'stopping' || this.#state === 'stopped';
-    const onLost = (): void => this.#onChannelLost(generation);
-    const onError = (error: Error): void => {
-      this.#lastError = describeError(error);
-      debug('channel error: %s', this.#lastError);
-    };
-    for (const channel of [consumer, confirm]) channel.on('error', onError).on('close', onLost);
-    try {
-      if (stale()) throw new Error('superseded');
-      const abandoned = this.#abandonedQueue;
-      if (abandoned) {
-        // Deleting a queue that is already gone succeeds, so this is safe after a lost connection too.
-        await call((cb) => consumer.deleteQueue(abandoned, {}, cb));
-        this.#abandonedQueue = undefined;
-      }
-      await call((cb) => consumer.assertExchange(this.#exchange, 'topic', topology.exchangeOptions, cb));
-      const queue = topology.listenLevels.length === 0 ? undefined : await this.#consume(consumer, generation);
-      if (stale()) throw new Error('superseded');
-      this.#channels = { consumer, confirm, queue, onLost };
-      this.#publisher?.attach(confirm);
-      this.#reopenDelay = 0;
-    } catch (error) {
-      closeQuietly({ consumer, confirm, onLost });
-      throw error;
-    }
-  }
-
-  // Declares this logger's queue, binds it once per level it listens to, and consumes from it.
-  async #consume(consumer: AmqpChannel, generation: number): Promise<string> {
-    const topology = this.#topology as Topology;
-    const settings = this.#settings as ResolvedOptions;
-    const resumable = settings.resumable;
-    const { queue } = resumable
-      ? await call<{ queue: string }>((cb) =>
-          consumer.assertQueue(resumable.queueName ?? `${this.#exchange}.listener.${this.#instanceId}`, {
-            ...topology.queueOptions,
-            exclusive: false,
-            arguments: { ...(topology.queueOptions.arguments as object | undefined), 'x-expires': resumable.grace },
-          }, cb),
-        )
-      : await call<{ queue: string }>((cb) => consumer.assertQueue('', topology.queueOptions, cb));
-    for (const level of topology.listenLevels) await call((cb) => consumer.bindQueue(queue, this.#exchange, level, {}, cb));
-    await call((cb) => consumer.prefetch(settings.prefetch, false, cb));
-    if (generation !== this.#generation) throw new Error('superseded');
-    const acks = new Acks(consumer);
-    await call((cb) => consumer.consume(queue, (message) => this.#onMessage(acks, generation, message), { noAck: false }, cb));
-    return queue;
-  }
-
-  #onMessage(acks: Acks, generation: number, message: AmqpMessage | null): void {
-    if (message === null) {
-      // The broker cancelled the consumer: the queue was deleted. Declare a new one.
-      debug('consumer cancelled by the broker');
-      this.#onChannelLost(generation, 'the broker cancelled the consumer (queue deleted?)');
-      return;
-    }
-    // Every message is acked once handled, whatever becomes of it: an event is never requeued, so a poison message
-    // cannot loop. Until then it counts against the prefetch, which bounds how many are handled at once.
-    const tag = message.fields.deliveryTag;
-    let running: Promise<unknown> | undefined;
-    try {
-      running = this.#deliver(message);
-    } finally {
-      if (running) {
-        acks.start(tag);
-        const done = (): void => acks.done(tag);
-        void running.then(done, done);
-      } else {
-        acks.done(tag);
-      }
-    }
-  }
-
-  // Decodes a message and hands it to handle(). Returns a promise (that never rejects) while a listener's runs.
-  #deliver(message: AmqpMessage): Promise<unknown> | undefined {
-    const settings = this.#settings as ResolvedOptions;
-    const decoded = decodeMessage<L>(message, this.#listenLevels, settings.maxMessageBytes);
-    if (!decoded.ok) {
-      this.#counters.invalid++;
-      debug('invalid message: %s', decoded.reason);
-      const properties = message.properties;
-      this.#emitSafely('invalid', {
-        reason: decoded.reason,
-        content: message.content,
-        routingKey: message.fields.routingKey,
-        messageId: typeof properties.messageId === 'string' ? properties.messageId : undefined,
-        appId: typeof properties.appId === 'string' ? properties.appId : undefined,
-      });
-      return;
-    }
-    const { level, data, meta } = decoded;
-    if (meta.publisher !== undefined && meta.seq !== undefined && !this.#checkSequence(meta.publisher, level, meta.seq)) return;
-    this.#counters.received[level] = (this.#counters.received[level] ?? 0) + 1;
-    let result: void | Promise<void>;
-    try {
-      result = this.handle(level, data, meta);
-    } catch (error) {
-      this.#reportListenerError(level, error);
-      return;
-    }
-    if (!isPromiseLike(result)) return;
-    const running: Promise<unknown> = Promise.resolve(result)
-      .catch((error: unknown) => this.#reportListenerError(level, error))
-      .finally(() => this.#running.delete(running));
-    this.#running.add(running);
-    return running;
-  }
-
-  // False for a duplicate (already delivered); emits 'gap' when events of this publisher and level were missed.
-  #checkSequence(publisher: string, level: string, seq: number): boolean {
-    const key = `${publisher}\u0000${level}`;
-    const last = this.#lastSeen.get(key);
-    if (last !== undefined && seq <= last) {
-      this.#counters.duplicates++;
-      debug('duplicate %s #%d dropped', level, seq);
-      return false;
-    }
-    if (last === undefined && this.#lastSeen.size >= MAX_TRACKED_PUBLISHERS) {
-      // Forget the publisher first seen longest ago (Map keeps insertion order; set() of a known key keeps it).
-      const oldest = this.#lastSeen.keys().next().value as string;
-      this.#lastSeen.delete(oldest);
-    }
-    this.#lastSeen.set(key, seq);
-    if (last !== undefined && seq > last + 1) {
-      const missed = seq - last - 1;
-      this.#counters.missed += missed;
-      this.#emitSafely('gap', { publisher, level, expected: last + 1, received: seq, missed });
-    }
-    return true;
-  }
-
-  #onDown(reason: string): void {
-    if (this.#state !== 'running' && this.#state !== 'starting') return;
-    this.#generation++;
-    // When only one channel failed, the other is still open: close it. The old queue belongs to the connection,
-    // not the channel, so while the connection lives it stays: the next #openChannels deletes it.
-    if (this.#channels) {
-      closeQuietly(this.#channels);
-      if (!this.#settings?.resumable && this.#channels.queue) this.#abandonedQueue = this.#channels.queue;
-    }
-    this.#channels = undefined;
-    this.#publisher?.detach();
-    // A block belongs to the connection: when that is gone, the next one starts unblocked. When only a channel
-    // was lost, the connection is still blocked and the hold stays.
-    if (this.#bus?.blocked === undefined) {
-      this.#publisher?.release();
-      this.#blockedSince = undefined;
-    }
-    clearTimeout(this.#reopenTimer);
-    if (!this.#outage) {
-      this.#outage = { since: performance.now(), reason, attempts: 0 };
-      this.#lastError = reason;
-      this.#emitSafely('disconnected', { reason, attempt: 0, downtime: 0 });
-    }
-  }
-
-  #onBlocked(reason: string): void {
-    if (this.#state !== 'running' && this.#state !== 'starting') return;
-    this.#publisher?.hold(reason);
-    this.#blockedSince ??= performance.now();
-    this.#counters.blocks++;
-    this.#lastError = `the broker blocks publishing: ${reason}`;
-    this.#emitSafely('blocked', { reason });
-  }
-
-  #onUnblocked(): void {
-    const since = this.#blockedSince;
-    this.#blockedSince = undefined;
-    this.#publisher?.release();
-    if (since !== undefined && (this.#state === 'running' || this.#state === 'stopping')) {
-      this.#emitSafely('unblocked', { duration: Math.round(performance.now() - since) });
-    }
-  }
-
-  // A channel closed. When the whole connection went, Rascal reports it a moment later and 'up' reopens
-  // everything; when the connection stayed up (a broker-side channel error, a deleted queue), reopen here.
-  #onChannelLost(generation: number, why?: string): void {
-    if (generation !== this.#generation || this.#state !== 'running') return;
-    setTimeout(() => {
-      if (generation !== this.#generation || this.#state !== 'running' || !this.#bus?.isUp) return;
-      this.#onDown(why ?? `channel closed: ${this.#lastError ?? 'by the broker'}`);
-      this.#scheduleReopen();
-    }, 50);
-  }
-
-  #scheduleReopen(): void {
-    clearTimeout(this.#reopenTimer);
-    this.#reopenDelay = Math.min(Math.max(this.#reopenDelay * 2, 100), 5000);
-    this.#reopenTimer = setTimeout(() => this.#reopen(), this.#reopenDelay);
-  }
-
-  // The connection is back (or a lost channel can be replaced): declare a fresh queue and consume again.
-  #reopen(): void {
-    if (this.#state !== 'running') return;
-    const generation = ++this.#generation;
-    if (this.#outage) this.#outage.attempts++;
-    this.#openChannels(generation).then(
-      () => {
-        const outage = this.#outage;
-        this.#outage = undefined;
-        this.#counters.reconnects++;
-        const url = this.#bus?.url ?? '';
-        if (outage) {
-          this.#emitSafely('reconnected', { reason: outage.reason, attempt: outage.attempts, downtime: Math.round(performance.now() - outage.since), url });
-        }
-        this.#emitSafely('ready', { queue: this.#channels?.queue, levels: [...this.#listenLevels], url });
-      },
-      (error: unknown) => {
-        if (generation !== this.#generation || this.#state !== 'running') return;
-        this.#lastError = describeError(error);
-        debug('reopening channels failed: %s', this.#lastError);
-        if (this.#bus?.isUp) this.#scheduleReopen();
-      },
-    );
+    const { publisher, bus } = this.#parts;
+    const snapshot = this.#stats.snapshot(publisher?.counters, publisher?.buffered ?? 0);
+    snapshot.lastError ??= bus?.lastError;
+    return snapshot;
   }
 
   #reportListenerError(level: string, error: unknown): void {
-    this.#counters.listenerErrors++;
+    this.#stats.listenerErrors++;
     const message = `A listener of "${level}" ${isPromiseLike(error) ? 'failed' : 'threw'}: ${describeError(error)}`;
-    this.#lastError = message;
+    this.#stats.lastError = message;
     if (this.listenerCount('error') === 0) {
       debug('%s', message);
       return;
     }
-    this.#emitSafely('error', new EventBusLoggerError('LISTENER', message, { cause: error }));
+    this.#report('error', new EventBusLoggerError('LISTENER', message, { cause: error }));
   }
 
-  // Emits a lifecycle event; a throwing listener is traced and never breaks the logger.
-  #emitSafely<E extends keyof LifecycleEvents>(event: E, ...args: Parameters<LifecycleEvents[E]>): void {
+  // Emits one of the logger's own events; a throwing listener is traced and never breaks the logger.
+  readonly #report = <E extends keyof LifecycleEvents>(event: E, ...args: Parameters<LifecycleEvents[E]>): void => {
     try {
       (this.emit as (event: string, ...rest: unknown[]) => boolean)(event, ...args);
     } catch (error) {
       debug('a listener of %s threw: %s', event, describeError(error));
     }
-  }
+  };
 }

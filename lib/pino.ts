@@ -14,7 +14,8 @@
 import { workerData } from 'node:worker_threads';
 import type { Transform } from 'node:stream';
 import build from 'pino-abstract-transport';
-import { loadTopology, type EventBusLoggerOptions } from './config.js';
+import type { EventBusLoggerOptions } from './options.js';
+import { loadTopology } from './topology.js';
 import { configError, describeError } from './errors.js';
 import { EventBusLogger } from './logger.js';
 import type { EventData } from './wire-format.js';

@@ -92,3 +92,8 @@ export function findVhost(broker: RascalBroker, name: string): RascalVhost {
   if (!found) throw new Error(`Rascal did not expose vhost "${name}"; this version of rascal is not supported`);
   return found;
 }
+
+/** Runs one amqplib callback-API operation as a promise. */
+export function call<T>(operation: (callback: Callback<T>) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => operation((error, result) => (error ? reject(error) : resolve(result))));
+}

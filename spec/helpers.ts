@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { once, type EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import amqplib from 'amqplib';
-import { SHIPPED_CONFIG_PATH } from '../lib/config.js';
+import { SHIPPED_CONFIG_PATH } from '../lib/topology.js';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 

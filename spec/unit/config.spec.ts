@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULTS, loadTopology, resolveOptions } from '../../lib/config.js';
+import { DEFAULTS, resolveOptions } from '../../lib/options.js';
+import { loadTopology } from '../../lib/topology.js';
 import { QUEUE_CAP, shippedConfig } from '../helpers.js';
 
 describe('options and config', () => {

@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import sinon from 'sinon';
 import type { AmqpChannel, AmqpConfirmChannel, AmqpMessage } from '../../lib/rascal.js';
-import type { Bus, BusConnectionEvents, OpenBus } from '../../lib/recovery.js';
+import type { Bus, BusConnectionEvents, OpenBus } from '../../lib/bus/connection.js';
 
 export type StubChannel = sinon.SinonStubbedInstance<AmqpConfirmChannel> & EventEmitter;
 
@@ -100,7 +100,7 @@ export class FakeBus extends EventEmitter<BusConnectionEvents> implements Bus {
 
   comeUp(): void {
     this.isUp = true;
-    this.emit('up', { attempts: 1, downtime: 10, url: this.url });
+    this.emit('up');
   }
 }
 

@@ -1,18 +1,19 @@
-// Recovery: the connection to the bus through Rascal, which reconnects (with backoff, across the configured URLs)
-// and re-declares the exchange by itself. This file turns Rascal's vhost events into 'down' and 'up', and waits
-// for the broker at start when asked to.
+// The connection to the bus: Rascal's broker and vhost. Rascal reconnects by itself (with backoff, across the
+// configured URLs) and re-declares the exchange; this file turns its events into 'down', 'up', 'blocked' and
+// 'unblocked', opens channels on its connection, and waits for the broker at start when asked to.
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { EventBusLoggerError, describeError } from './errors.js';
-import { createBroker, findVhost, type AmqpChannel, type AmqpConfirmChannel, type RascalBroker, type RascalVhost } from './rascal.js';
+import { EventBusLoggerError, describeError } from '../errors.js';
+import { createBroker, findVhost, type AmqpChannel, type AmqpConfirmChannel, type RascalBroker, type RascalVhost } from '../rascal.js';
+import { Backoff } from './backoff.js';
 
-const debug = createDebug('event-bus-logger:recovery');
+const debug = createDebug('event-bus-logger:connection');
 
 export interface BusConnectionEvents {
   /** The connection was lost; Rascal is reconnecting. Emitted once per outage. */
   down: [{ reason: string }];
   /** Rascal reconnected and re-declared the exchange: channels can be opened again. */
-  up: [{ attempts: number; downtime: number; url: string }];
+  up: [];
   /** The broker blocks publishing on this connection (a memory or disk alarm); `reason` is the broker's. */
   blocked: [{ reason: string }];
   /** The broker accepts publishes on this connection again. */
@@ -45,7 +46,8 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
   blocked: string | undefined;
   lastError: string | undefined;
 
-  private constructor(
+  /** Wraps a connected Rascal broker; {@link BusConnection.open} connects and calls this. */
+  constructor(
     private readonly broker: RascalBroker,
     private readonly vhost: RascalVhost,
   ) {
@@ -79,7 +81,8 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
    */
   static async open(config: unknown, vhostName: string, loggableUrls: string[], timing: { startTimeout: number; waitForBroker: boolean }): Promise<BusConnection> {
     const started = performance.now();
-    let delay = 100;
+    const backoff = new Backoff(100, 2000);
+    let delay = backoff.next();
     for (let attempt = 1; ; attempt++) {
       const remaining = timing.startTimeout - (performance.now() - started);
       let timer: NodeJS.Timeout | undefined;
@@ -105,7 +108,7 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
         clearTimeout(timer);
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, 2000);
+      delay = backoff.next();
     }
   }
 
@@ -155,12 +158,15 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
     // A block belongs to the connection: it ends with it.
     this.blocked = undefined;
     if (this.downSince !== undefined) return;
+    // An error from before this loss is not its reason. Rascal emits 'disconnect' just before the 'error' that
+    // says why: let that error land first, so the reason names it.
     this.lastError = undefined;
     this.downSince = performance.now();
-    const reason = this.lastError ?? 'connection closed';
-    debug('down: %s', reason);
-    // Rascal emits 'disconnect' just before 'error'; let the error land first so the reason names it.
-    setImmediate(() => this.emit('down', { reason: this.lastError ?? reason }));
+    setImmediate(() => {
+      const reason = this.lastError ?? 'connection closed';
+      debug('down: %s', reason);
+      this.emit('down', { reason });
+    });
   }
 
   private onInitialised(): void {
@@ -170,6 +176,6 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
     this.downSince = undefined;
     this.attempts = 0;
     debug('up after %d ms, %d attempts', downtime, attempts);
-    this.emit('up', { attempts, downtime, url: this.url });
+    this.emit('up');
   }
 }

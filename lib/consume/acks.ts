@@ -8,8 +8,8 @@
 // as few as possible: one `allUpTo` ack covers every handled event below the oldest one still being handled; the
 // handled events above it are acked one by one (an `allUpTo` ack would cover the unfinished one too).
 import createDebug from 'debug';
-import { describeError } from './errors.js';
-import type { AmqpChannel, AmqpMessage } from './rascal.js';
+import { describeError } from '../errors.js';
+import type { AmqpChannel, AmqpMessage } from '../rascal.js';
 
 const debug = createDebug('event-bus-logger:acks');
 

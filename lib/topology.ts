@@ -1,7 +1,9 @@
-// Options, their defaults, and the bus topology read from a Rascal config (config/rascal.json by default).
+// The bus topology: the Rascal config (config/rascal.json by default) read into the shape of the bus, with the
+// options that shape it applied (config, name, url, levels, listen): the exchange, the listener queue's options,
+// the levels, the URLs, and what Rascal declares.
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LIFECYCLE_EVENTS } from './events.js';
 import { configError, describeError, describeValue, maskUrl } from './errors.js';
 
 /** Path of the config shipped with the package: `config/rascal.json`. */
@@ -30,133 +32,19 @@ export type LevelsOf<C> = C extends { vhosts: infer V }
 /** The levels of the shipped `config/rascal.json`: `'info' | 'critical'`. */
 export type DefaultLevel = LevelsOf<typeof import('../config/rascal.json')>;
 
-/** Options of {@link EventBusLogger}. Every one is optional. */
-export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
-  /**
-   * The broker URL, or several for fail-over (tried in order). Its password never appears in errors or events.
-   * @default process.env.AMQP_URL, else the config's connection, else 'amqp://guest:guest@localhost:5672'
-   */
-  url?: string | readonly string[];
-  /**
-   * The bus: the name of the topic exchange. Loggers with the same name see each other's events.
-   * @default the config's exchange, 'logger_metaclass' in the shipped config
-   */
-  name?: string;
-  /**
-   * The levels this logger listens to: its queue is bound with these routing keys only.
-   * Publishing works for every configured level whatever this says.
-   * @default every level of the config
-   */
-  levels?: readonly NoInfer<L>[];
-  /**
-   * Set to false for a publish-only logger: no queue, no bindings, no consumer, so it never receives events
-   * (use it where a process only sends, e.g. a log transport). Cannot be combined with `levels`.
-   * @default true
-   */
-  listen?: boolean;
-  /**
-   * A Rascal config object, or the path of a JSON file holding one. Never modified.
-   * @default the shipped config/rascal.json
-   */
-  config?: BusConfig<L> | string;
-  /**
-   * Sent as the AMQP `appId` of every event this logger publishes.
-   * @default the basename of the main script, e.g. 'server' for `node server.js`
-   */
-  appId?: string;
-  /**
-   * Milliseconds within which every `publish()` promise settles: a publish not confirmed by the broker by then
-   * rejects with code `PUBLISH_TIMEOUT`.
-   * @default 10000
-   */
-  publishTimeout?: number;
-  /**
-   * Milliseconds `start()` may take before it rejects with code `CONNECT`.
-   * @default 10000
-   */
-  startTimeout?: number;
-  /**
-   * When the broker is unreachable at start, keep retrying until `startTimeout` instead of failing at once.
-   * @default false
-   */
-  waitForBroker?: boolean;
-  /**
-   * Milliseconds `stop()` waits for in-flight publishes and running listeners before it closes anyway.
-   * @default 5000
-   */
-  stopTimeout?: number;
-  /**
-   * How many events the broker may push to this logger before they are handled. An event is acked once handled:
-   * at once when its listeners return, or when the promise a listener returned settles. So at most this many
-   * events are being handled at once; the broker keeps the rest in the logger's queue.
-   * @default 100
-   */
-  prefetch?: number;
-  /**
-   * The largest event body, in bytes, this logger publishes or accepts. A bigger one is rejected on publish and
-   * reported as `'invalid'` on receipt.
-   * @default 1048576 (1 MiB)
-   */
-  maxMessageBytes?: number;
-  /**
-   * Reject a publish with code `UNROUTABLE` when no queue is bound for its level (nobody listens).
-   * Off by default: on a pub/sub bus an event nobody listens to is normal.
-   * @default false
-   */
-  mandatory?: boolean;
-  /**
-   * At most this many events wait, unsent, while the broker is unreachable; beyond it `publish()` rejects
-   * with code `BUFFER_FULL`.
-   * @default 10000
-   */
-  bufferMaxEvents?: number;
-  /**
-   * At most this many bytes of event bodies wait, unsent, while the broker is unreachable.
-   * @default 16777216 (16 MiB)
-   */
-  bufferMaxBytes?: number;
-  /**
-   * Keep this logger's queue through a short disconnect, so it receives what was published meanwhile: the queue
-   * gets a client-chosen name and the broker deletes it only after `grace` ms without a consumer.
-   * @default false (a server-named exclusive queue, gone with the connection)
-   */
-  resumable?: boolean | { grace?: number; queueName?: string };
+/** The options that shape the bus; those of {@link EventBusLoggerOptions} of the same names. */
+export interface TopologyOptions {
+  config?: BusConfig<string> | string | undefined;
+  name?: string | undefined;
+  url?: string | readonly string[] | undefined;
+  levels?: readonly string[] | undefined;
+  listen?: boolean | undefined;
 }
-
-/** Defaults of the numeric and boolean options, in one place. */
-export const DEFAULTS = {
-  publishTimeout: 10_000,
-  startTimeout: 10_000,
-  waitForBroker: false,
-  stopTimeout: 5_000,
-  prefetch: 100,
-  maxMessageBytes: 1_048_576,
-  mandatory: false,
-  bufferMaxEvents: 10_000,
-  bufferMaxBytes: 16_777_216,
-  resumableGrace: 60_000,
-  url: 'amqp://guest:guest@localhost:5672',
-} as const;
-
-/** Event names the logger emits itself: no level may take one. */
-export const LIFECYCLE_EVENTS = ['ready', 'disconnected', 'reconnected', 'blocked', 'unblocked', 'invalid', 'gap', 'error', 'stopped', 'newListener', 'removeListener'] as const;
 
 const LEVEL_NAME = /^[A-Za-z0-9_-]+$/;
 
-/** Options after defaults and validation. */
-export interface ResolvedOptions {
-  publishTimeout: number;
-  startTimeout: number;
-  waitForBroker: boolean;
-  stopTimeout: number;
-  prefetch: number;
-  maxMessageBytes: number;
-  mandatory: boolean;
-  bufferMaxEvents: number;
-  bufferMaxBytes: number;
-  appId: string;
-  resumable: { grace: number; queueName: string | undefined } | undefined;
-}
+/** The broker when neither `url`, AMQP_URL nor the config names one. */
+export const DEFAULT_URL = 'amqp://guest:guest@localhost:5672';
 
 /** The bus as the logger needs it, and the config Rascal gets (with the listener queue and its bindings removed). */
 export interface Topology {
@@ -164,7 +52,6 @@ export interface Topology {
   vhost: string;
   /** The exchange's key in the Rascal config (the `name` option). */
   exchange: string;
-  exchangeType: string;
   exchangeOptions: Record<string, unknown>;
   queueOptions: Record<string, unknown>;
   /** Every configured level, in config order. */
@@ -174,69 +61,6 @@ export interface Topology {
   /** The broker URLs, passwords masked, for messages. */
   loggableUrls: string[];
 }
-
-function positiveInteger(options: Record<string, unknown>, key: string, fallback: number, minimum = 1): number {
-  const value = options[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum) {
-    throw configError(`Expected \`${key}\` to be an integer from ${minimum} and up, got ${describeValue(value)}`);
-  }
-  return value;
-}
-
-function bool(options: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const value = options[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw configError(`Expected \`${key}\` to be a boolean, got ${describeValue(value)}`);
-  return value;
-}
-
-const KNOWN_OPTIONS = new Set([
-  'url', 'name', 'levels', 'listen', 'config', 'appId', 'publishTimeout', 'startTimeout', 'waitForBroker', 'stopTimeout', 'prefetch',
-  'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'resumable',
-]);
-
-/** Validates the plain options and fills in defaults. Throws an `EventBusLoggerError` with code `CONFIG`. */
-export function resolveOptions(options: EventBusLoggerOptions<string>): ResolvedOptions {
-  if (options === null || typeof options !== 'object') {
-    throw configError(`Expected the options to be an object, got ${describeValue(options)}`);
-  }
-  const raw = options as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!KNOWN_OPTIONS.has(key)) throw configError(`Unknown option \`${key}\`; expected one of: ${[...KNOWN_OPTIONS].join(', ')}`);
-  }
-  const appId = raw.appId ?? (process.argv[1] ? basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, '') : 'node');
-  if (typeof appId !== 'string' || appId.length === 0 || appId.length > 255) {
-    throw configError(`Expected \`appId\` to be a string of 1 to 255 characters, got ${describeValue(appId)}`);
-  }
-  let resumable: ResolvedOptions['resumable'];
-  if (raw.resumable === true) resumable = { grace: DEFAULTS.resumableGrace, queueName: undefined };
-  else if (raw.resumable !== undefined && raw.resumable !== false) {
-    if (typeof raw.resumable !== 'object' || raw.resumable === null) {
-      throw configError(`Expected \`resumable\` to be a boolean or { grace, queueName }, got ${describeValue(raw.resumable)}`);
-    }
-    const settings = raw.resumable as Record<string, unknown>;
-    const queueName = settings.queueName;
-    if (queueName !== undefined && (typeof queueName !== 'string' || queueName.length === 0 || queueName.length > 200 || queueName.startsWith('amq.'))) {
-      throw configError(`Expected \`resumable.queueName\` to be a string of 1 to 200 characters not starting with "amq.", got ${describeValue(queueName)}`);
-    }
-    resumable = { grace: positiveInteger(settings, 'grace', DEFAULTS.resumableGrace), queueName: queueName as string | undefined };
-  }
-  return {
-    publishTimeout: positiveInteger(raw, 'publishTimeout', DEFAULTS.publishTimeout),
-    startTimeout: positiveInteger(raw, 'startTimeout', DEFAULTS.startTimeout),
-    waitForBroker: bool(raw, 'waitForBroker', DEFAULTS.waitForBroker),
-    stopTimeout: positiveInteger(raw, 'stopTimeout', DEFAULTS.stopTimeout, 0),
-    prefetch: positiveInteger(raw, 'prefetch', DEFAULTS.prefetch),
-    maxMessageBytes: positiveInteger(raw, 'maxMessageBytes', DEFAULTS.maxMessageBytes),
-    mandatory: bool(raw, 'mandatory', DEFAULTS.mandatory),
-    bufferMaxEvents: positiveInteger(raw, 'bufferMaxEvents', DEFAULTS.bufferMaxEvents, 0),
-    bufferMaxBytes: positiveInteger(raw, 'bufferMaxBytes', DEFAULTS.bufferMaxBytes, 0),
-    appId,
-    resumable,
-  };
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -284,7 +108,7 @@ function urlList(url: unknown): string[] | undefined {
  * Reads the config, applies the `url`, `name` and `levels` options, validates the bus part, and splits it into
  * what Rascal declares (the exchange) and what the logger declares itself (its server-named queue and bindings).
  */
-export async function loadTopology(options: EventBusLoggerOptions<string>, resolved: Pick<ResolvedOptions, 'appId'> = { appId: 'node' }): Promise<Topology> {
+export async function loadTopology(options: TopologyOptions, resolved: { appId: string } = { appId: 'node' }): Promise<Topology> {
   const { config, source } = await readConfig(options.config);
   const bus = config.eventBusLogger ?? {};
   if (!isRecord(bus)) throw configError(`Expected \`eventBusLogger\` in ${source} to be an object, got ${describeValue(bus)}`);
@@ -375,7 +199,7 @@ export async function loadTopology(options: EventBusLoggerOptions<string>, resol
   if (urls || configured === undefined) {
     const base = isRecord(vhost.connection) ? vhost.connection : {};
     const { url: _ignored, ...settings } = base;
-    vhost.connections = (urls ?? [DEFAULTS.url]).map((url) => ({ ...structuredClone(settings), url }));
+    vhost.connections = (urls ?? [DEFAULT_URL]).map((url) => ({ ...structuredClone(settings), url }));
     delete vhost.connection;
   }
   const connectionList = (vhost.connections ?? [vhost.connection]) as unknown[];
@@ -399,7 +223,6 @@ export async function loadTopology(options: EventBusLoggerOptions<string>, resol
     rascalConfig: config,
     vhost: vhostName as string,
     exchange: name,
-    exchangeType: 'topic',
     exchangeOptions,
     queueOptions,
     levels,

@@ -1,0 +1,122 @@
+// The delivery pipeline every consumer feeds: decode a message, drop duplicates and report gaps by publisher and
+// sequence, hand the event to the listeners, and ack it once they are done with it. Today the live queue feeds it;
+// a history consumer can feed it the same way.
+import createDebug from 'debug';
+import { describeError } from '../errors.js';
+import type { Report } from '../events.js';
+import type { AmqpMessage } from '../rascal.js';
+import type { Stats } from '../stats.js';
+import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
+import type { Acks } from './acks.js';
+import { SequenceTracker } from './sequence.js';
+
+const debug = createDebug('event-bus-logger:delivery');
+
+export interface DeliveryParts<L extends string> {
+  /** The levels this logger listens to: a message with another routing key is 'invalid'. */
+  levels: ReadonlySet<string>;
+  maxMessageBytes: number;
+  stats: Stats;
+  report: Report;
+  /** Hands one event to its listeners. Returns a promise while they run; it must not reject. */
+  handle: (level: L, data: EventData, meta: EventMeta<L>) => void | Promise<unknown>;
+}
+
+export class Delivery<L extends string> {
+  readonly #parts: DeliveryParts<L>;
+  readonly #sequence = new SequenceTracker();
+  // Events whose listeners are still running.
+  readonly #running = new Set<Promise<unknown>>();
+
+  constructor(parts: DeliveryParts<L>) {
+    this.#parts = parts;
+  }
+
+  /**
+   * The message callback of one consumer: every message is delivered, then acked once handled, whatever becomes of
+   * it: an event is never requeued, so a poison message cannot loop. Until then it counts against the prefetch,
+   * which bounds how many are handled at once. `null` (the broker cancelled the consumer) calls `onCancel`.
+   */
+  consumer(acks: Acks, onCancel: () => void): (message: AmqpMessage | null) => void {
+    return (message) => {
+      if (message === null) {
+        debug('consumer cancelled by the broker');
+        onCancel();
+        return;
+      }
+      const tag = message.fields.deliveryTag;
+      let running: Promise<unknown> | undefined;
+      try {
+        running = this.deliver(message);
+      } finally {
+        if (running) {
+          acks.start(tag);
+          const done = (): void => acks.done(tag);
+          void running.then(done, done);
+        } else {
+          acks.done(tag);
+        }
+      }
+    };
+  }
+
+  /** Delivers one message. Returns a promise (that never rejects) while its listeners run. */
+  deliver(message: AmqpMessage): Promise<unknown> | undefined {
+    const { stats, report } = this.#parts;
+    const decoded = decodeMessage<L>(message, this.#parts.levels, this.#parts.maxMessageBytes);
+    if (!decoded.ok) {
+      stats.invalid++;
+      debug('invalid message: %s', decoded.reason);
+      const properties = message.properties;
+      report('invalid', {
+        reason: decoded.reason,
+        content: message.content,
+        routingKey: message.fields.routingKey,
+        messageId: typeof properties.messageId === 'string' ? properties.messageId : undefined,
+        appId: typeof properties.appId === 'string' ? properties.appId : undefined,
+      });
+      return;
+    }
+    const { level, data, meta } = decoded;
+    if (meta.publisher !== undefined && meta.seq !== undefined) {
+      const check = this.#sequence.check(meta.publisher, level, meta.seq);
+      if (check.kind === 'duplicate') {
+        stats.duplicates++;
+        debug('duplicate %s #%d dropped', level, meta.seq);
+        return;
+      }
+      if (check.kind === 'gap') {
+        stats.missed += check.missed;
+        report('gap', { publisher: meta.publisher, level, expected: check.expected, received: meta.seq, missed: check.missed });
+      }
+    }
+    stats.received[level] = (stats.received[level] ?? 0) + 1;
+    let result: void | Promise<unknown>;
+    try {
+      result = this.#parts.handle(level, data, meta);
+    } catch (error) {
+      // handle() reports its listeners' failures itself; this is a last line of defence.
+      debug('delivering %s failed: %s', level, describeError(error));
+      return;
+    }
+    if (!result) return;
+    const running: Promise<unknown> = result.catch(noop).finally(() => this.#running.delete(running));
+    this.#running.add(running);
+    return running;
+  }
+
+  /** Resolves once every running listener has finished, or after `timeout` ms. */
+  async settled(timeout: number): Promise<void> {
+    if (this.#running.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(this.#running),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, timeout));
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+const noop = (): void => undefined;

@@ -1,0 +1,77 @@
+// The logger's events: the one event map, with the payload of each and its documentation, and the names no level
+// may take. Every other file takes its event types from here.
+import type { EventData, EventMeta } from './wire-format.js';
+
+/** A listener of one level. It may return a promise; a rejection is reported like a throw. */
+export type LevelListener<L extends string = string> = (data: EventData, meta: EventMeta<L>) => unknown;
+
+/** One event as {@link EventBusLogger.subscribe} hands it over: its level, data and meta. */
+export interface BusEvent<L extends string = string> {
+  level: L;
+  data: EventData;
+  meta: EventMeta<L>;
+}
+
+/**
+ * A handler of every event a logger receives, whatever its level (see `subscribe()`). Like a level listener it may
+ * return a promise: the event is acked once it settles, and a throw or rejection is reported like a listener's.
+ */
+export type EventHandler<L extends string = string> = (event: BusEvent<L>) => unknown;
+
+/** Payload of `'ready'`. */
+export type ReadyInfo = { queue: string | undefined; levels: string[]; url: string };
+/**
+ * Payload of `'disconnected'`, emitted once per outage, when it begins: `attempt` and `downtime` are then always 0.
+ * How many attempts the outage took and how long it lasted come with `'reconnected'`.
+ */
+export type DisconnectedInfo = { reason: string; attempt: number; downtime: number };
+/** Payload of `'reconnected'`: `attempt` counts the tries to open a fresh queue and consumer; `downtime` is in ms. */
+export type ReconnectedInfo = { reason: string; attempt: number; downtime: number; url: string };
+/** Payload of `'blocked'`: the broker's reason, e.g. "low on memory" or "low on disk". */
+export type BlockedInfo = { reason: string };
+/** Payload of `'unblocked'`: how long publishing was blocked, in ms. */
+export type UnblockedInfo = { duration: number };
+/** Payload of `'invalid'`: a message on the bus that is not an event this logger can deliver. */
+export type InvalidInfo = { reason: string; content: Buffer; routingKey: string; messageId: string | undefined; appId: string | undefined };
+/** Payload of `'gap'`: events of one publisher and level that never reached this logger. */
+export type GapInfo = { publisher: string; level: string; expected: number; received: number; missed: number };
+
+/** The logger's own events, beside one event per level. */
+export type LifecycleEvents = {
+  /** Consuming: at start, and again after every reconnect. */
+  ready: (info: ReadyInfo) => void;
+  /** The connection or a channel was lost; the logger is reconnecting and buffering publishes. */
+  disconnected: (info: DisconnectedInfo) => void;
+  /** Back after an outage: a new queue is bound and consuming, buffered publishes are going out. */
+  reconnected: (info: ReconnectedInfo) => void;
+  /**
+   * The broker blocks publishing on the connection (its memory or disk alarm): publishes wait in the outage buffer,
+   * bounded and timed out as during an outage, until `'unblocked'` (or, if the connection is lost first, until
+   * the reconnect: a new connection starts unblocked).
+   */
+  blocked: (info: BlockedInfo) => void;
+  /** The broker accepts publishes again: what waited goes out, in order. */
+  unblocked: (info: UnblockedInfo) => void;
+  /** A message that could not be delivered (bad JSON, too large, unknown level...). It was acked and dropped. */
+  invalid: (info: InvalidInfo) => void;
+  /** A publisher's sequence jumped: `missed` events of that publisher and level were not received. */
+  gap: (info: GapInfo) => void;
+  /** A listener threw or rejected. Emitted only when an 'error' listener exists; else traced through `debug`. */
+  error: (error: Error) => void;
+  /** stop() finished. */
+  stopped: () => void;
+};
+
+/** Every event of a logger listening to levels `L`. */
+export type EventBusLoggerEvents<L extends string> = LifecycleEvents & { [K in L]: LevelListener<K> };
+
+/** Event names the logger emits itself (and Node's emitter's own): no level may take one. */
+export const LIFECYCLE_EVENTS = ['ready', 'disconnected', 'reconnected', 'blocked', 'unblocked', 'invalid', 'gap', 'error', 'stopped', 'newListener', 'removeListener'] as const;
+
+// This fails to compile when an event is added to LifecycleEvents and not to LIFECYCLE_EVENTS.
+type UnreservedEvent = Exclude<keyof LifecycleEvents, (typeof LIFECYCLE_EVENTS)[number]>;
+const everyEventReserved: [UnreservedEvent] extends [never] ? true : UnreservedEvent = true;
+void everyEventReserved;
+
+/** Reports one of the logger's own events; the parts of the logger call it rather than holding the emitter. */
+export type Report = <E extends keyof LifecycleEvents>(event: E, ...args: Parameters<LifecycleEvents[E]>) => void;

@@ -1,0 +1,192 @@
+// The logger's options: their types and documentation, their defaults in one constant, and their validation.
+// The options that shape the bus itself (config, name, url, levels, listen) are applied to the config in topology.ts.
+import { basename } from 'node:path';
+import { configError, describeValue } from './errors.js';
+import { DEFAULT_URL, type BusConfig, type DefaultLevel } from './topology.js';
+
+/** Options of {@link EventBusLogger}. Every one is optional. */
+export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
+  /**
+   * The broker URL, or several for fail-over (tried in order). Its password never appears in errors or events.
+   * @default process.env.AMQP_URL, else the config's connection, else 'amqp://guest:guest@localhost:5672'
+   */
+  url?: string | readonly string[];
+  /**
+   * The bus: the name of the topic exchange. Loggers with the same name see each other's events.
+   * @default the config's exchange, 'logger_metaclass' in the shipped config
+   */
+  name?: string;
+  /**
+   * The levels this logger listens to: its queue is bound with these routing keys only.
+   * Publishing works for every configured level whatever this says.
+   * @default every level of the config
+   */
+  levels?: readonly NoInfer<L>[];
+  /**
+   * Set to false for a publish-only logger: no queue, no bindings, no consumer, so it never receives events
+   * (use it where a process only sends, e.g. a log transport). Cannot be combined with `levels`.
+   * @default true
+   */
+  listen?: boolean;
+  /**
+   * A Rascal config object, or the path of a JSON file holding one. Never modified.
+   * @default the shipped config/rascal.json
+   */
+  config?: BusConfig<L> | string;
+  /**
+   * Sent as the AMQP `appId` of every event this logger publishes.
+   * @default the basename of the main script, e.g. 'server' for `node server.js`
+   */
+  appId?: string;
+  /**
+   * Milliseconds within which every `publish()` promise settles: a publish not confirmed by the broker by then
+   * rejects with code `PUBLISH_TIMEOUT`.
+   * @default 10000
+   */
+  publishTimeout?: number;
+  /**
+   * Milliseconds `start()` may take before it rejects with code `CONNECT`.
+   * @default 10000
+   */
+  startTimeout?: number;
+  /**
+   * When the broker is unreachable at start, keep retrying until `startTimeout` instead of failing at once.
+   * @default false
+   */
+  waitForBroker?: boolean;
+  /**
+   * Milliseconds `stop()` waits for in-flight publishes and running listeners before it closes anyway.
+   * @default 5000
+   */
+  stopTimeout?: number;
+  /**
+   * How many events the broker may push to this logger before they are handled. An event is acked once handled:
+   * at once when its listeners return, or when the promise a listener returned settles. So at most this many
+   * events are being handled at once; the broker keeps the rest in the logger's queue.
+   * @default 100
+   */
+  prefetch?: number;
+  /**
+   * The largest event body, in bytes, this logger publishes or accepts. A bigger one is rejected on publish and
+   * reported as `'invalid'` on receipt.
+   * @default 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
+   * Reject a publish with code `UNROUTABLE` when no queue is bound for its level (nobody listens).
+   * Off by default: on a pub/sub bus an event nobody listens to is normal.
+   * @default false
+   */
+  mandatory?: boolean;
+  /**
+   * At most this many events wait, unsent, while the broker is unreachable; beyond it `publish()` rejects
+   * with code `BUFFER_FULL`.
+   * @default 10000
+   */
+  bufferMaxEvents?: number;
+  /**
+   * At most this many bytes of event bodies wait, unsent, while the broker is unreachable.
+   * @default 16777216 (16 MiB)
+   */
+  bufferMaxBytes?: number;
+  /**
+   * Keep this logger's queue through a short disconnect, so it receives what was published meanwhile: the queue
+   * gets a client-chosen name and the broker deletes it only after `grace` ms without a consumer.
+   * @default false (a server-named exclusive queue, gone with the connection)
+   */
+  resumable?: boolean | { grace?: number; queueName?: string };
+}
+
+/** Defaults of the numeric and boolean options, in one place. */
+export const DEFAULTS = {
+  publishTimeout: 10_000,
+  startTimeout: 10_000,
+  waitForBroker: false,
+  stopTimeout: 5_000,
+  prefetch: 100,
+  maxMessageBytes: 1_048_576,
+  mandatory: false,
+  bufferMaxEvents: 10_000,
+  bufferMaxBytes: 16_777_216,
+  resumableGrace: 60_000,
+  url: DEFAULT_URL,
+} as const;
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions {
+  publishTimeout: number;
+  startTimeout: number;
+  waitForBroker: boolean;
+  stopTimeout: number;
+  prefetch: number;
+  maxMessageBytes: number;
+  mandatory: boolean;
+  bufferMaxEvents: number;
+  bufferMaxBytes: number;
+  appId: string;
+  resumable: { grace: number; queueName: string | undefined } | undefined;
+}
+
+
+function positiveInteger(options: Record<string, unknown>, key: string, fallback: number, minimum = 1): number {
+  const value = options[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum) {
+    throw configError(`Expected \`${key}\` to be an integer from ${minimum} and up, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function bool(options: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const value = options[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw configError(`Expected \`${key}\` to be a boolean, got ${describeValue(value)}`);
+  return value;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'url', 'name', 'levels', 'listen', 'config', 'appId', 'publishTimeout', 'startTimeout', 'waitForBroker', 'stopTimeout', 'prefetch',
+  'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'resumable',
+]);
+
+/** Validates the plain options and fills in defaults. Throws an `EventBusLoggerError` with code `CONFIG`. */
+export function resolveOptions(options: EventBusLoggerOptions<string>): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw configError(`Expected the options to be an object, got ${describeValue(options)}`);
+  }
+  const raw = options as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_OPTIONS.has(key)) throw configError(`Unknown option \`${key}\`; expected one of: ${[...KNOWN_OPTIONS].join(', ')}`);
+  }
+  const appId = raw.appId ?? (process.argv[1] ? basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, '') : 'node');
+  if (typeof appId !== 'string' || appId.length === 0 || appId.length > 255) {
+    throw configError(`Expected \`appId\` to be a string of 1 to 255 characters, got ${describeValue(appId)}`);
+  }
+  let resumable: ResolvedOptions['resumable'];
+  if (raw.resumable === true) resumable = { grace: DEFAULTS.resumableGrace, queueName: undefined };
+  else if (raw.resumable !== undefined && raw.resumable !== false) {
+    if (typeof raw.resumable !== 'object' || raw.resumable === null) {
+      throw configError(`Expected \`resumable\` to be a boolean or { grace, queueName }, got ${describeValue(raw.resumable)}`);
+    }
+    const settings = raw.resumable as Record<string, unknown>;
+    const queueName = settings.queueName;
+    if (queueName !== undefined && (typeof queueName !== 'string' || queueName.length === 0 || queueName.length > 200 || queueName.startsWith('amq.'))) {
+      throw configError(`Expected \`resumable.queueName\` to be a string of 1 to 200 characters not starting with "amq.", got ${describeValue(queueName)}`);
+    }
+    resumable = { grace: positiveInteger(settings, 'grace', DEFAULTS.resumableGrace), queueName: queueName as string | undefined };
+  }
+  return {
+    publishTimeout: positiveInteger(raw, 'publishTimeout', DEFAULTS.publishTimeout),
+    startTimeout: positiveInteger(raw, 'startTimeout', DEFAULTS.startTimeout),
+    waitForBroker: bool(raw, 'waitForBroker', DEFAULTS.waitForBroker),
+    stopTimeout: positiveInteger(raw, 'stopTimeout', DEFAULTS.stopTimeout, 0),
+    prefetch: positiveInteger(raw, 'prefetch', DEFAULTS.prefetch),
+    maxMessageBytes: positiveInteger(raw, 'maxMessageBytes', DEFAULTS.maxMessageBytes),
+    mandatory: bool(raw, 'mandatory', DEFAULTS.mandatory),
+    bufferMaxEvents: positiveInteger(raw, 'bufferMaxEvents', DEFAULTS.bufferMaxEvents, 0),
+    bufferMaxBytes: positiveInteger(raw, 'bufferMaxBytes', DEFAULTS.bufferMaxBytes, 0),
+    appId,
+    resumable,
+  };
+}
+

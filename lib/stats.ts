@@ -1,0 +1,71 @@
+// The counters behind stats(): every part of the logger counts here, and the last error is kept in this one place.
+import type { PublisherCounters } from './publisher.js';
+
+/** Counters of {@link EventBusLogger.stats}. */
+export interface EventBusLoggerStats {
+  /** publish() calls that passed validation. */
+  published: number;
+  /** Publishes the broker confirmed. */
+  confirmed: number;
+  /** Publishes that rejected (timeout, buffer full, nacked, unroutable, stopped). */
+  rejected: number;
+  /** Events waiting for a connection now. */
+  buffered: number;
+  /** Publishes rejected because the outage buffer was full. */
+  dropped: number;
+  /** Events sent again after a connection loss hid their confirm. */
+  republished: number;
+  /** Events delivered to listeners, per level. */
+  received: Record<string, number>;
+  /** Messages reported as 'invalid'. */
+  invalid: number;
+  /** Events dropped as duplicates of ones already delivered (same publisher, level and sequence). */
+  duplicates: number;
+  /** Events reported missing through 'gap'. */
+  missed: number;
+  /** Listener throws and rejections. */
+  listenerErrors: number;
+  /** Completed reconnects. */
+  reconnects: number;
+  /** Times the broker blocked publishing (resource alarms). */
+  blocks: number;
+  /** The last transport or listener error, credentials masked. */
+  lastError: string | undefined;
+}
+
+/** The receiving side's counters and the last error; the publisher keeps its own and they meet in snapshot(). */
+export class Stats {
+  received: Record<string, number> = {};
+  invalid = 0;
+  duplicates = 0;
+  missed = 0;
+  listenerErrors = 0;
+  reconnects = 0;
+  blocks = 0;
+  /** The last transport or listener error, credentials masked. */
+  lastError: string | undefined;
+
+  /** Starts the per-level count of every configured level at 0. */
+  levels(levels: readonly string[]): void {
+    for (const level of levels) this.received[level] ??= 0;
+  }
+
+  snapshot(publisher: Readonly<PublisherCounters> | undefined, buffered: number): EventBusLoggerStats {
+    return {
+      published: publisher?.published ?? 0,
+      confirmed: publisher?.confirmed ?? 0,
+      rejected: publisher?.rejected ?? 0,
+      buffered,
+      dropped: publisher?.dropped ?? 0,
+      republished: publisher?.republished ?? 0,
+      received: { ...this.received },
+      invalid: this.invalid,
+      duplicates: this.duplicates,
+      missed: this.missed,
+      listenerErrors: this.listenerErrors,
+      reconnects: this.reconnects,
+      blocks: this.blocks,
+      lastError: this.lastError,
+    };
+  }
+}
