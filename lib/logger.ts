@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
-import type TypedEmitter from 'typed-emitter';
+import type * as TypedEmitter from 'typed-emitter';
 import { DEFAULTS, LIFECYCLE_EVENTS, loadTopology, resolveOptions, type DefaultLevel, type EventBusLoggerOptions, type ResolvedOptions, type Topology } from './config.js';
 import { Acks } from './acks.js';
 import { EventBusLoggerError, describeError } from './errors.js';
