@@ -1,0 +1,11 @@
+// mocha's settings. `npm test` (plain `mocha`) runs every spec; `npx mocha spec/unit/config.spec.ts` runs only the
+// files named (a spec list here would be added to the files named on the command line).
+const named = process.argv.slice(2).some((arg) => !arg.startsWith('-') && /(^|\/)spec\/|\.spec\.ts$/.test(arg));
+
+module.exports = {
+  'node-option': ['import=tsx'],
+  ...(named ? {} : { spec: ['spec/unit/**/*.spec.ts', 'spec/integration/**/*.spec.ts', 'spec/cli/**/*.spec.ts'] }),
+  timeout: 20000,
+  slow: 2000,
+  reporter: 'spec',
+};
