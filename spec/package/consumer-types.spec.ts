@@ -27,7 +27,7 @@ const SETUPS = [
 ] as const;
 
 /** The ```ts blocks of README.md, in order. */
-export function readmeTypeScriptExamples(readme: string): string[] {
+function readmeTypeScriptExamples(readme: string): string[] {
   return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1] ?? '');
 }
 
