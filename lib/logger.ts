@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
-import type TypedEmitter from 'typed-emitter';
+import type * as TypedEmitter from 'typed-emitter';
 import { DEFAULTS, LIFECYCLE_EVENTS, loadTopology, resolveOptions, type DefaultLevel, type EventBusLoggerOptions, type ResolvedOptions, type Topology } from './config.js';
 import { Acks } from './acks.js';
 import { EventBusLoggerError, describeError } from './errors.js';
@@ -172,7 +172,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * await using logger = await EventBusLogger.create({ name: 'logger_metaclass' });
    */
   static create<L extends string = DefaultLevel>(this: typeof EventBusLogger, options?: EventBusLoggerOptions<L>): Promise<EventBusLogger<L>>;
-  static create<T extends EventBusLogger<any>>(this: new (options?: EventBusLoggerOptions<any>) => T, options?: EventBusLoggerOptions<LevelOf<T>>): Promise<T>;
+  // A subclass gets its own type and levels. EventBusLogger itself, whose options the overload above refused, is
+  // held to its default levels here (its generic constructor would otherwise make it an EventBusLogger<string>).
+  static create<C extends new (options?: EventBusLoggerOptions<any>) => EventBusLogger<any>>(this: C, options?: EventBusLoggerOptions<C extends typeof EventBusLogger ? DefaultLevel : LevelOf<InstanceType<C>>>): Promise<InstanceType<C>>;
   static async create(this: new (options?: EventBusLoggerOptions<any>) => EventBusLogger<any>, options?: EventBusLoggerOptions<any>): Promise<EventBusLogger<any>> {
     const logger = new this(options);
     await logger.start();
