@@ -284,7 +284,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
 
   /**
    * Publishes an event of `level` to the bus. Resolves once the broker has confirmed it; rejects with a TypeError
-   * for an unknown level or data that is not a JSON object, a RangeError for data over `maxMessageBytes`, or an
+   * for an unknown level or data that is not a plain object (or holds a Map, a Set, a cycle or a BigInt; an Error in
+   * it is sent as its name, message, stack, cause and own fields), a RangeError for data over `maxMessageBytes`, or an
    * `EventBusLoggerError` (`PUBLISH_TIMEOUT`, `BUFFER_FULL`, `STOPPED`, `NACKED`, `UNROUTABLE`, `NOT_STARTED`).
    * The promise never becomes an unhandled rejection if nobody awaits it.
    */
