@@ -58,7 +58,7 @@ export function isPlainObject(value: unknown): value is EventData {
   return prototype === Object.prototype || prototype === null;
 }
 
-// What a value is, for an error message: "null", "a string `'x'`", "a Date `2026-...`", "an instance of Foo `...`".
+// What a value is, for an error message: "null", "a string `'x'`", "a Date `2026-...`", "a Point `Point { x: 1 }`".
 function describeGiven(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   const kind = Array.isArray(value)
@@ -74,7 +74,7 @@ function describeGiven(value: unknown): string {
 
 // data.user.roles, data.items[2], data["odd key"]
 function formatPath(path: ReadonlyArray<string | number>): string {
-  return path.map((key) => (typeof key === 'number' ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`)).join('').replace(/^/, 'data');
+  return `data${path.map((key) => (typeof key === 'number' ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`)).join('')}`;
 }
 
 const CIRCULAR = '[Circular]';
