@@ -55,7 +55,7 @@ export type LifecycleEvents = {
   invalid: (info: InvalidInfo) => void;
   /** A publisher's sequence jumped: `missed` events of that publisher and level were not received. */
   gap: (info: GapInfo) => void;
-  /** A listener threw or rejected. Emitted only when an 'error' listener exists; else traced through `debug`. */
+  /** A listener threw or rejected. Emitted only when an 'error' listener exists; else the first is a process warning. */
   error: (error: Error) => void;
   /** stop() finished. */
   stopped: () => void;
@@ -286,7 +286,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
 
   /**
    * Publishes an event of `level` to the bus. Resolves once the broker has confirmed it; rejects with a TypeError
-   * for an unknown level or data that is not a JSON object, a RangeError for data over `maxMessageBytes`, or an
+   * for an unknown level or data that is not a plain object (or holds a Map, a Set, a cycle or a BigInt; an Error in
+   * it is sent as its name, message, stack, cause and own fields), a RangeError for data over `maxMessageBytes`, or an
    * `EventBusLoggerError` (`PUBLISH_TIMEOUT`, `BUFFER_FULL`, `STOPPED`, `NACKED`, `UNROUTABLE`, `NOT_STARTED`).
    * The promise never becomes an unhandled rejection if nobody awaits it.
    */
@@ -362,10 +363,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       try {
         const result = listener.call(this, data, meta);
         if (isPromiseLike(result)) {
-          (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#reportListenerError(level, error)));
+          (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#reportListenerError(level, error, true)));
         }
       } catch (error) {
-        this.#reportListenerError(level, error);
+        this.#reportListenerError(level, error, false);
       }
     }
     if (pending) return Promise.all(pending).then(noop);
@@ -564,12 +565,12 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     try {
       result = this.handle(level, data, meta);
     } catch (error) {
-      this.#reportListenerError(level, error);
+      this.#reportListenerError(level, error, false);
       return;
     }
     if (!isPromiseLike(result)) return;
     const running: Promise<unknown> = Promise.resolve(result)
-      .catch((error: unknown) => this.#reportListenerError(level, error))
+      .catch((error: unknown) => this.#reportListenerError(level, error, true))
       .finally(() => this.#running.delete(running));
     this.#running.add(running);
     return running;
@@ -683,12 +684,24 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     );
   }
 
-  #reportListenerError(level: string, error: unknown): void {
+  // Set once this logger has warned of a listener error nobody listened for: later ones are only counted.
+  #warnedOfListenerError = false;
+
+  // `rejected`: the listener returned a promise that rejected ("failed"), rather than throwing ("threw").
+  #reportListenerError(level: string, error: unknown, rejected: boolean): void {
     this.#counters.listenerErrors++;
-    const message = `A listener of "${level}" ${isPromiseLike(error) ? 'failed' : 'threw'}: ${describeError(error)}`;
+    const message = `A listener of "${level}" ${rejected ? 'failed' : 'threw'}: ${describeError(error)}`;
     this.#lastError = message;
     if (this.listenerCount('error') === 0) {
       debug('%s', message);
+      // Never a crash, never silent: the first one is a process warning (printed on standard error by default).
+      if (!this.#warnedOfListenerError) {
+        this.#warnedOfListenerError = true;
+        process.emitWarning(`${message}. Later listener errors of this logger are counted in stats().listenerErrors, and emitted as 'error' when the logger has an 'error' listener.`, {
+          type: 'EventBusLoggerWarning',
+          code: 'EVENT_BUS_LOGGER_LISTENER',
+        });
+      }
       return;
     }
     this.#emitSafely('error', new EventBusLoggerError('LISTENER', message, { cause: error }));
