@@ -4,7 +4,7 @@ const named = process.argv.slice(2).some((arg) => !arg.startsWith('-') && /(^|\/
 
 module.exports = {
   'node-option': ['import=tsx'],
-  ...(named ? {} : { spec: ['spec/unit/**/*.spec.ts', 'spec/integration/**/*.spec.ts', 'spec/cli/**/*.spec.ts'] }),
+  ...(named ? {} : { spec: ['spec/unit/**/*.spec.ts', 'spec/integration/**/*.spec.ts', 'spec/cli/**/*.spec.ts', 'spec/package/**/*.spec.ts'] }),
   timeout: 20000,
   slow: 2000,
   reporter: 'spec',

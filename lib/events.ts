@@ -56,7 +56,7 @@ export type LifecycleEvents = {
   invalid: (info: InvalidInfo) => void;
   /** A publisher's sequence jumped: `missed` events of that publisher and level were not received. */
   gap: (info: GapInfo) => void;
-  /** A listener threw or rejected. Emitted only when an 'error' listener exists; else traced through `debug`. */
+  /** A listener threw or rejected. Emitted only when an 'error' listener exists; else the first is a process warning. */
   error: (error: Error) => void;
   /** stop() finished. */
   stopped: () => void;

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
-import type TypedEmitter from 'typed-emitter';
+import type * as TypedEmitter from 'typed-emitter';
 import { BusConnection, type Bus, type OpenBus } from './bus/connection.js';
 import { BusSession } from './bus/session.js';
 import { Delivery } from './consume/delivery.js';
@@ -70,7 +70,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  * - `'blocked'` `({ reason })` / `'unblocked'` `({ duration })`: the broker blocks publishing (a resource alarm)
  * - `'invalid'` `({ reason, content, routingKey, messageId, appId })`: undeliverable message, dropped
  * - `'gap'` `({ publisher, level, expected, received, missed })`: events of a publisher were missed
- * - `'error'` `(error)`: a listener threw (only emitted when listened to)
+ * - `'error'` `(error)`: a listener threw or failed (only emitted when listened to)
  * - `'stopped'` `()`: stop() finished
  *
  * @example
@@ -87,7 +87,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * await using logger = await EventBusLogger.create({ name: 'logger_metaclass' });
    */
   static create<L extends string = DefaultLevel>(this: typeof EventBusLogger, options?: EventBusLoggerOptions<L>): Promise<EventBusLogger<L>>;
-  static create<T extends EventBusLogger<any>>(this: new (options?: EventBusLoggerOptions<any>) => T, options?: EventBusLoggerOptions<LevelOf<T>>): Promise<T>;
+  // A subclass gets its own type and levels. EventBusLogger itself, whose options the overload above refused, is
+  // held to its default levels here (its generic constructor would otherwise make it an EventBusLogger<string>).
+  static create<C extends new (options?: EventBusLoggerOptions<any>) => EventBusLogger<any>>(this: C, options?: EventBusLoggerOptions<C extends typeof EventBusLogger ? DefaultLevel : LevelOf<InstanceType<C>>>): Promise<InstanceType<C>>;
   static async create(this: new (options?: EventBusLoggerOptions<any>) => EventBusLogger<any>, options?: EventBusLoggerOptions<any>): Promise<EventBusLogger<any>> {
     const logger = new this(options);
     await logger.start();
@@ -194,7 +196,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
 
   /**
    * Publishes an event of `level` to the bus. Resolves once the broker has confirmed it; rejects with a TypeError
-   * for an unknown level or data that is not a JSON object, a RangeError for data over `maxMessageBytes`, or an
+   * for an unknown level or data that is not a plain object (or holds a Map, a Set, a cycle or a BigInt; an Error in
+   * it is sent as its name, message, stack, cause and own fields), a RangeError for data over `maxMessageBytes`, or an
    * `EventBusLoggerError` (`PUBLISH_TIMEOUT`, `BUFFER_FULL`, `STOPPED`, `NACKED`, `UNROUTABLE`, `NOT_STARTED`).
    * The promise never becomes an unhandled rejection if nobody awaits it.
    */
@@ -259,18 +262,18 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #receive(level: L, data: EventData, meta: EventMeta<L>): void | Promise<unknown> {
     let pending: Array<Promise<unknown>> | undefined;
     const track = (result: unknown): void => {
-      if (isPromiseLike(result)) (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#reportListenerError(level, error)));
+      if (isPromiseLike(result)) (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#reportListenerError(level, error, true)));
     };
     try {
       track(this.handle(level, data, meta));
     } catch (error) {
-      this.#reportListenerError(level, error);
+      this.#reportListenerError(level, error, false);
     }
     for (const subscriber of this.#subscribers) {
       try {
         track(subscriber({ level, data, meta }));
       } catch (error) {
-        this.#reportListenerError(level, error);
+        this.#reportListenerError(level, error, false);
       }
     }
     if (pending) return Promise.all(pending);
@@ -307,10 +310,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       try {
         const result = listener.call(this, data, meta);
         if (isPromiseLike(result)) {
-          (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#reportListenerError(level, error)));
+          (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#reportListenerError(level, error, true)));
         }
       } catch (error) {
-        this.#reportListenerError(level, error);
+        this.#reportListenerError(level, error, false);
       }
     }
     if (pending) return Promise.all(pending).then(noop);
@@ -365,12 +368,24 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     return snapshot;
   }
 
-  #reportListenerError(level: string, error: unknown): void {
+  // Set once this logger has warned of a listener error nobody listened for: later ones are only counted.
+  #warnedOfListenerError = false;
+
+  // `rejected`: the listener returned a promise that rejected ("failed"), rather than throwing ("threw").
+  #reportListenerError(level: string, error: unknown, rejected: boolean): void {
     this.#stats.listenerErrors++;
-    const message = `A listener of "${level}" ${isPromiseLike(error) ? 'failed' : 'threw'}: ${describeError(error)}`;
+    const message = `A listener of "${level}" ${rejected ? 'failed' : 'threw'}: ${describeError(error)}`;
     this.#stats.lastError = message;
     if (this.listenerCount('error') === 0) {
       debug('%s', message);
+      // Never a crash, never silent: the first one is a process warning (printed on standard error by default).
+      if (!this.#warnedOfListenerError) {
+        this.#warnedOfListenerError = true;
+        process.emitWarning(`${message}. Later listener errors of this logger are counted in stats().listenerErrors, and emitted as 'error' when the logger has an 'error' listener.`, {
+          type: 'EventBusLoggerWarning',
+          code: 'EVENT_BUS_LOGGER_LISTENER',
+        });
+      }
       return;
     }
     this.#report('error', new EventBusLoggerError('LISTENER', message, { cause: error }));

@@ -11,8 +11,17 @@
 //   error (50), fatal (60)             -> 'critical'
 // Override any entry with the `levels` option, e.g. { levels: { debug: 'debug', 35: 'notice' } }. A level that
 // is neither mapped nor standard (a custom pino level) takes the entry of the nearest standard level below it.
-import { workerData } from 'node:worker_threads';
-import type { Transform } from 'node:stream';
+//
+// A transport that cannot start (bad options or config, broker unreachable) does not reject in pino's worker: the
+// worker's unhandled rejection reaches the main thread only as a message, which a main thread blocked in the
+// transport's synchronous end() or flushSync() (thread-stream waits up to 10 s for the worker to read) does not
+// see: the user got "_flushSync took too long (10s)" and never the reason. Instead the reason goes to standard
+// error at once (synchronously, from the worker) and to the transport stream's 'error' event (thread-stream's
+// EVENT message, which does not fail the main thread's waits), and the worker reads and drops the records, so that
+// end() and pino's flush on exit finish at once.
+import { writeSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Writable, type Transform } from 'node:stream';
 import build from 'pino-abstract-transport';
 import type { EventBusLoggerOptions } from './options.js';
 import { loadTopology } from './topology.js';
@@ -118,12 +127,60 @@ function failureReporter(): { report: (error: unknown) => void; summary: () => v
   };
 }
 
+// Writes to the process's standard error without waiting for the main thread (a worker's process.stderr goes
+// through the main thread, which may be blocked in a synchronous wait or about to exit).
+function writeStderrNow(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    process.stderr.write(text);
+  }
+}
+
+// thread-stream, which runs pino's transports, passes `$context` in the options of the worker it starts.
+function inThreadStreamWorker(): boolean {
+  const data = (workerData as { workerData?: { $context?: { threadStreamVersion?: unknown } } } | null)?.workerData;
+  return parentPort !== null && data?.$context?.threadStreamVersion !== undefined;
+}
+
+// The stream of a transport that did not start: reports `error` on standard error and on the transport stream's
+// 'error' event, then reads and drops every record (counted on standard error when the transport ends).
+function failedTransport(error: unknown): Writable {
+  const reason = `event-bus-logger/pino did not start: ${describeError(error)}`;
+  writeStderrNow(`event-bus-logger/pino: the transport did not start, its log records are dropped: ${describeError(error)}\n`);
+  let dropped = 0;
+  const sink = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      for (const byte of Buffer.from(chunk)) if (byte === 10) dropped++;
+      callback();
+    },
+    final(callback) {
+      if (dropped > 0) writeStderrNow(`event-bus-logger/pino: ${dropped} log record(s) dropped (the transport did not start)\n`);
+      callback();
+    },
+  });
+  // A new Error: a worker's error reaches the main thread as a structured clone (message and stack, not `code`),
+  // and its `cause` (a driver error) could name the URL unmasked.
+  parentPort?.postMessage({ code: 'EVENT', name: 'error', args: [new Error(reason)] });
+  return sink;
+}
+
 /**
  * The transport: pino calls it in its worker thread with `options`. Resolves, once connected to the bus, with the
- * stream pino writes the records to. Rejects (and pino's transport stream emits 'error') when the options or
- * config are bad or the broker cannot be reached.
+ * stream pino writes the records to. When the options or config are bad or the broker cannot be reached, the
+ * reason goes to standard error and to the transport stream's 'error' event, and the records are dropped; outside
+ * pino's worker it rejects instead.
  */
-export default async function eventBusTransport(options: PinoTransportOptions = {}): Promise<Transform> {
+export default async function eventBusTransport(options: PinoTransportOptions = {}): Promise<Writable> {
+  try {
+    return await startTransport(options);
+  } catch (error) {
+    if (!inThreadStreamWorker()) throw error;
+    return failedTransport(error);
+  }
+}
+
+async function startTransport(options: PinoTransportOptions): Promise<Transform> {
   // pino and thread-stream add `pinoWillSendConfig` and `$context` to the options they pass to a transport.
   const { levels: levelOverrides, maxInFlight = 1000, ...rest } = options;
   const loggerOptions = Object.fromEntries(

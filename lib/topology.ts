@@ -2,12 +2,16 @@
 // options that shape it applied (config, name, url, levels, listen): the exchange, the listener queue's options,
 // the levels, the URLs, and what Rascal declares.
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { LIFECYCLE_EVENTS } from './events.js';
 import { configError, describeError, describeValue, maskUrl } from './errors.js';
 
-/** Path of the config shipped with the package: `config/rascal.json`. */
-export const SHIPPED_CONFIG_PATH = fileURLToPath(new URL('../config/rascal.json', import.meta.url));
+/**
+ * Path of the config shipped with the package: `config/rascal.json` at the package root, the file
+ * `event-bus-logger/config/rascal.json` publishes. Resolved through the package's own name, so lib/ (under tsx) and
+ * dist/lib/ (built) read the same file.
+ */
+export const SHIPPED_CONFIG_PATH = createRequire(import.meta.url).resolve('event-bus-logger/config/rascal.json');
 
 /** A Rascal config as this library reads it. Any other Rascal setting passes through to Rascal untouched. */
 export interface BusConfig<L extends string = string> {
@@ -29,8 +33,11 @@ export type LevelsOf<C> = C extends { vhosts: infer V }
   ? { [K in keyof V]: V[K] extends { bindings?: infer B } ? Extract<keyof B, string> : never }[keyof V]
   : never;
 
-/** The levels of the shipped `config/rascal.json`: `'info' | 'critical'`. */
-export type DefaultLevel = LevelsOf<typeof import('../config/rascal.json')>;
+/**
+ * The levels of the shipped `config/rascal.json`. Spelled out rather than derived from the file, so the published
+ * types hold them whatever the user's `resolveJsonModule`; spec/types/default-level.ts fails if the two differ.
+ */
+export type DefaultLevel = 'info' | 'critical';
 
 /** The options that shape the bus; those of {@link EventBusLoggerOptions} of the same names. */
 export interface TopologyOptions {

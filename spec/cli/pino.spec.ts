@@ -1,17 +1,47 @@
 // The pino transport (lib/pino.ts): a real pino instance logging through `pino.transport({ target })` to the real
 // broker, and a listener on the same bus.
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import pino from 'pino';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
 import { defaultLevelMap, levelMapper } from '../../lib/pino.js';
-import { AMQP_URL, deleteExchange, next, rawConnection, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
+import { CliProcess, ROOT } from './run-cli.js';
 
 // Under tsx the transport runs from its TypeScript source through this shim, which registers tsx in pino's
 // worker thread (see the shim). Built, it is `target: 'event-bus-logger/pino'`.
 const TARGET = fileURLToPath(new URL('./fixtures/pino-target.mjs', import.meta.url));
+
+const APP = fileURLToPath(new URL('./fixtures/pino-app.ts', import.meta.url));
+const EXAMPLE = fileURLToPath(new URL('../../examples/pino-transport.ts', import.meta.url));
+const EXAMPLE_TARGET = fileURLToPath(new URL('./fixtures/pino-example-target.mjs', import.meta.url));
+
+// The password of the unreachable broker's URL: no message may show it.
+const PASSWORD = 'pino-secret';
+
+/** Start-up failures of the transport, each with (a pattern of) the reason the user must see. */
+const STARTUP_FAILURES: Array<{ what: string; options: () => Record<string, unknown>; message: RegExp }> = [
+  {
+    what: 'a level map to a level the config lacks',
+    options: () => ({ levels: { 40: 'warning' } }),
+    message: /The pino level "40" maps to "warning", which is not a configured level \(info, critical\)/,
+  },
+  {
+    what: 'a broker that cannot be reached',
+    options: () => ({ url: `amqp://guest:${PASSWORD}@127.0.0.1:1` }),
+    message: /Cannot connect to the event bus at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1 .*ECONNREFUSED/,
+  },
+  {
+    what: 'a missing config file',
+    options: () => ({ config: join(tmpdir(), `no-such-config-${process.pid}.json`) }),
+    message: /Cannot read the config file \S*no-such-config-\d+\.json: ENOENT/,
+  },
+];
 
 const shipped = JSON.parse(readFileSync(new URL('../../config/rascal.json', import.meta.url), 'utf8')) as {
   vhosts: { '/': { bindings: Record<string, unknown> } };
@@ -40,19 +70,24 @@ async function close(transport: Transport): Promise<void> {
 }
 
 describe('event-bus-logger/pino (pino transport)', function () {
-  this.timeout(30_000);
+  this.timeout(60_000);
   let name: string;
   let listener: EventBusLogger<string> | undefined;
   let transports: Transport[];
   let received: Array<{ level: string; data: EventData; meta: EventMeta<string> }>;
 
+  let apps: CliProcess[];
+
   beforeEach(() => {
     name = uniqueName('cli_pino');
     transports = [];
     received = [];
+    apps = [];
   });
 
   afterEach(async () => {
+    for (const app of apps) if (app.running) app.child.kill('SIGKILL');
+    await Promise.all(apps.map((app) => app.exited));
     await Promise.all(transports.map((transport) => close(transport).catch(() => undefined)));
     await listener?.stop();
     listener = undefined;
@@ -148,19 +183,78 @@ describe('event-bus-logger/pino (pino transport)', function () {
     });
   }
 
-  it('fails the transport stream, naming the configured levels, on a level map to an unknown level', async () => {
-    const stream = transport({ levels: { warn: 'warning' } });
-    pino(stream);
-    const [error] = await next<[Error]>(stream as never, 'error', 15_000);
-    expect(error.message).to.include('"warn"').and.include('"warning"').and.include('info, critical');
+  // Start-up failures: the transport's stream emits 'error' with the reason (also on standard error), reads and
+  // drops the records, and ends normally, so that end() and the exit flush do not hang on a worker that never reads.
+  for (const failure of STARTUP_FAILURES) {
+    it(`on ${failure.what}: emits 'error' with the reason, drops the records, and still finishes on end() (long-running app)`, async () => {
+      const stream = transport(failure.options());
+      const errors: Error[] = [];
+      stream.on('error', (error: Error) => void errors.push(error));
+      const log = pino(stream);
+      log.info('before the failure is known');
+      await until(() => errors.length > 0, "the 'error' event", 20_000);
+      expect(errors[0]?.message).to.match(failure.message);
+      log.info('after it: dropped, no crash');
+      // events.once rejects on a further 'error' as well.
+      const finished = once(stream, 'finish', { signal: AbortSignal.timeout(20_000) });
+      stream.end();
+      await finished;
+      expect(errors).to.have.lengthOf(1);
+      expect(errors[0]?.message).to.match(failure.message).and.not.include(PASSWORD);
+      if (!(stream as unknown as { closed: boolean }).closed) await once(stream, 'close', { signal: AbortSignal.timeout(20_000) });
+    });
+
+    for (const mode of ['end', 'exit'] as const) {
+      const how = mode === 'end' ? 'ends the transport right after logging' : 'just returns (pino ends the transport on exit)';
+      it(`on ${failure.what}: an app that ${how} gets the reason on 'error' and on standard error, and exits`, async () => {
+        const app = runPinoApp(failure.options(), mode);
+        const { code } = await app.exit(45_000);
+        const output = `${app.stdout}${app.stderr}`;
+        expect(app.stdout, app.stderr).to.match(new RegExp(`^error event: .*${failure.message.source}`, 'm'));
+        expect(app.stderr).to.match(failure.message);
+        expect(app.stderr).to.include('3 log record(s) dropped');
+        if (mode === 'end') expect(app.stdout).to.include('finish');
+        expect(output).not.to.include(PASSWORD).and.not.include('_flushSync').and.not.include('took too long');
+        expect(code, output).to.equal(0);
+      });
+    }
+  }
+
+  it("runs the README's example (examples/pino-transport.ts) as it is written there", async () => {
+    const example = readFileSync(EXAMPLE, 'utf8');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## pino transport'));
+    const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    // The file is the README's block plus a header comment.
+    expect(block).to.equal(example.replace(/^(\/\/.*\n)+/, ''));
+
+    await listen();
+    const app = runPinoApp(undefined, 'end', EXAMPLE);
+    const { code } = await app.exit(45_000);
+    expect(code, app.stderr).to.equal(0);
+    expect(app.stderr).to.equal('');
+    await until(() => received.length >= 3, 'three records', 10_000);
+    expect(received.map((event) => [event.level, event.data.msg])).to.deep.equal([
+      ['info', 'signed in'],
+      ['critical', 'disk almost full'],
+      ['critical', 'it broke'],
+    ]);
+    expect(received[0]?.meta.appId).to.equal('billing');
   });
 
-  it('fails the transport stream when the broker cannot be reached, with the password masked', async () => {
-    const stream = transport({ url: 'amqp://guest:secret@127.0.0.1:1' });
-    pino(stream);
-    const [error] = await next<[Error]>(stream as never, 'error', 15_000);
-    expect(error.message).to.include('guest:***@127.0.0.1:1').and.not.include('secret');
-  });
+  // Runs the fixture app (or the README's example) as a child process: node --import tsx.
+  function runPinoApp(options: Record<string, unknown> | undefined, mode: 'end' | 'exit', script = APP): CliProcess {
+    const args = script === APP ? [JSON.stringify({ url: AMQP_URL, name, ...options }), mode] : [];
+    const preload = script === APP ? [] : ['--import', EXAMPLE_TARGET];
+    const child = spawn(process.execPath, ['--import', 'tsx', ...preload, script, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, PINO_EXAMPLE_BUS: name },
+      stdio: 'pipe',
+    });
+    const app = new CliProcess(child);
+    apps.push(app);
+    return app;
+  }
 });
 
 describe('pino level map (levelMapper)', () => {

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type amqplib from 'amqplib';
 import { EventBusLogger, EventBusLoggerError, type InvalidInfo } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, next, queueInfo, rabbitmqctl, rawConnection, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, deleteExchange, next, queueInfo, quiet, rabbitmqctl, rawConnection, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -82,6 +82,44 @@ describe('bad input', () => {
       expect(logger.stats().published).to.equal(0);
     });
 
+    it('refuses data that is not a plain object (a Date, a Map, a class instance) and loses nothing: no invalid, no gap', async () => {
+      const received: unknown[] = [];
+      const invalid: InvalidInfo[] = [];
+      const gaps: unknown[] = [];
+      logger.on('info', (data) => received.push(data));
+      logger.on('invalid', (info) => invalid.push(info));
+      logger.on('gap', (info) => gaps.push(info));
+      class Point {
+        x = 1;
+      }
+      const date = await rejection(logger.info(new Date('2026-01-02T03:04:05.000Z') as never));
+      expect(date).to.be.instanceOf(TypeError);
+      expect(date?.message).to.equal('Expected the event data to be a plain object like { info: true }, got a Date `2026-01-02T03:04:05.000Z`');
+      expect((await rejection(logger.info(new Map([['a', 1]]) as never)))?.message).to.match(/got a Map `Map\(1\) \{ 'a' => 1 \}`$/);
+      expect((await rejection(logger.info(new Point() as never)))?.message).to.match(/got a Point `Point \{ x: 1 \}`$/);
+      const nested = await rejection(logger.info({ user: { roles: new Set(['admin']) } }));
+      expect(nested).to.be.instanceOf(TypeError);
+      expect(nested?.message).to.match(/^data\.user\.roles is a Set: /);
+      await logger.info({ after: 'the refused ones' });
+      await until(() => received.length === 1, 'the valid event');
+      await quiet(200);
+      expect(received).to.deep.equal([{ after: 'the refused ones' }]);
+      expect(invalid).to.deep.equal([]);
+      expect(gaps).to.deep.equal([]);
+      expect(logger.stats()).to.include({ published: 1, invalid: 0, missed: 0 });
+    });
+
+    it('sends an Error in the data as name, message, stack, cause and its own fields', async () => {
+      const got = next<[Record<string, Record<string, unknown>>]>(logger, 'critical');
+      const error = Object.assign(new Error('disk full', { cause: new Error('ENOSPC') }), { code: 'E_DISK' });
+      // Two lines of stack each: this bus's maxMessageBytes is 1024.
+      for (const e of [error, error.cause as Error]) e.stack = e.stack?.split('\n').slice(0, 2).join('\n');
+      await logger.critical({ err: error });
+      const [data] = await got;
+      expect(data.err).to.deep.include({ name: 'Error', message: 'disk full', stack: error.stack, code: 'E_DISK' });
+      expect(data.err?.cause).to.include({ name: 'Error', message: 'ENOSPC' });
+    });
+
     it('a publish promise nobody awaits never becomes an unhandled rejection', async () => {
       const unhandled: unknown[] = [];
       const onUnhandled = (reason: unknown): void => {
@@ -151,7 +189,7 @@ describe('bad input', () => {
       await until(() => calls === 2 && errors.length === 4, 'both events and four errors');
       expect(errors.map((e) => e.message)).to.include.members([
         'A listener of "info" threw: listener broke',
-        'A listener of "info" threw: async listener broke',
+        'A listener of "info" failed: async listener broke',
       ]);
       expect((errors[0] as EventBusLoggerError).code).to.equal('LISTENER');
       expect(logger.stats().listenerErrors).to.equal(4);
@@ -169,6 +207,63 @@ describe('bad input', () => {
       await logger.info({ still: 'alive' });
       await until(() => after === 1, 'the info event after the throw');
       expect(logger.stats().listenerErrors).to.equal(1);
+    });
+  });
+
+  describe('a listener error nobody listens for', () => {
+    const loggers: EventBusLogger[] = [];
+    const names: string[] = [];
+    let warnings: Error[];
+    const onWarning = (warning: Error): void => {
+      if ((warning as Error & { code?: string }).code === 'EVENT_BUS_LOGGER_LISTENER') warnings.push(warning);
+    };
+
+    beforeEach(() => {
+      warnings = [];
+      process.on('warning', onWarning);
+    });
+
+    afterEach(async () => {
+      process.off('warning', onWarning);
+      await Promise.all(loggers.splice(0).map((l) => l.stop()));
+      await Promise.all(names.splice(0).map((n) => deleteExchange(n)));
+    });
+
+    async function loggerOnItsBus(): Promise<EventBusLogger> {
+      const name = uniqueName('listener_warning');
+      names.push(name);
+      const logger = await EventBusLogger.create({ url: AMQP_URL, name });
+      loggers.push(logger);
+      return logger;
+    }
+
+    it('is one process warning per logger, naming the level and the error; later ones are only counted', async () => {
+      const logger = await loggerOnItsBus();
+      logger.on('critical', (data) => (data as { missing: { field: unknown } }).missing.field);
+      await logger.critical({ n: 1 });
+      await until(() => warnings.length === 1, 'the process warning');
+      await logger.critical({ n: 2 });
+      await until(() => logger.stats().listenerErrors === 2, 'the second listener error');
+      await quiet(200);
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]?.name).to.equal('EventBusLoggerWarning');
+      expect(warnings[0]?.message).to.match(/^A listener of "critical" threw: Cannot read properties of undefined \(reading 'field'\)\. Later listener errors of this logger are counted in stats\(\)\.listenerErrors/);
+    });
+
+    it('says "failed" for a rejected promise, and each logger warns once of its own', async () => {
+      const first = await loggerOnItsBus();
+      first.on('info', () => {
+        throw new Error('first logger');
+      });
+      await first.info({ n: 1 });
+      await until(() => warnings.length === 1, 'the first logger\'s warning');
+      const second = await loggerOnItsBus();
+      second.on('info', async () => {
+        throw new Error('second logger');
+      });
+      await second.info({ n: 1 });
+      await until(() => warnings.length === 2, 'the second logger\'s warning');
+      expect(warnings[1]?.message).to.match(/^A listener of "info" failed: second logger\. /);
     });
   });
 

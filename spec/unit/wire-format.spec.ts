@@ -73,3 +73,116 @@ describe('wire format', () => {
     expect((decoded as unknown as { meta: Record<string, unknown> }).meta).to.deep.include({ pid: undefined, seq: undefined, host: undefined });
   });
 });
+
+describe('encoding event data', () => {
+  const json = (data: unknown): unknown => JSON.parse(encodeData(data).toString());
+
+  class Point {
+    constructor(readonly x: number, readonly y: number) {}
+  }
+  const refused: Array<[string, unknown, RegExp]> = [
+    ['a Date (its toJSON returns a string)', new Date('2026-01-02T03:04:05.000Z'), /^Expected the event data to be a plain object like \{ info: true \}, got a Date `2026-01-02T03:04:05\.000Z`/],
+    ['a Map', new Map([['a', 1]]), /got a Map `Map\(1\) \{ 'a' => 1 \}`/],
+    ['a Set', new Set([1]), /got a Set/],
+    ['a class instance', new Point(1, 2), /got a Point `Point \{ x: 1, y: 2 \}`/],
+    ['an Error', new Error('boom'), /got an Error `Error: boom/],
+    ['an array', [1, 2], /got an array `\[ 1, 2 \]`/],
+    ['null', null, /got null$/],
+    ['undefined', undefined, /got undefined$/],
+    ['a string', 'text', /got a string `'text'`/],
+    ['a number', 42, /got a number `42`/],
+    ['a plain object whose toJSON returns a string', { toJSON: () => 'text' }, /^Expected the event data to be a plain object .*its toJSON\(\) returned a string/],
+  ];
+  for (const [what, data, message] of refused) {
+    it(`refuses ${what} at the top level with a TypeError saying what was given`, () => {
+      expect(() => encodeData(data)).to.throw(TypeError, message);
+    });
+  }
+
+  it('accepts a plain object with a null prototype', () => {
+    const data = Object.assign(Object.create(null) as object, { a: 1 });
+    expect(json(data)).to.deep.equal({ a: 1 });
+  });
+
+  it('refuses a nested Map or Set, naming its path, instead of sending {}', () => {
+    expect(() => encodeData({ user: { roles: new Set(['admin']) } })).to.throw(TypeError, /^data\.user\.roles is a Set: /);
+    expect(() => encodeData({ items: [{ ok: 1 }, new Map()] })).to.throw(TypeError, /^data\.items\[1\] is a Map: /);
+    expect(() => encodeData({ 'odd key': { m: new Map() } })).to.throw(TypeError, /^data\["odd key"\]\.m is a Map: /);
+    // A Map inside a class instance or behind a toJSON is found too.
+    expect(() => encodeData({ p: Object.assign(new Point(1, 2), { m: new Map() }) })).to.throw(TypeError, /^data\.p\.m is a Map/);
+    expect(() => encodeData({ t: { toJSON: () => ({ s: new Set() }) } })).to.throw(TypeError, /^data\.t\.s is a Set/);
+  });
+
+  it('follows JSON.stringify for nested values: toJSON honoured, class instances by their fields', () => {
+    const at = new Date('2026-01-02T03:04:05.000Z');
+    const data = {
+      at,
+      nested: [{ at }],
+      custom: { toJSON: (key: string) => `custom:${key}` },
+      point: new Point(1, 2),
+      buffer: Buffer.from('hi'),
+      skipped: undefined,
+      fn: () => 1,
+      list: [undefined, NaN, Infinity],
+      boxed: new Number(3),
+      // JSON.stringify calls toJSON once: the toJSON of what it returned is not called.
+      once: { toJSON: () => ({ toJSON: () => 'twice', v: 1 }) },
+    };
+    expect(encodeData(data).toString()).to.equal(JSON.stringify(data));
+    expect(json(data)).to.deep.include({ at: '2026-01-02T03:04:05.000Z', custom: 'custom:custom', point: { x: 1, y: 2 } });
+  });
+
+  it('sends the same object twice in one event (a shared reference is not a cycle)', () => {
+    const shared = { a: 1 };
+    expect(json({ one: shared, two: shared, both: [shared, shared] })).to.deep.equal({ one: { a: 1 }, two: { a: 1 }, both: [{ a: 1 }, { a: 1 }] });
+  });
+
+  it('refuses a cycle or a BigInt in the data, naming the path', () => {
+    const cyclic: Record<string, unknown> = { inner: {} };
+    (cyclic.inner as Record<string, unknown>).back = cyclic;
+    expect(() => encodeData(cyclic)).to.throw(TypeError, /^The event data cannot be serialised to JSON: data\.inner\.back is a circular reference/);
+    expect(() => encodeData({ n: 1n })).to.throw(TypeError, /^The event data cannot be serialised to JSON: data\.n is a BigInt/);
+    const getter = Object.defineProperty({}, 'broken', { enumerable: true, get: () => { throw new Error('getter broke'); } });
+    expect(() => encodeData({ getter })).to.throw(TypeError, /^The event data cannot be serialised to JSON: getter broke/);
+  });
+
+  it('sends an Error as name, message, stack, its own fields and its cause', () => {
+    const cause = new RangeError('too far');
+    const error = Object.assign(new Error('boom', { cause }), { code: 'E_BOOM', status: 500 });
+    const sent = json({ err: error, deep: [{ e: new TypeError('inner') }] }) as { err: Record<string, unknown>; deep: Array<{ e: Record<string, unknown> }> };
+    expect(sent.err).to.deep.include({ name: 'Error', message: 'boom', stack: error.stack, code: 'E_BOOM', status: 500 });
+    expect(sent.err.cause).to.deep.equal({ name: 'RangeError', message: 'too far', stack: cause.stack });
+    expect(sent.deep[0]?.e).to.include({ name: 'TypeError', message: 'inner' });
+  });
+
+  it('sends an Error subclass by its name, and a cause that is not an Error as it is', () => {
+    class HttpError extends Error {
+      override name = 'HttpError';
+      constructor(message: string, readonly status: number) {
+        super(message, { cause: { url: '/x' } });
+      }
+    }
+    const sent = json({ err: new HttpError('not found', 404) }) as { err: Record<string, unknown> };
+    expect(sent.err).to.deep.include({ name: 'HttpError', message: 'not found', status: 404, cause: { url: '/x' } });
+  });
+
+  it('sends an AggregateError with its errors', () => {
+    const sent = json({ err: new AggregateError([new Error('one'), new TypeError('two')], 'both failed') }) as { err: Record<string, unknown> };
+    expect(sent.err).to.include({ name: 'AggregateError', message: 'both failed' });
+    expect((sent.err.errors as Array<Record<string, unknown>>).map((e) => [e.name, e.message])).to.deep.equal([['Error', 'one'], ['TypeError', 'two']]);
+  });
+
+  it('guards cycles through Errors: an Error that is its own cause, or holds itself, is sent once', () => {
+    const error = new Error('loop') as Error & { self?: unknown; info?: unknown };
+    error.cause = error;
+    error.self = error;
+    error.info = { back: error };
+    const sent = json({ err: error }) as { err: Record<string, unknown> };
+    expect(sent.err).to.deep.include({ message: 'loop', cause: '[Circular]', self: '[Circular]', info: { back: '[Circular]' } });
+    const a = new Error('a');
+    const b = new Error('b', { cause: a });
+    a.cause = b;
+    const chain = json({ err: a }) as { err: { cause: { cause: unknown } } };
+    expect(chain.err.cause.cause).to.equal('[Circular]');
+  });
+});

@@ -1,0 +1,188 @@
+// The package as a user gets it: built, packed with `npm pack`, installed from the tarball into a separate app
+// (spec/package/consumer/), then the README's TypeScript examples are compiled there, with the project's own tsc,
+// under every module resolution users run (nodenext, node16, bundler), with and without skipLibCheck.
+// The install is offline: the app's lockfile is cut from the project's, so `npm ci` takes every dependency from the
+// npm cache that the project's own `npm ci` filled.
+import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./consumer/', import.meta.url));
+const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
+
+/** The module settings users run, each compiled with and without skipLibCheck. */
+const SETUPS = [
+  { name: 'nodenext', module: 'nodenext', moduleResolution: 'nodenext', importAttributes: true },
+  // TypeScript allows import attributes (`with { type: 'json' }`) from module node18 on: node16 skips the examples
+  // that import a JSON config, and still compiles every other one.
+  { name: 'node16', module: 'node16', moduleResolution: 'node16', importAttributes: false },
+  { name: 'bundler (module esnext)', module: 'esnext', moduleResolution: 'bundler', importAttributes: true },
+  { name: 'bundler (module preserve)', module: 'preserve', moduleResolution: 'bundler', importAttributes: true },
+] as const;
+
+/** The ```ts blocks of README.md, in order. */
+function readmeTypeScriptExamples(readme: string): string[] {
+  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1] ?? '');
+}
+
+interface LockEntry {
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+// The lockfile entries an app needs for `names`, found in the project's lockfile the way Node resolves packages:
+// from a package's own node_modules up to the top.
+function lockEntriesFor(names: string[], packages: Record<string, LockEntry>): Record<string, LockEntry> {
+  const picked: Record<string, LockEntry> = {};
+  const visit = (name: string, from: string, required: boolean): void => {
+    for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/node_modules/')))) {
+      const key = `${dir ? `${dir}/` : ''}node_modules/${name}`;
+      const entry = packages[key];
+      if (entry) {
+        if (picked[key]) return;
+        picked[key] = entry;
+        for (const dep of Object.keys(entry.dependencies ?? {})) visit(dep, key, true);
+        // Optional and peer dependencies are in the lockfile only when installed.
+        for (const dep of Object.keys({ ...entry.optionalDependencies, ...entry.peerDependencies })) visit(dep, key, false);
+        return;
+      }
+      if (!dir) {
+        if (!required) return;
+        throw new Error(`package-lock.json has no entry for ${name} (needed by ${from || 'the package'}): run npm install`);
+      }
+    }
+  };
+  for (const name of names) visit(name, '', true);
+  return picked;
+}
+
+describe('the packed package, installed in a separate app', function () {
+  this.timeout(180_000);
+  let app: string;
+  let tarballFiles: string[];
+  let examples: string[];
+
+  before(async () => {
+    app = await mkdtemp(join(tmpdir(), 'event-bus-logger-consumer-'));
+    // `npm pack` runs `prepare`, which builds dist/ from lib/.
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', app], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+    const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string; integrity: string; files: { path: string }[] }[];
+    if (!packed) throw new Error(`npm pack printed no package: ${stdout}`);
+    tarballFiles = packed.files.map((file) => file.path);
+
+    const project = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+      license: string;
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+      engines: Record<string, string>;
+      bin: Record<string, string>;
+    };
+    const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+    const tarball = `file:${packed.filename}`;
+    const manifest = JSON.parse(await readFile(join(FIXTURE, 'package.json'), 'utf8')) as { name: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    // pino too: the README's pino transport example is an app that logs with pino.
+    manifest.dependencies = { 'event-bus-logger': tarball, pino: project.devDependencies.pino ?? '*' };
+    manifest.devDependencies = { '@types/node': project.devDependencies['@types/node'] ?? '*' };
+    const packages: Record<string, LockEntry> = {
+      '': { name: manifest.name, dependencies: manifest.dependencies, devDependencies: manifest.devDependencies },
+      'node_modules/event-bus-logger': {
+        version: project.version,
+        resolved: tarball,
+        integrity: packed.integrity,
+        license: project.license,
+        dependencies: project.dependencies,
+        bin: project.bin,
+        engines: project.engines,
+      },
+      ...lockEntriesFor([...Object.keys(project.dependencies), 'pino', '@types/node'], lock.packages),
+    };
+    await writeFile(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
+    await writeFile(join(app, 'package-lock.json'), JSON.stringify({ name: manifest.name, lockfileVersion: 3, requires: true, packages }, null, 2));
+    const install = ['ci', '--ignore-scripts', '--no-audit', '--no-fund'];
+    try {
+      await run('npm', [...install, '--offline'], { cwd: app });
+    } catch (error) {
+      // An npm cache that lacks a tarball (node_modules was not installed by npm ci here): fetch what is missing.
+      try {
+        await run('npm', [...install, '--prefer-offline'], { cwd: app });
+      } catch {
+        throw new Error(`Cannot install the packed package in ${app}: ${(error as { stderr?: string }).stderr ?? String(error)}`);
+      }
+    }
+
+    examples = readmeTypeScriptExamples(await readFile(join(ROOT, 'README.md'), 'utf8'));
+    await Promise.all([
+      ...examples.map((example, index) => writeFile(join(app, `readme-${index + 1}.ts`), example)),
+      copyFile(join(FIXTURE, 'tsconfig.json'), join(app, 'tsconfig.json')),
+      copyFile(join(FIXTURE, 'types-check.ts'), join(app, 'types-check.ts')),
+      // The README's typed-levels example imports your copy of the config, with a "warning" level.
+      copyFile(join(ROOT, 'examples', 'rascal-with-warning.json'), join(app, 'rascal.json')),
+    ]);
+  });
+
+  after(async () => {
+    if (app) await rm(app, { recursive: true, force: true });
+  });
+
+  it('ships one config, config/rascal.json, and no copy under dist/', () => {
+    expect(tarballFiles).to.include('config/rascal.json');
+    expect(tarballFiles).to.include('dist/lib/index.d.ts');
+    expect(tarballFiles).to.include('LICENSE');
+    expect(tarballFiles.filter((path) => path.startsWith('dist/') && !path.startsWith('dist/lib/'))).to.deep.equal([]);
+  });
+
+  it('the README has TypeScript examples, each written against the package', () => {
+    expect(examples.length).to.be.at.least(3);
+    for (const example of examples) expect(example).to.match(/'event-bus-logger(\/pino)?'/);
+  });
+
+  for (const setup of SETUPS) {
+    for (const skipLibCheck of [false, true]) {
+      it(`compiles the README's examples under ${setup.name}, skipLibCheck ${skipLibCheck}`, async () => {
+        const config = `tsconfig.${setup.module}-${skipLibCheck}.json`;
+        // resolveJsonModule only where an example imports JSON: the published types must not need it.
+        const options = { module: setup.module, moduleResolution: setup.moduleResolution, skipLibCheck, resolveJsonModule: setup.importAttributes };
+        const files = examples.flatMap((example, index) => (setup.importAttributes || !/\bwith \{/.test(example) ? [`readme-${index + 1}.ts`] : []));
+        await writeFile(join(app, config), JSON.stringify({ extends: './tsconfig.json', compilerOptions: options, files: [...files, 'types-check.ts'], include: [] }));
+        try {
+          await run(TSC, ['-p', config], { cwd: app });
+        } catch (error) {
+          const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+          throw new Error(`tsc failed in the app under ${setup.name}, skipLibCheck ${skipLibCheck}:\n${stdout}${stderr}`);
+        }
+      });
+    }
+  }
+
+  it('loads from CommonJS through import(), reads the root config/rascal.json, and is ESM for require()', async () => {
+    await writeFile(
+      join(app, 'load.cjs'),
+      `(async () => {
+        const { EventBusLogger, SHIPPED_CONFIG_PATH } = await import('event-bus-logger');
+        console.log(JSON.stringify({ create: typeof EventBusLogger.create, config: SHIPPED_CONFIG_PATH }));
+      })();\n`,
+    );
+    const { stdout } = await run(process.execPath, ['load.cjs'], { cwd: app });
+    const loaded = JSON.parse(stdout) as { create: string; config: string };
+    expect(loaded.create).to.equal('function');
+    expect(await realpath(loaded.config)).to.equal(await realpath(join(app, 'node_modules', 'event-bus-logger', 'config', 'rascal.json')));
+
+    // What the README says of require() on a Node 20 without require(esm) (before 20.19).
+    await writeFile(join(app, 'require.cjs'), "require('event-bus-logger');\n");
+    const withoutRequireEsm = 'require_module' in process.features ? ['--no-experimental-require-module'] : [];
+    const failed = await run(process.execPath, [...withoutRequireEsm, 'require.cjs'], { cwd: app }).then(
+      () => undefined,
+      (error: { stderr: string }) => error,
+    );
+    expect(failed?.stderr).to.include('ERR_REQUIRE_ESM');
+  });
+});

@@ -1,0 +1,62 @@
+// The example configs are copies of the shipped config/rascal.json plus the levels they add: nothing else may
+// differ, so the queue cap, heartbeat and retry settings users copy from them are the shipped ones.
+import { readdir, readFile } from 'node:fs/promises';
+import { expect } from 'chai';
+import { shippedConfig } from '../helpers.js';
+
+const EXAMPLES = new URL('../../examples/', import.meta.url);
+
+type Bindings = Record<string, Record<string, unknown>>;
+type Config = { vhosts: Record<string, { bindings?: Bindings }> };
+
+async function exampleConfigs(): Promise<string[]> {
+  const files: string[] = [];
+  for (const file of (await readdir(EXAMPLES)).filter((name) => name.endsWith('.json')).sort()) {
+    const json = JSON.parse(await readFile(new URL(file, EXAMPLES), 'utf8')) as Record<string, unknown>;
+    if ('vhosts' in json) files.push(file);
+  }
+  return files;
+}
+
+// The config with the bindings the shipped config does not have taken out, and those bindings.
+function splitAddedLevels(config: Config, shipped: Config): { rest: Config; added: Bindings } {
+  const rest = structuredClone(config);
+  const added: Bindings = {};
+  for (const [vhost, settings] of Object.entries(rest.vhosts)) {
+    for (const [name, binding] of Object.entries(settings.bindings ?? {})) {
+      if (shipped.vhosts[vhost]?.bindings?.[name] === undefined) {
+        added[name] = binding;
+        delete settings.bindings?.[name];
+      }
+    }
+  }
+  return { rest, added };
+}
+
+describe('example configs', () => {
+  it('there is at least one (examples/rascal-with-warning.json)', async () => {
+    expect(await exampleConfigs()).to.include('rascal-with-warning.json');
+  });
+
+  it('each is the shipped config/rascal.json plus its added levels, bound like the shipped ones', async () => {
+    const shipped = (await shippedConfig()) as Config;
+    const [[, shippedBinding] = []] = Object.entries(Object.values(shipped.vhosts)[0]?.bindings ?? {});
+    for (const file of await exampleConfigs()) {
+      const example = JSON.parse(await readFile(new URL(file, EXAMPLES), 'utf8')) as Config;
+      const { rest, added } = splitAddedLevels(example, shipped);
+      expect(rest, `${file} differs from config/rascal.json in more than its added levels`).to.deep.equal(shipped);
+      expect(Object.keys(added), `${file} adds no level`).to.not.be.empty;
+      for (const [level, binding] of Object.entries(added)) {
+        expect(binding, `${file}: binding "${level}"`).to.deep.equal({ ...shippedBinding, bindingKey: level });
+      }
+    }
+  });
+
+  it("the README's warning binding is the one examples/rascal-with-warning.json adds", async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const snippet = /^```json\n("warning":[\s\S]*?)^```$/m.exec(readme)?.[1];
+    expect(snippet, 'README.md: the ```json block of the "warning" binding').to.be.a('string');
+    const example = JSON.parse(await readFile(new URL('rascal-with-warning.json', EXAMPLES), 'utf8')) as Config;
+    expect(JSON.parse(`{${snippet}}`)).to.deep.equal({ warning: example.vhosts['/']?.bindings?.warning });
+  });
+});
