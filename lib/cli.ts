@@ -10,7 +10,7 @@ import { loadTopology } from './topology.js';
 import { EventBusLoggerError, describeError, maskUrl } from './errors.js';
 import { EventBusLogger } from './logger.js';
 import type { EventData, EventMeta } from './wire-format.js';
-import { formatJson, formatPretty, tailRecord, useColor } from './cli-format.js';
+import { formatJson, formatPretty, tailRecord, useColor } from './bridges/event-record.js';
 
 const PROGRAM = 'event-bus-logger';
 const DEFAULT_APP_ID = 'event-bus-logger';

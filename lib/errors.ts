@@ -38,6 +38,11 @@ export function describeError(error: unknown): string {
   return maskUrl(message);
 }
 
+/** What a value is, in a word: `null`, `array`, or its `typeof`. */
+export function kindOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
 /** Describes a value for an error message: `` `0` (number) ``, as p-queue does. */
 export function describeValue(value: unknown): string {
   let shown: string;
@@ -47,8 +52,7 @@ export function describeValue(value: unknown): string {
     shown = String(value);
   }
   if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return `\`${shown}\` (${type})`;
+  return `\`${shown}\` (${kindOf(value)})`;
 }
 
 export function configError(message: string): EventBusLoggerError {

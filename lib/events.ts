@@ -1,6 +1,15 @@
 // The logger's events: the one event map, with the payload of each and its documentation, and the names no level
 // may take. Every other file takes its event types from here.
+import { EventEmitter } from 'node:events';
+import type * as TypedEmitter from 'typed-emitter';
 import type { EventData, EventMeta } from './wire-format.js';
+
+/**
+ * Node's EventEmitter typed with an event map (`{ name: (payload) => void }`): the one way every emitter of this
+ * library is typed. typed-emitter is types only; its namespace import resolves alike under nodenext, node16 and
+ * bundler.
+ */
+export const TypedEventEmitter = EventEmitter as unknown as new <E extends TypedEmitter.EventMap>() => TypedEmitter.default<E>;
 
 /** A listener of one level. It may return a promise; a rejection is reported like a throw. */
 export type LevelListener<L extends string = string> = (data: EventData, meta: EventMeta<L>) => unknown;

@@ -1,39 +1,26 @@
 // EventBusLogger: a thin typed EventEmitter over Rascal. Publishes events to the bus with info()/critical()/
 // publish() and re-emits every event of the bus as a typed event named by its level. It wires the rooms that do
 // the work: the bus session (bus/), the publisher, the live queue and the delivery pipeline (consume/).
-import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
-import type * as TypedEmitter from 'typed-emitter';
 import { BusConnection, type Bus, type OpenBus } from './bus/connection.js';
 import { BusSession } from './bus/session.js';
 import { Delivery } from './consume/delivery.js';
 import { LiveQueue } from './consume/live-queue.js';
 import { EventBusLoggerError, describeError } from './errors.js';
-import type { EventBusLoggerEvents, EventHandler, LifecycleEvents } from './events.js';
-import { DEFAULTS, resolveOptions, type EventBusLoggerOptions, type ResolvedOptions } from './options.js';
+import { ListenerFailures } from './listener-failures.js';
+import { TypedEventEmitter, type EventBusLoggerEvents, type EventHandler, type LifecycleEvents } from './events.js';
+import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions, type ResolvedOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { call } from './rascal.js';
 import { Stats, type EventBusLoggerStats } from './stats.js';
-import { loadTopology, type DefaultLevel, type Topology } from './topology.js';
+import type { DefaultLevel, Topology } from './topology.js';
 import { encodeData, publishProperties, type EventData, type EventMeta } from './wire-format.js';
 
 const debug = createDebug('event-bus-logger:logger');
 
 /** The levels of a logger type. */
 export type LevelOf<T> = T extends EventBusLogger<infer L> ? L : never;
-
-/** The options and topology of a logger, read and validated; the CLI and the pino transport read them first. */
-export interface BusPlan {
-  settings: ResolvedOptions;
-  topology: Topology;
-}
-
-/** Reads and validates the options and the config, without connecting. Rejects with code `CONFIG`. */
-export async function planBus(options: EventBusLoggerOptions<string>): Promise<BusPlan> {
-  const settings = resolveOptions(options);
-  return { settings, topology: await loadTopology(options, settings) };
-}
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -49,8 +36,6 @@ interface Parts {
   exchange: string;
 }
 
-// typed-emitter is types only: the class extends Node's EventEmitter typed with the event map.
-const TypedEventEmitter = EventEmitter as unknown as new <E extends TypedEmitter.EventMap>() => TypedEmitter.default<E>;
 
 const noop = (): void => undefined;
 
@@ -102,6 +87,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   readonly #instanceId = randomUUID();
   readonly #stats = new Stats();
   readonly #subscribers = new Set<EventHandler<L>>();
+  readonly #listenerFailures: ListenerFailures;
   #state: State = 'new';
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -118,6 +104,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     this.#options = options;
     this.#openBus = openBus;
     this.#plan = plan;
+    this.#listenerFailures = new ListenerFailures(this.#stats, this.#report, () => this.listenerCount('error') > 0);
   }
 
   /** Every level configured on the bus (known after start). */
@@ -262,18 +249,18 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #receive(level: L, data: EventData, meta: EventMeta<L>): void | Promise<unknown> {
     let pending: Array<Promise<unknown>> | undefined;
     const track = (result: unknown): void => {
-      if (isPromiseLike(result)) (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#reportListenerError(level, error, true)));
+      if (isPromiseLike(result)) (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#listenerFailures.failed(level, error, true)));
     };
     try {
       track(this.handle(level, data, meta));
     } catch (error) {
-      this.#reportListenerError(level, error, false);
+      this.#listenerFailures.failed(level, error, false);
     }
     for (const subscriber of this.#subscribers) {
       try {
         track(subscriber({ level, data, meta }));
       } catch (error) {
-        this.#reportListenerError(level, error, false);
+        this.#listenerFailures.failed(level, error, false);
       }
     }
     if (pending) return Promise.all(pending);
@@ -310,10 +297,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       try {
         const result = listener.call(this, data, meta);
         if (isPromiseLike(result)) {
-          (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#reportListenerError(level, error, true)));
+          (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#listenerFailures.failed(level, error, true)));
         }
       } catch (error) {
-        this.#reportListenerError(level, error, false);
+        this.#listenerFailures.failed(level, error, false);
       }
     }
     if (pending) return Promise.all(pending).then(noop);
@@ -366,29 +353,6 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const snapshot = this.#stats.snapshot(publisher?.counters, publisher?.buffered ?? 0);
     snapshot.lastError ??= bus?.lastError;
     return snapshot;
-  }
-
-  // Set once this logger has warned of a listener error nobody listened for: later ones are only counted.
-  #warnedOfListenerError = false;
-
-  // `rejected`: the listener returned a promise that rejected ("failed"), rather than throwing ("threw").
-  #reportListenerError(level: string, error: unknown, rejected: boolean): void {
-    this.#stats.listenerErrors++;
-    const message = `A listener of "${level}" ${rejected ? 'failed' : 'threw'}: ${describeError(error)}`;
-    this.#stats.lastError = message;
-    if (this.listenerCount('error') === 0) {
-      debug('%s', message);
-      // Never a crash, never silent: the first one is a process warning (printed on standard error by default).
-      if (!this.#warnedOfListenerError) {
-        this.#warnedOfListenerError = true;
-        process.emitWarning(`${message}. Later listener errors of this logger are counted in stats().listenerErrors, and emitted as 'error' when the logger has an 'error' listener.`, {
-          type: 'EventBusLoggerWarning',
-          code: 'EVENT_BUS_LOGGER_LISTENER',
-        });
-      }
-      return;
-    }
-    this.#report('error', new EventBusLoggerError('LISTENER', message, { cause: error }));
   }
 
   // Emits one of the logger's own events; a throwing listener is traced and never breaks the logger.

@@ -2,7 +2,7 @@
 // The options that shape the bus itself (config, name, url, levels, listen) are applied to the config in topology.ts.
 import { basename } from 'node:path';
 import { configError, describeValue } from './errors.js';
-import { DEFAULT_URL, type BusConfig, type DefaultLevel } from './topology.js';
+import { DEFAULT_URL, loadTopology, type BusConfig, type DefaultLevel, type Topology } from './topology.js';
 
 /** Options of {@link EventBusLogger}. Every one is optional. */
 export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
@@ -190,3 +190,14 @@ export function resolveOptions(options: EventBusLoggerOptions<string>): Resolved
   };
 }
 
+/** The options and topology of a logger, read and validated; the CLI and the pino transport read them first. */
+export interface BusPlan {
+  settings: ResolvedOptions;
+  topology: Topology;
+}
+
+/** Reads and validates the options and the config, without connecting. Rejects with code `CONFIG`. */
+export async function planBus(options: EventBusLoggerOptions<string>): Promise<BusPlan> {
+  const settings = resolveOptions(options);
+  return { settings, topology: await loadTopology(options, settings) };
+}

@@ -58,11 +58,6 @@ export class Publisher {
     return this.buffer.length;
   }
 
-  /** Events sent and not yet confirmed. */
-  get pending(): number {
-    return this.inflight.size;
-  }
-
   /** Publishes one event; the promise settles on the broker's confirm, a rejection, or the timeout. */
   publish(level: string, body: Buffer, properties: PublishProperties): Promise<void> {
     if (this.closedWith) return Promise.reject(this.closedWith);

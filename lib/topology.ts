@@ -68,7 +68,8 @@ export interface Topology {
   /** The broker URLs, passwords masked, for messages. */
   loggableUrls: string[];
 }
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** True for an object that is neither null nor an array: a JSON object, as configs and option maps are. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

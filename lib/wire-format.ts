@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { inspect, types } from 'node:util';
-import { describeError, maskUrl } from './errors.js';
+import { describeError, kindOf, maskUrl } from './errors.js';
 
 /** The data of one event: a JSON object. */
 export type EventData = Record<string, unknown>;
@@ -255,7 +255,7 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
     return { ok: false, reason: `body is not valid JSON: ${(error as Error).message.slice(0, 200)}` };
   }
   if (!isPlainObject(data)) {
-    return { ok: false, reason: `body is JSON ${data === null ? 'null' : Array.isArray(data) ? 'array' : typeof data}; expected a JSON object` };
+    return { ok: false, reason: `body is JSON ${kindOf(data)}; expected a JSON object` };
   }
   const headers = properties.headers ?? {};
   const timestamp = typeof properties.timestamp === 'number' && Number.isFinite(properties.timestamp) ? new Date(properties.timestamp * 1000) : new Date();

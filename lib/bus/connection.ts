@@ -1,24 +1,24 @@
 // The connection to the bus: Rascal's broker and vhost. Rascal reconnects by itself (with backoff, across the
 // configured URLs) and re-declares the exchange; this file turns its events into 'down', 'up', 'blocked' and
 // 'unblocked', opens channels on its connection, and waits for the broker at start when asked to.
-import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { EventBusLoggerError, describeError } from '../errors.js';
+import { TypedEventEmitter } from '../events.js';
 import { createBroker, findVhost, type AmqpChannel, type AmqpConfirmChannel, type RascalBroker, type RascalVhost } from '../rascal.js';
 import { Backoff } from './backoff.js';
 
 const debug = createDebug('event-bus-logger:connection');
 
-export interface BusConnectionEvents {
+export type BusConnectionEvents = {
   /** The connection was lost; Rascal is reconnecting. Emitted once per outage. */
-  down: [{ reason: string }];
+  down: (info: { reason: string }) => void;
   /** Rascal reconnected and re-declared the exchange: channels can be opened again. */
-  up: [];
+  up: () => void;
   /** The broker blocks publishing on this connection (a memory or disk alarm); `reason` is the broker's. */
-  blocked: [{ reason: string }];
+  blocked: (info: { reason: string }) => void;
   /** The broker accepts publishes on this connection again. */
-  unblocked: [];
-}
+  unblocked: () => void;
+};
 
 /** What the logger needs of its connection; unit specs pass a stub of this. */
 export interface Bus {
@@ -32,14 +32,14 @@ export interface Bus {
   channel(): Promise<AmqpChannel>;
   confirmChannel(): Promise<AmqpConfirmChannel>;
   close(): Promise<void>;
-  on<E extends keyof BusConnectionEvents>(event: E, listener: (...args: BusConnectionEvents[E]) => void): unknown;
+  on<E extends keyof BusConnectionEvents>(event: E, listener: BusConnectionEvents[E]): unknown;
 }
 
 /** Opens a {@link Bus}; the logger's constructor accepts another one for unit specs. */
 export type OpenBus = (config: unknown, vhost: string, loggableUrls: string[], timing: { startTimeout: number; waitForBroker: boolean }) => Promise<Bus>;
 
 /** Rascal's broker and vhost, with the connection state the logger needs. */
-export class BusConnection extends EventEmitter<BusConnectionEvents> implements Bus {
+export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implements Bus {
   private downSince: number | undefined;
   private attempts = 0;
   private closed = false;

@@ -1,6 +1,6 @@
 // How `tail` prints an event: the pure formatting functions (a child process has no TTY).
 import { expect } from 'chai';
-import { formatJson, formatPretty, tailRecord, useColor } from '../../lib/cli-format.js';
+import { formatJson, formatPretty, tailRecord, useColor } from '../../lib/bridges/event-record.js';
 
 const meta = {
   timestamp: new Date('2025-01-02T03:04:05.000Z'),
@@ -10,7 +10,7 @@ const meta = {
   messageId: '6f1c1e0e-4d0f-4a39-9a55-0c8a3f0c6c11',
 };
 
-describe('tail formatting (lib/cli-format.ts)', () => {
+describe('tail formatting (lib/bridges/event-record.ts)', () => {
   it('makes the NDJSON record of an event, null for what the publisher did not send', () => {
     expect(tailRecord('critical', { disk: 'full' }, meta)).to.deep.equal({
       time: '2025-01-02T03:04:05.000Z',

@@ -1,4 +1,4 @@
-// The pino transport (lib/pino.ts): a real pino instance logging through `pino.transport({ target })` to the real
+// The pino transport (lib/bridges/pino.ts): a real pino instance logging through `pino.transport({ target })` to the real
 // broker, and a listener on the same bus.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import pino from 'pino';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
-import { defaultLevelMap, levelMapper } from '../../lib/pino.js';
+import { defaultLevelMap, levelMapper } from '../../lib/bridges/pino.js';
 import { AMQP_URL, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
 import { CliProcess, ROOT } from './run-cli.js';
 

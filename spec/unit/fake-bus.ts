@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import sinon from 'sinon';
 import type { AmqpChannel, AmqpConfirmChannel, AmqpMessage } from '../../lib/rascal.js';
 import type { Bus, BusConnectionEvents, OpenBus } from '../../lib/bus/connection.js';
+import { TypedEventEmitter } from '../../lib/events.js';
 
 export type StubChannel = sinon.SinonStubbedInstance<AmqpConfirmChannel> & EventEmitter;
 
@@ -23,7 +24,7 @@ function stubChannel(queueName: () => string): StubChannel {
   return channel as unknown as StubChannel;
 }
 
-export class FakeBus extends EventEmitter<BusConnectionEvents> implements Bus {
+export class FakeBus extends TypedEventEmitter<BusConnectionEvents> implements Bus {
   isUp = true;
   url = 'amqp://guest:***@fake:5672';
   blocked: string | undefined;

@@ -1,6 +1,6 @@
 // How `event-bus-logger tail` prints an event: one NDJSON object per line, or one readable (optionally coloured)
 // line for a terminal. Pure functions, so the specs can check them without a TTY.
-import type { EventData, EventMeta } from './wire-format.js';
+import type { EventData, EventMeta } from '../wire-format.js';
 
 /** One event as `tail --json` prints it: a line of NDJSON. */
 export interface TailRecord {

@@ -23,11 +23,12 @@ import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Writable, type Transform } from 'node:stream';
 import build from 'pino-abstract-transport';
-import type { EventBusLoggerOptions } from './options.js';
-import { loadTopology } from './topology.js';
-import { configError, describeError } from './errors.js';
-import { EventBusLogger } from './logger.js';
-import type { EventData } from './wire-format.js';
+import { configError, describeError } from '../errors.js';
+import { EventBusLogger } from '../logger.js';
+import { planBus, type EventBusLoggerOptions } from '../options.js';
+import { isRecord } from '../topology.js';
+import type { EventData } from '../wire-format.js';
+import { Forwarder } from './forwarding.js';
 
 /**
  * Options of the transport: those of {@link EventBusLogger} but `levels` (url, name, config, appId, publishTimeout...),
@@ -70,7 +71,7 @@ export interface PinoLevels {
  * `formatters.level` made it one). Throws a `CONFIG` error when the map names a level the bus does not have.
  */
 export function levelMapper(configured: readonly string[], overrides: Record<string, string> = {}, pinoLevels: () => PinoLevels | undefined = () => undefined): (level: unknown) => string {
-  if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
+  if (!isRecord(overrides)) {
     throw configError(`Expected the pino transport's \`levels\` to be an object like { warn: 'warning' }, got ${JSON.stringify(overrides)}`);
   }
   const defaults = defaultLevelMap(configured);
@@ -187,40 +188,26 @@ async function startTransport(options: PinoTransportOptions): Promise<Transform>
     Object.entries(rest).filter(([key]) => key !== 'pinoWillSendConfig' && !key.startsWith('$')),
   ) as EventBusLoggerOptions<string>;
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw configError(`Expected \`maxInFlight\` to be an integer from 1 and up, got ${JSON.stringify(maxInFlight)}`);
-  const topology = await loadTopology(loggerOptions);
-  let source: (Transform & { levels?: PinoLevels }) | undefined;
-  const busLevel = levelMapper(topology.levels, levelOverrides, () => source?.levels);
-
   // In pino's worker, process.argv names the worker script, not the application: default the appId to 'pino'.
-  const logger = await EventBusLogger.create<string>({ appId: 'pino', ...loggerOptions, listen: false });
+  const plan = await planBus({ appId: 'pino', ...loggerOptions, listen: false });
+  let source: (Transform & { levels?: PinoLevels }) | undefined;
+  const busLevel = levelMapper(plan.topology.levels, levelOverrides, () => source?.levels);
+
+  const logger = new EventBusLogger<string>({}, undefined, plan);
+  await logger.start();
   logger.on('disconnected', ({ reason }) => void process.stderr.write(`event-bus-logger/pino: disconnected (${reason}); buffering records\n`));
   logger.on('reconnected', ({ downtime }) => void process.stderr.write(`event-bus-logger/pino: reconnected after ${downtime} ms\n`));
 
   const failures = failureReporter();
-  const pending = new Set<Promise<void>>();
-  const lowWater = Math.floor(maxInFlight / 2);
-
+  const forwarder = new Forwarder(logger, { maxInFlight, onFailure: (error) => failures.report(error), onRoom: () => source?.resume() });
   const onRecord = (record: EventData): void => {
-    const stream = source as Transform;
-    const published: Promise<void> = logger.publish(busLevel(record.level), record).then(
-      () => {
-        pending.delete(published);
-        if (stream.isPaused() && pending.size <= lowWater) stream.resume();
-      },
-      (error: unknown) => {
-        pending.delete(published);
-        failures.report(error);
-        if (stream.isPaused() && pending.size <= lowWater) stream.resume();
-      },
-    );
-    pending.add(published);
-    if (pending.size >= maxInFlight) stream.pause();
+    if (!forwarder.forward(busLevel(record.level), record, undefined)) source?.pause();
   };
 
   // Resolves once every record read so far has been confirmed (or failed).
   const drained = async (): Promise<void> => {
-    while (pending.size > 0 || (source !== undefined && source.readableLength > 0 && !source.destroyed)) {
-      if (pending.size > 0) await Promise.allSettled([...pending]);
+    while (forwarder.inFlight > 0 || (source !== undefined && source.readableLength > 0 && !source.destroyed)) {
+      if (forwarder.inFlight > 0) await forwarder.drained();
       else await new Promise((resolve) => setImmediate(resolve));
     }
   };

@@ -1,0 +1,71 @@
+// The layout of lib/ and bench/ (README, "How the code is laid out"): imports run one way (no cycle, type imports
+// included), and no file of lib/ grows past about 300 lines without saying why at its top.
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAX_LINES = 320;
+
+function sources(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
+    .filter((path) => path.endsWith('.ts') && !path.endsWith('.d.ts'))
+    .map((path) => join(ROOT, dir, path));
+}
+
+// Relative imports and re-exports of a file, as absolute .ts paths (`./x.js` is `./x.ts` under NodeNext).
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const found = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)];
+  return found.map((match) => resolve(dirname(file), (match[1] ?? match[2]) as string).replace(/\.js$/, '.ts'));
+}
+
+/** The import cycles among `files`, each as the list of its files relative to the root. */
+function importCycles(files: string[]): string[][] {
+  const graph = new Map(files.map((file) => [file, importsOf(file).filter((target) => files.includes(target))]));
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (file: string): void => {
+    state.set(file, 'open');
+    path.push(file);
+    for (const next of graph.get(file) ?? []) {
+      if (state.get(next) === 'open') cycles.push(path.slice(path.indexOf(next)).map((f) => relative(ROOT, f)));
+      else if (!state.has(next)) visit(next);
+    }
+    path.pop();
+    state.set(file, 'done');
+  };
+  for (const file of files) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
+describe('code layout', () => {
+  for (const dir of ['lib', 'bench']) {
+    it(`${dir}/ has no import cycle`, () => {
+      expect(importCycles(sources(dir))).to.deep.equal([]);
+    });
+  }
+
+  it('finds a cycle when there is one, type imports included (the check itself)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layout-'));
+    try {
+      writeFileSync(join(dir, 'a.ts'), "import type { B } from './b.js';\nexport type A = B;\n");
+      writeFileSync(join(dir, 'b.ts'), "import { c } from './c.js';\nexport type B = number;\nvoid c;\n");
+      writeFileSync(join(dir, 'c.ts'), "export { type A } from './a.js';\nexport const c = 1;\n");
+      expect(importCycles(['a.ts', 'b.ts', 'c.ts'].map((file) => join(dir, file)))).to.have.length(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it(`no file of lib/ is over ${MAX_LINES} lines without a reason at its top`, () => {
+    const long = sources('lib')
+      .map((file) => ({ file: relative(ROOT, file), text: readFileSync(file, 'utf8') }))
+      .filter(({ text }) => text.split('\n').length > MAX_LINES && !/^\/\/.*\b(?:long|lines)\b/im.test(text.split('\n').slice(0, 12).join('\n')))
+      .map(({ file, text }) => `${file}: ${text.split('\n').length} lines`);
+    expect(long).to.deep.equal([]);
+  });
+});
