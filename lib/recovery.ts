@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { EventBusLoggerError, describeError } from './errors.js';
-import { createBroker, findVhost, type AmqpChannel, type AmqpConfirmChannel, type RascalBroker, type RascalVhost } from './rascal.js';
+import { createBroker, findVhost, releaseKeepAlive, type AmqpChannel, type AmqpConfirmChannel, type AmqpConnection, type RascalBroker, type RascalVhost } from './rascal.js';
 
 const debug = createDebug('event-bus-logger:recovery');
 
@@ -30,7 +30,11 @@ export interface Bus {
   exchangeName(key: string): string;
   channel(): Promise<AmqpChannel>;
   confirmChannel(): Promise<AmqpConfirmChannel>;
-  close(): Promise<void>;
+  /**
+   * Closes the connection. When the broker has not answered within `timeout` ms (a link that stopped carrying
+   * bytes), destroys the socket instead and resolves with a message saying so.
+   */
+  close(timeout?: number): Promise<string | void>;
   on<E extends keyof BusConnectionEvents>(event: E, listener: (...args: BusConnectionEvents[E]) => void): unknown;
 }
 
@@ -42,6 +46,8 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
   private downSince: number | undefined;
   private attempts = 0;
   private closed = false;
+  // The amqplib connections our channels live on: what close() destroys when the broker does not answer.
+  private readonly connections = new Set<AmqpConnection>();
   blocked: string | undefined;
   lastError: string | undefined;
 
@@ -126,27 +132,59 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
   /** A new regular channel on Rascal's connection. Waits while Rascal is reconnecting. */
   channel(): Promise<AmqpChannel> {
     return new Promise((resolve, reject) => {
-      this.vhost.getChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(channel)));
+      this.vhost.getChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(this.track(channel))));
     });
   }
 
   /** A new confirm channel on Rascal's connection. */
   confirmChannel(): Promise<AmqpConfirmChannel> {
     return new Promise((resolve, reject) => {
-      this.vhost.getConfirmChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(channel)));
+      this.vhost.getConfirmChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(this.track(channel))));
     });
   }
 
-  /** Closes the connection; Rascal stops reconnecting. Idempotent. */
-  async close(): Promise<void> {
+  private track<C extends AmqpChannel>(channel: C): C {
+    const connection = channel.connection;
+    if (connection && !this.connections.has(connection)) {
+      this.connections.add(connection);
+      connection.once('close', () => this.connections.delete(connection));
+    }
+    return channel;
+  }
+
+  /**
+   * Closes the connection; Rascal stops reconnecting. Idempotent. Rascal's shutdown waits for the broker's
+   * CloseOk, which never comes over a link that stopped carrying bytes; after `timeout` ms the socket is destroyed
+   * and the promise resolves with a message saying so.
+   */
+  async close(timeout = Infinity): Promise<string | void> {
     if (this.closed) return;
     this.closed = true;
-    try {
-      await this.broker.shutdown();
-    } catch (error) {
-      debug('shutdown: %s', describeError(error));
+    let timer: NodeJS.Timeout | undefined;
+    const polite = this.broker.shutdown().then(
+      () => true,
+      (error: unknown) => {
+        debug('shutdown: %s', describeError(error));
+        return true;
+      },
+    );
+    const closed = Number.isFinite(timeout)
+      ? await Promise.race([polite, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeout))))])
+      : await polite;
+    clearTimeout(timer);
+    // Rascal's listeners stay: an 'error' or a late 'vhost_initialised' after shutdown must land somewhere.
+    if (closed) return;
+    const reason = `the broker did not answer the close within ${Math.round(timeout)} ms; the connection was dropped`;
+    debug('close: %s', reason);
+    // An error (not a bare destroy) makes amqplib notice: it closes the connection and its channels and stops its
+    // heartbeat timers.
+    for (const connection of this.connections) {
+      connection.on('error', () => undefined);
+      if (!connection.stream.destroyed) connection.stream.destroy(new Error(reason));
     }
-    this.broker.removeAllListeners();
+    this.connections.clear();
+    releaseKeepAlive(this.broker);
+    return reason;
   }
 
   private onDisconnect(): void {
@@ -164,7 +202,13 @@ export class BusConnection extends EventEmitter<BusConnectionEvents> implements 
   }
 
   private onInitialised(): void {
-    if (this.closed || this.downSince === undefined) return;
+    if (this.closed) {
+      // A reconnect under way when Rascal shut down finished after it, and Rascal keeps that connection open.
+      debug('closing a connection opened after shutdown');
+      this.vhost.disconnect((error) => error && debug('late disconnect: %s', describeError(error)));
+      return;
+    }
+    if (this.downSince === undefined) return;
     const downtime = Math.round(performance.now() - this.downSince);
     const attempts = this.attempts;
     this.downSince = undefined;
