@@ -5,9 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { loadTopology, type EventBusLoggerOptions } from './config.js';
+import { DEFAULTS, loadTopology, type EventBusLoggerOptions, type Topology } from './config.js';
 import { EventBusLoggerError, describeError, maskUrl } from './errors.js';
 import { EventBusLogger } from './logger.js';
+import { CONNECTION_DROPPED, exchangeExists } from './recovery.js';
 import type { EventData, EventMeta } from './wire-format.js';
 import { formatJson, formatPretty, tailRecord, useColor } from './cli-format.js';
 
@@ -70,11 +71,19 @@ Options:
                      shipped config
   --config <file>    A Rascal config (JSON) defining the exchange and the levels. Default: the shipped
                      config/rascal.json (levels info, critical)
+  --publish-timeout <ms>
+                     How long a publish may wait for the broker's confirm before it fails. Default: ${DEFAULTS.publishTimeout}
+  --start-timeout <ms>
+                     How long connecting may take before the command gives up (exit 3). Default: ${DEFAULTS.startTimeout}
   --levels <a,b>     tail: the levels to listen to, comma-separated. Default: every configured level
   --json             tail: print NDJSON even on a terminal. Default: off (NDJSON only when not a terminal)
   --app-id <id>      publish: the appId of the events sent. Default: ${DEFAULT_APP_ID}
   -h, --help         Show this help
   --version          Show the version
+
+Both commands say on standard error when the bus's exchange did not exist before they started (they create it:
+check --name for a typo), and when the broker did not answer the close at the end, so the connection had to be
+dropped (within ${DEFAULTS.stopTimeout} ms plus a second).
 
 Exit codes:
   0  done (tail: stopped by SIGINT or SIGTERM)
@@ -92,7 +101,18 @@ Examples:
 interface Parsed {
   command: string | undefined;
   args: string[];
-  values: { url?: string; name?: string; config?: string; levels?: string; json?: boolean; 'app-id'?: string; help?: boolean; version?: boolean };
+  values: {
+    url?: string;
+    name?: string;
+    config?: string;
+    levels?: string;
+    json?: boolean;
+    'app-id'?: string;
+    'publish-timeout'?: string;
+    'start-timeout'?: string;
+    help?: boolean;
+    version?: boolean;
+  };
 }
 
 function parse(argv: string[]): Parsed {
@@ -109,6 +129,8 @@ function parse(argv: string[]): Parsed {
         levels: { type: 'string' },
         json: { type: 'boolean' },
         'app-id': { type: 'string' },
+        'publish-timeout': { type: 'string' },
+        'start-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -125,7 +147,35 @@ function loggerOptions(values: Parsed['values']): EventBusLoggerOptions<string> 
   if (values.url !== undefined) options.url = values.url;
   if (values.name !== undefined) options.name = values.name;
   if (values.config !== undefined) options.config = values.config;
+  if (values['publish-timeout'] !== undefined) options.publishTimeout = milliseconds('--publish-timeout', values['publish-timeout']);
+  if (values['start-timeout'] !== undefined) options.startTimeout = milliseconds('--start-timeout', values['start-timeout']);
   return options;
+}
+
+function milliseconds(flag: string, value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1) {
+    throw usage(`${flag} expects a whole number of milliseconds from 1 up, e.g. ${flag} 5000; got "${value}"`);
+  }
+  return ms;
+}
+
+// A typo in --name would silently make a new, empty bus: say so when the exchange did not exist before.
+async function warnIfNewBus(bus: Topology, options: EventBusLoggerOptions<string>): Promise<void> {
+  const exists = await exchangeExists(bus.rascalConfig, bus.vhost, bus.exchange, bus.loggableUrls, options.startTimeout ?? DEFAULTS.startTimeout).catch(
+    (error: unknown) => {
+      throw asCliError(error);
+    },
+  );
+  if (exists === false) {
+    process.stderr.write(`${PROGRAM}: the exchange "${bus.exchange}" did not exist on the broker: creating it, a new and empty bus (is --name right?)\n`);
+  }
+}
+
+// stop() drops a connection the broker does not close in time (a link that stopped carrying bytes): say so.
+function reportDropped(logger: EventBusLogger<string>): void {
+  const lastError = logger.stats().lastError;
+  if (lastError?.endsWith(CONNECTION_DROPPED)) process.stderr.write(`${PROGRAM}: ${lastError}\n`);
 }
 
 function onlyFor(command: string, values: Parsed['values'], allowed: Array<keyof Parsed['values']>): void {
@@ -191,6 +241,7 @@ async function tail(parsed: Parsed): Promise<number> {
     options.levels = levels;
   }
   const bus = await topology(options);
+  await warnIfNewBus(bus, options);
   const json = values.json === true || process.stdout.isTTY !== true;
   const color = !json && useColor(process.stdout);
 
@@ -233,6 +284,7 @@ async function tail(parsed: Parsed): Promise<number> {
     }
     await stopping;
     await logger.stop();
+    reportDropped(logger);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -265,6 +317,7 @@ async function publish(parsed: Parsed): Promise<number> {
   if (!bus.levels.includes(level)) {
     throw usage(`unknown level "${level}"; the configured levels are: ${bus.levels.join(', ')}`);
   }
+  await warnIfNewBus(bus, options);
   const logger = await EventBusLogger.create<string>({ ...options, appId: values['app-id'] ?? DEFAULT_APP_ID, listen: false }).catch(
     (error: unknown) => {
       throw asCliError(error);
@@ -282,6 +335,7 @@ async function publish(parsed: Parsed): Promise<number> {
     }
   } finally {
     await logger.stop();
+    reportDropped(logger);
   }
   return EXIT.OK;
 }
