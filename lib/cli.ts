@@ -5,12 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { EventBusLoggerOptions } from './options.js';
-import { loadTopology } from './topology.js';
-import { EventBusLoggerError, describeError, maskUrl } from './errors.js';
-import { EventBusLogger } from './logger.js';
-import type { EventData, EventMeta } from './wire-format.js';
 import { formatJson, formatPretty, tailRecord, useColor } from './bridges/event-record.js';
+import { Forwarder } from './bridges/forwarding.js';
+import { CONNECTION_DROPPED, exchangeExists } from './bus/connection.js';
+import { EventBusLoggerError, describeError, kindOf, maskUrl } from './errors.js';
+import { EventBusLogger } from './logger.js';
+import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions } from './options.js';
+import { isPlainObject, type EventData } from './wire-format.js';
 
 const PROGRAM = 'event-bus-logger';
 const DEFAULT_APP_ID = 'event-bus-logger';
@@ -71,11 +72,19 @@ Options:
                      shipped config
   --config <file>    A Rascal config (JSON) defining the exchange and the levels. Default: the shipped
                      config/rascal.json (levels info, critical)
+  --publish-timeout <ms>
+                     How long a publish may wait for the broker's confirm before it fails. Default: ${DEFAULTS.publishTimeout}
+  --start-timeout <ms>
+                     How long connecting may take before the command gives up (exit 3). Default: ${DEFAULTS.startTimeout}
   --levels <a,b>     tail: the levels to listen to, comma-separated. Default: every configured level
   --json             tail: print NDJSON even on a terminal. Default: off (NDJSON only when not a terminal)
   --app-id <id>      publish: the appId of the events sent. Default: ${DEFAULT_APP_ID}
   -h, --help         Show this help
   --version          Show the version
+
+Both commands say on standard error when the bus's exchange did not exist before they started (they create it:
+check --name for a typo), and when the broker did not answer the close at the end, so the connection had to be
+dropped (within ${DEFAULTS.stopTimeout} ms plus a second).
 
 Exit codes:
   0  done (tail: stopped by SIGINT or SIGTERM)
@@ -93,7 +102,18 @@ Examples:
 interface Parsed {
   command: string | undefined;
   args: string[];
-  values: { url?: string; name?: string; config?: string; levels?: string; json?: boolean; 'app-id'?: string; help?: boolean; version?: boolean };
+  values: {
+    url?: string;
+    name?: string;
+    config?: string;
+    levels?: string;
+    json?: boolean;
+    'app-id'?: string;
+    'publish-timeout'?: string;
+    'start-timeout'?: string;
+    help?: boolean;
+    version?: boolean;
+  };
 }
 
 function parse(argv: string[]): Parsed {
@@ -110,6 +130,8 @@ function parse(argv: string[]): Parsed {
         levels: { type: 'string' },
         json: { type: 'boolean' },
         'app-id': { type: 'string' },
+        'publish-timeout': { type: 'string' },
+        'start-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -126,7 +148,35 @@ function loggerOptions(values: Parsed['values']): EventBusLoggerOptions<string> 
   if (values.url !== undefined) options.url = values.url;
   if (values.name !== undefined) options.name = values.name;
   if (values.config !== undefined) options.config = values.config;
+  if (values['publish-timeout'] !== undefined) options.publishTimeout = milliseconds('--publish-timeout', values['publish-timeout']);
+  if (values['start-timeout'] !== undefined) options.startTimeout = milliseconds('--start-timeout', values['start-timeout']);
   return options;
+}
+
+function milliseconds(flag: string, value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1) {
+    throw usage(`${flag} expects a whole number of milliseconds from 1 up, e.g. ${flag} 5000; got "${value}"`);
+  }
+  return ms;
+}
+
+// A typo in --name would silently make a new, empty bus: say so when the exchange did not exist before.
+async function warnIfNewBus({ topology: bus, settings }: BusPlan): Promise<void> {
+  const exists = await exchangeExists(bus.rascalConfig, bus.vhost, bus.exchange, bus.loggableUrls, settings.startTimeout).catch(
+    (error: unknown) => {
+      throw asCliError(error);
+    },
+  );
+  if (exists === false) {
+    process.stderr.write(`${PROGRAM}: the exchange "${bus.exchange}" did not exist on the broker: creating it, a new and empty bus (is --name right?)\n`);
+  }
+}
+
+// stop() drops a connection the broker does not close in time (a link that stopped carrying bytes): say so.
+function reportDropped(logger: EventBusLogger<string>): void {
+  const lastError = logger.stats().lastError;
+  if (lastError?.endsWith(CONNECTION_DROPPED)) process.stderr.write(`${PROGRAM}: ${lastError}\n`);
 }
 
 function onlyFor(command: string, values: Parsed['values'], allowed: Array<keyof Parsed['values']>): void {
@@ -135,10 +185,11 @@ function onlyFor(command: string, values: Parsed['values'], allowed: Array<keyof
   }
 }
 
-// The bus topology, read before connecting: a bad config or an unknown level fails without a broker.
-async function topology(options: EventBusLoggerOptions<string>): ReturnType<typeof loadTopology> {
+// The options and the bus topology, read once, before connecting: a bad config or an unknown level fails without
+// a broker, and the logger starts from this plan rather than reading the config again.
+async function plan(options: EventBusLoggerOptions<string>): Promise<BusPlan> {
   try {
-    return await loadTopology(options);
+    return await planBus(options);
   } catch (error) {
     throw asCliError(error);
   }
@@ -172,15 +223,6 @@ function writer(onClosed: () => void): (line: string) => void {
   };
 }
 
-class TailLogger extends EventBusLogger<string> {
-  onEvent: (level: string, data: EventData, meta: EventMeta<string>) => void = () => undefined;
-
-  // Every level this logger binds, in one place, with no race between start and attaching listeners.
-  protected override handle(level: string, data: EventData, meta: EventMeta<string>): void {
-    this.onEvent(level, data, meta);
-  }
-}
-
 async function tail(parsed: Parsed): Promise<number> {
   const { values, args } = parsed;
   onlyFor('tail', values, ['levels', 'json']);
@@ -191,11 +233,14 @@ async function tail(parsed: Parsed): Promise<number> {
     if (levels.length === 0) throw usage('--levels needs at least one level, e.g. --levels info,critical');
     options.levels = levels;
   }
-  const bus = await topology(options);
+  const loggerSettings = { appId: DEFAULT_APP_ID, ...options };
+  const tailPlan = await plan(loggerSettings);
+  const bus = tailPlan.topology;
+  await warnIfNewBus(tailPlan);
   const json = values.json === true || process.stdout.isTTY !== true;
   const color = !json && useColor(process.stdout);
 
-  const logger = new TailLogger({ appId: DEFAULT_APP_ID, ...options });
+  const logger = new EventBusLogger<string>(loggerSettings, undefined, tailPlan);
   // Stop on SIGINT, SIGTERM or a closed stdout; a second signal exits at once.
   let stopRequested = false;
   let requestStop!: () => void;
@@ -206,10 +251,11 @@ async function tail(parsed: Parsed): Promise<number> {
     void logger.stop();
   };
   const print = writer(stop);
-  logger.onEvent = (level, data, meta) => {
+  // Every level this logger binds, in one place, subscribed before it starts: no event slips by.
+  logger.subscribe(({ level, data, meta }) => {
     const record = tailRecord(level, data, meta);
     print(json ? formatJson(record) : formatPretty(record, { color }));
-  };
+  });
   logger.on('ready', ({ queue, levels }) => process.stderr.write(`listening on ${bus.exchange} as ${queue} (levels ${levels.join(', ')})\n`));
   logger.on('invalid', ({ reason, routingKey }) => process.stderr.write(`invalid message (routing key "${routingKey.slice(0, 100)}"): ${reason}\n`));
   logger.on('disconnected', ({ reason }) => process.stderr.write(`disconnected: ${reason}; reconnecting\n`));
@@ -234,6 +280,7 @@ async function tail(parsed: Parsed): Promise<number> {
     }
     await stopping;
     await logger.stop();
+    reportDropped(logger);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -248,9 +295,7 @@ function parseEvent(text: string, where: string): EventData {
   } catch (error) {
     throw usage(`${where}: not valid JSON (${(error as Error).message})`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw usage(`${where}: expected a JSON object like {"disk":"full"}, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
-  }
+  if (!isPlainObject(value)) throw usage(`${where}: expected a JSON object like {"disk":"full"}, got ${kindOf(value) === 'array' ? 'an array' : kindOf(value)}`);
   return value as EventData;
 }
 
@@ -262,15 +307,15 @@ async function publish(parsed: Parsed): Promise<number> {
   if (extra.length > 0) throw usage(`publish takes a level and at most one JSON argument, got ${args.length} arguments (quote the JSON)`);
   const single = json === undefined ? undefined : parseEvent(json, 'the JSON argument');
   const options = loggerOptions(values);
-  const bus = await topology(options);
-  if (!bus.levels.includes(level)) {
-    throw usage(`unknown level "${level}"; the configured levels are: ${bus.levels.join(', ')}`);
-  }
-  const logger = await EventBusLogger.create<string>({ ...options, appId: values['app-id'] ?? DEFAULT_APP_ID, listen: false }).catch(
-    (error: unknown) => {
-      throw asCliError(error);
-    },
-  );
+  const loggerSettings = { ...options, appId: values['app-id'] ?? DEFAULT_APP_ID, listen: false };
+  const publishPlan = await plan(loggerSettings);
+  const { levels } = publishPlan.topology;
+  if (!levels.includes(level)) throw usage(`unknown level "${level}"; the configured levels are: ${levels.join(', ')}`);
+  await warnIfNewBus(publishPlan);
+  const logger = new EventBusLogger<string>(loggerSettings, undefined, publishPlan);
+  await logger.start().catch((error: unknown) => {
+    throw asCliError(error);
+  });
   logger.on('blocked', ({ reason }) => process.stderr.write(`the broker blocks publishing (${reason}); waiting up to publishTimeout\n`));
   logger.on('unblocked', ({ duration }) => process.stderr.write(`the broker accepts publishes again after ${duration} ms\n`));
   try {
@@ -283,6 +328,7 @@ async function publish(parsed: Parsed): Promise<number> {
     }
   } finally {
     await logger.stop();
+    reportDropped(logger);
   }
   return EXIT.OK;
 }
@@ -291,8 +337,14 @@ async function publish(parsed: Parsed): Promise<number> {
 async function publishLines(logger: EventBusLogger<string>, level: string): Promise<void> {
   if (process.stdin.isTTY) process.stderr.write('reading events from standard input, one JSON object per line; Ctrl-D to end\n');
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  const pending = new Set<Promise<void>>();
   let failure: CliError | undefined;
+  const forwarder = new Forwarder<number>(logger, {
+    maxInFlight: PUBLISH_WINDOW,
+    onFailure: (error, where) => {
+      const cause = asCliError(error);
+      failure ??= new CliError(`line ${where}: ${cause.message}`, cause.exitCode);
+    },
+  });
   let lineNumber = 0;
   let sent = 0;
   try {
@@ -307,27 +359,16 @@ async function publishLines(logger: EventBusLogger<string>, level: string): Prom
         failure.message += sent > 0 ? `; the ${sent} event(s) before it were sent` : '; nothing was sent';
         break;
       }
-      const where = lineNumber;
-      const published: Promise<void> = logger.publish(level, data).then(
-        () => {
-          pending.delete(published);
-        },
-        (error: unknown) => {
-          pending.delete(published);
-          const cause = asCliError(error);
-          failure ??= new CliError(`line ${where}: ${cause.message}`, cause.exitCode);
-        },
-      );
-      pending.add(published);
+      forwarder.forward(level, data, lineNumber);
       sent++;
-      while (pending.size >= PUBLISH_WINDOW) await Promise.race(pending);
+      await forwarder.room();
       if (failure) break;
     }
   } finally {
     lines.close();
     // Stop reading an input that may never end (`tail -f log | event-bus-logger publish info`).
     process.stdin.destroy();
-    await Promise.all(pending);
+    await forwarder.drained();
   }
   if (failure) throw failure;
 }

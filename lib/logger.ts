@@ -309,7 +309,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   /**
    * Stops consuming, waits up to `stopTimeout` for in-flight publishes and running listeners, then closes the
    * connection; the queue goes with it. Publishes still unconfirmed then reject with code `STOPPED`, and so does
-   * every later publish. Idempotent: calling it again returns the same promise.
+   * every later publish. Idempotent: calling it again returns the same promise. Always resolves, within
+   * `stopTimeout` plus about a second: a connection the broker does not close in that time (a link that stopped
+   * carrying bytes) is dropped, and `stats().lastError` then says so.
    */
   stop(): Promise<void> {
     if (this.#state === 'new') {
@@ -337,7 +339,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     if (publisher && !(await publisher.idle(left()))) debug('stop: publishes still unconfirmed after stopTimeout');
     await delivery?.settled(left());
     publisher?.close(new EventBusLoggerError('STOPPED', `Event not confirmed: the logger stopped (stopTimeout ${timeout} ms) before the broker confirmed it`));
-    await session?.close();
+    // stopTimeout bounds the close too: a broker that does not answer it (a link that stopped carrying bytes) gets
+    // what is left of stopTimeout, at least a second, then the socket is destroyed.
+    const dropped = await session?.close(Math.max(deadline - performance.now(), 1000));
+    if (dropped) this.#stats.lastError = dropped;
     this.#state = 'stopped';
     this.#report('stopped');
   }

@@ -20,6 +20,15 @@ export interface AmqpChannel {
   on(event: 'return', listener: (message: AmqpMessage) => void): this;
   on(event: 'drain', listener: () => void): this;
   removeListener(event: string, listener: (...args: any[]) => void): this;
+  /** The amqplib connection the channel belongs to (absent on stubs). */
+  readonly connection?: AmqpConnection;
+}
+
+/** amqplib's connection object under a channel: its socket, and its 'error' event. */
+export interface AmqpConnection {
+  readonly stream: { destroyed: boolean; destroy(error?: Error): void };
+  on(event: 'error' | 'close', listener: (error?: Error) => void): this;
+  once(event: 'close', listener: () => void): this;
 }
 
 /** A confirm channel: `publish` takes a callback called on the broker's ack (no error) or nack/close (an error). */
@@ -39,6 +48,8 @@ export interface RascalVhost {
   getChannel(callback: Callback<AmqpChannel | undefined>): void;
   getConfirmChannel(callback: Callback<AmqpConfirmChannel | undefined>): void;
   getConnectionDetails(): { vhost: string; connectionUrl: string };
+  /** Closes the vhost's current connection, if it has one, without reconnecting. */
+  disconnect(callback: (error?: Error | null) => void): void;
 }
 
 /** Rascal's BrokerAsPromised (lib/amqp/BrokerAsPromised.js), the parts we use. */
@@ -71,26 +82,42 @@ export async function createBroker(config: unknown): Promise<RascalBroker> {
   }
 }
 
-/**
- * Finds the broker's Vhost object. Rascal keeps its vhosts private but forwards their events to the broker by
- * registering every broker listener on each vhost (the forward-emitter package). A 'newListener' listener
- * registered that way is called by the vhost itself, with `this` bound to it, when the next listener is added.
- */
-export function findVhost(broker: RascalBroker, name: string): RascalVhost {
-  let found: RascalVhost | undefined;
+// Every emitter a listener added to the broker reaches. Rascal keeps its Broker (under BrokerAsPromised) and its
+// vhosts private but forwards their events to the broker by registering every broker listener on each of them (the
+// forward-emitter package). A 'newListener' listener registered that way is called by each of them in turn, with
+// `this` bound to it, when the next listener is added.
+function forwardTargets(broker: RascalBroker): unknown[] {
+  const found: unknown[] = [];
   function onNewListener(this: unknown): void {
-    const candidate = this as Partial<RascalVhost> | undefined;
-    if (candidate && candidate !== (broker as unknown) && typeof candidate.getConfirmChannel === 'function' && candidate.name === name) {
-      found = candidate as RascalVhost;
-    }
+    if (this !== (broker as unknown) && !found.includes(this)) found.push(this);
   }
   const probe = (): void => undefined;
   broker.on('newListener', onNewListener);
   broker.on('event-bus-logger:probe', probe);
   broker.removeListener('event-bus-logger:probe', probe);
   broker.removeListener('newListener', onNewListener);
-  if (!found) throw new Error(`Rascal did not expose vhost "${name}"; this version of rascal is not supported`);
   return found;
+}
+
+/** Finds the broker's Vhost object. */
+export function findVhost(broker: RascalBroker, name: string): RascalVhost {
+  const found = forwardTargets(broker).find((candidate) => {
+    const vhost = candidate as Partial<RascalVhost> | undefined;
+    return typeof vhost?.getConfirmChannel === 'function' && vhost.name === name;
+  });
+  if (!found) throw new Error(`Rascal did not expose vhost "${name}"; this version of rascal is not supported`);
+  return found as RascalVhost;
+}
+
+/**
+ * Clears the interval Rascal's Broker keeps to hold the process open while it lives. Its shutdown clears it only once
+ * every connection closed politely; after a connection had to be dropped, that never happens.
+ */
+export function releaseKeepAlive(broker: RascalBroker): void {
+  for (const candidate of forwardTargets(broker)) {
+    const core = candidate as { keepActive?: NodeJS.Timeout; _init?: unknown } | undefined;
+    if (typeof core?._init === 'function') clearInterval(core.keepActive);
+  }
 }
 
 /** Runs one amqplib callback-API operation as a promise. */

@@ -4,7 +4,7 @@
 import createDebug from 'debug';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { TypedEventEmitter } from '../events.js';
-import { createBroker, findVhost, type AmqpChannel, type AmqpConfirmChannel, type RascalBroker, type RascalVhost } from '../rascal.js';
+import { createBroker, findVhost, releaseKeepAlive, type AmqpChannel, type AmqpConfirmChannel, type AmqpConnection, type RascalBroker, type RascalVhost } from '../rascal.js';
 import { Backoff } from './backoff.js';
 
 const debug = createDebug('event-bus-logger:connection');
@@ -31,18 +31,94 @@ export interface Bus {
   exchangeName(key: string): string;
   channel(): Promise<AmqpChannel>;
   confirmChannel(): Promise<AmqpConfirmChannel>;
-  close(): Promise<void>;
+  /**
+   * Closes the connection. When the broker has not answered within `timeout` ms (a link that stopped carrying
+   * bytes), destroys the socket instead and resolves with a message saying so.
+   */
+  close(timeout?: number): Promise<string | void>;
   on<E extends keyof BusConnectionEvents>(event: E, listener: BusConnectionEvents[E]): unknown;
 }
 
 /** Opens a {@link Bus}; the logger's constructor accepts another one for unit specs. */
 export type OpenBus = (config: unknown, vhost: string, loggableUrls: string[], timing: { startTimeout: number; waitForBroker: boolean }) => Promise<Bus>;
 
+/** How the message {@link BusConnection.close} resolves with ends. */
+export const CONNECTION_DROPPED = 'the connection was dropped';
+
+// Rascal words a failed connect "Failed to connect to: <url>. Original message was: <amqplib's message>".
+const RASCAL_CONNECT_FAILURE = /^Failed to connect to: (\S+)\. Original message was: /;
+
+/**
+ * Why a connect failed, for a message that names the URLs already: Rascal's repetition of the URL goes (kept, without
+ * its query, when there are several URLs, to say which one), and a vhost the broker refused is named as such.
+ */
+export function connectFailure(error: unknown, urlCount: number): string {
+  const reason = describeError(error);
+  const match = RASCAL_CONNECT_FAILURE.exec(reason);
+  if (!match) return reason;
+  const url = (match[1] as string).replace(/\?.*$/, '');
+  let cause = reason.slice(match[0].length);
+  // RabbitMQ answers connection.open for a missing vhost, or one the user has no permission on, by closing the
+  // connection: amqplib reports only the unexpected frame.
+  if (/^Expected ConnectionOpenOk; got <ConnectionClose/.test(cause)) {
+    let vhost = '/';
+    let user = '';
+    try {
+      const parsed = new URL(url);
+      vhost = parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : '/';
+      user = decodeURIComponent(parsed.username);
+    } catch {
+      // keep the defaults
+    }
+    cause = `the vhost "${vhost}" does not exist, or ${user ? `user "${user}"` : 'this user'} has no permission on it (the broker refused to open it)`;
+  }
+  return urlCount > 1 ? `${url}: ${cause}` : cause;
+}
+
+/**
+ * Whether the exchange `exchange` exists on the broker, asked before anything declares it: a passive check, on a
+ * connection of its own since a failed check closes its channel. Undefined when the broker refuses the check for
+ * another reason. Rejects with code `CONNECT`, as {@link BusConnection.open} would, when the broker cannot be reached
+ * or does not answer within `timeout` ms.
+ */
+export async function exchangeExists(config: Record<string, unknown>, vhostName: string, exchange: string, loggableUrls: string[], timeout: number): Promise<boolean | undefined> {
+  const checkConfig = structuredClone(config) as { vhosts: Record<string, Record<string, unknown>> };
+  const vhost = checkConfig.vhosts[vhostName] as Record<string, unknown>;
+  const declared = (vhost.exchanges as Record<string, Record<string, unknown>> | undefined)?.[exchange] ?? {};
+  vhost.exchanges = { [exchange]: { ...declared, assert: false, check: true } };
+  for (const key of ['queues', 'bindings', 'publications', 'subscriptions']) delete vhost[key];
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const creating = createBroker(checkConfig);
+  try {
+    const broker = await Promise.race([
+      creating,
+      new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no answer within startTimeout (${timeout} ms)`)), timeout))),
+    ]);
+    await broker.shutdown().catch(() => undefined);
+    return true;
+  } catch (error) {
+    const reason = describeError(error);
+    if (!RASCAL_CONNECT_FAILURE.test(reason) && /\b404\b|NOT_FOUND/.test(reason)) return false;
+    if (RASCAL_CONNECT_FAILURE.test(reason) || reason.startsWith('no answer within')) {
+      // A broker created after the deadline must still be closed.
+      creating.then((late) => late.shutdown()).catch(() => undefined);
+      throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (1 attempt in ${Math.round(performance.now() - started)} ms): ${connectFailure(error, loggableUrls.length)}`);
+    }
+    debug('exchange check: %s', reason);
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Rascal's broker and vhost, with the connection state the logger needs. */
 export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implements Bus {
   private downSince: number | undefined;
   private attempts = 0;
   private closed = false;
+  // The amqplib connections our channels live on: what close() destroys when the broker does not answer.
+  private readonly connections = new Set<AmqpConnection>();
   blocked: string | undefined;
   lastError: string | undefined;
 
@@ -99,7 +175,7 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
         // A broker created after the deadline must still be closed.
         creating.then((late) => late.shutdown()).catch(() => undefined);
         const elapsed = performance.now() - started;
-        const reason = describeError(error);
+        const reason = connectFailure(error, loggableUrls.length);
         debug('connect attempt %d failed: %s', attempt, reason);
         if (!timing.waitForBroker || elapsed + delay >= timing.startTimeout) {
           throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (${attempt} attempt${attempt > 1 ? 's' : ''} in ${Math.round(elapsed)} ms): ${reason}`);
@@ -129,27 +205,59 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
   /** A new regular channel on Rascal's connection. Waits while Rascal is reconnecting. */
   channel(): Promise<AmqpChannel> {
     return new Promise((resolve, reject) => {
-      this.vhost.getChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(channel)));
+      this.vhost.getChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(this.track(channel))));
     });
   }
 
   /** A new confirm channel on Rascal's connection. */
   confirmChannel(): Promise<AmqpConfirmChannel> {
     return new Promise((resolve, reject) => {
-      this.vhost.getConfirmChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(channel)));
+      this.vhost.getConfirmChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(this.track(channel))));
     });
   }
 
-  /** Closes the connection; Rascal stops reconnecting. Idempotent. */
-  async close(): Promise<void> {
+  private track<C extends AmqpChannel>(channel: C): C {
+    const connection = channel.connection;
+    if (connection && !this.connections.has(connection)) {
+      this.connections.add(connection);
+      connection.once('close', () => this.connections.delete(connection));
+    }
+    return channel;
+  }
+
+  /**
+   * Closes the connection; Rascal stops reconnecting. Idempotent. Rascal's shutdown waits for the broker's
+   * CloseOk, which never comes over a link that stopped carrying bytes; after `timeout` ms the socket is destroyed
+   * and the promise resolves with a message saying so.
+   */
+  async close(timeout = Infinity): Promise<string | void> {
     if (this.closed) return;
     this.closed = true;
-    try {
-      await this.broker.shutdown();
-    } catch (error) {
-      debug('shutdown: %s', describeError(error));
+    let timer: NodeJS.Timeout | undefined;
+    const polite = this.broker.shutdown().then(
+      () => true,
+      (error: unknown) => {
+        debug('shutdown: %s', describeError(error));
+        return true;
+      },
+    );
+    const closed = Number.isFinite(timeout)
+      ? await Promise.race([polite, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeout))))])
+      : await polite;
+    clearTimeout(timer);
+    // Rascal's listeners stay: an 'error' or a late 'vhost_initialised' after shutdown must land somewhere.
+    if (closed) return;
+    const reason = `the broker did not answer the close within ${Math.round(timeout)} ms; ${CONNECTION_DROPPED}`;
+    debug('close: %s', reason);
+    // An error (not a bare destroy) makes amqplib notice: it closes the connection and its channels and stops its
+    // heartbeat timers.
+    for (const connection of this.connections) {
+      connection.on('error', () => undefined);
+      if (!connection.stream.destroyed) connection.stream.destroy(new Error(reason));
     }
-    this.broker.removeAllListeners();
+    this.connections.clear();
+    releaseKeepAlive(this.broker);
+    return reason;
   }
 
   private onDisconnect(): void {
@@ -170,7 +278,13 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
   }
 
   private onInitialised(): void {
-    if (this.closed || this.downSince === undefined) return;
+    if (this.closed) {
+      // A reconnect under way when Rascal shut down finished after it, and Rascal keeps that connection open.
+      debug('closing a connection opened after shutdown');
+      this.vhost.disconnect((error) => error && debug('late disconnect: %s', describeError(error)));
+      return;
+    }
+    if (this.downSince === undefined) return;
     const downtime = Math.round(performance.now() - this.downSince);
     const attempts = this.attempts;
     this.downSince = undefined;

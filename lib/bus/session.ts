@@ -114,13 +114,16 @@ export class BusSession {
     clearTimeout(this.#reopenTimer);
   }
 
-  /** Forgets the channels and closes the connection. */
-  async close(): Promise<void> {
+  /**
+   * Forgets the channels and closes the connection; after `timeout` ms without the broker's answer, drops it and
+   * resolves with a message saying so.
+   */
+  async close(timeout?: number): Promise<string | void> {
     this.closing();
     this.#state = 'closed';
     this.#generation++;
     this.#channels = undefined;
-    await this.#parts.bus.close();
+    return this.#parts.bus.close(timeout);
   }
 
   async #openChannels(generation: number): Promise<void> {

@@ -1,9 +1,14 @@
 // The `event-bus-logger` command, run as a child process against the real broker, each spec on its own bus.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { expect } from 'chai';
-import { AMQP_URL, deleteExchange, memoryAlarm, uniqueName } from '../helpers.js';
+import { EventBusLogger, type EventData } from '../../lib/index.js';
+import { AMQP_URL, deleteExchange, memoryAlarm, next, shippedConfig, uniqueName } from '../helpers.js';
+import { TcpProxy } from '../tcp-proxy.js';
 import { killStarted, runCli, startCli, startCliOnTerminal, type CliProcess } from './run-cli.js';
 
 const hasScript = ((): boolean => {
@@ -200,7 +205,104 @@ describe('event-bus-logger (command line)', function () {
     });
   });
 
+  describe('a bus that did not exist', () => {
+    it('publish says so on standard error, naming the exchange, and sends anyway; not once it exists', async () => {
+      const first = await runCli(['publish', 'info', '{"n":1}', ...bus]);
+      expect(first.code, first.stderr).to.equal(0);
+      expect(first.stderr).to.equal(`event-bus-logger: the exchange "${name}" did not exist on the broker: creating it, a new and empty bus (is --name right?)\n`);
+      const second = await runCli(['publish', 'info', '{"n":2}', ...bus]);
+      expect(second).to.include({ code: 0, stderr: '' });
+    });
+
+    it('tail says so on standard error, and listens', async () => {
+      const tail = await listening();
+      expect(tail.stderr).to.match(new RegExp(`^event-bus-logger: the exchange "${name}" did not exist on the broker`, 'm'));
+      const again = await listening();
+      expect(again.stderr).not.to.include('did not exist');
+    });
+  });
+
+  describe('over a link that stops carrying bytes', () => {
+    let proxy: TcpProxy;
+    let configDir: string;
+    let config: string;
+
+    beforeEach(async () => {
+      proxy = await TcpProxy.start();
+      // Heartbeats off: nothing notices the frozen link, so only the bounded stop() can end the command.
+      const withoutHeartbeat = await shippedConfig();
+      withoutHeartbeat.vhosts['/'].connection.options.heartbeat = 0;
+      configDir = mkdtempSync(join(tmpdir(), 'event-bus-logger-cli-'));
+      config = join(configDir, 'rascal.json');
+      writeFileSync(config, JSON.stringify(withoutHeartbeat));
+    });
+
+    afterEach(async () => {
+      await killStarted();
+      await proxy.close();
+      rmSync(configDir, { recursive: true, force: true });
+    });
+
+    it('publish exits 1 once the publish timed out, saying the connection had to be dropped', async function () {
+      this.timeout(60_000);
+      const listener = await EventBusLogger.create({ url: AMQP_URL, name, levels: ['info'] });
+      try {
+        const publish = startCli(['publish', 'info', '--url', proxy.url(), '--name', name, '--config', config, '--publish-timeout', '1000']);
+        // The first line through the live link tells the command is connected.
+        const first = next<[EventData]>(listener, 'info', 20_000);
+        publish.child.stdin.write('{"n":1}\n');
+        expect((await first)[0]).to.deep.equal({ n: 1 });
+        proxy.freeze();
+        publish.child.stdin.end('{"n":2}\n');
+        expect(await publish.exit(45_000)).to.deep.equal({ code: 1, signal: null });
+        expect(publish.stderr).to.match(/line 2: Event not confirmed by the broker within publishTimeout \(1000 ms\)/);
+        expect(publish.stderr).to.match(/^event-bus-logger: the broker did not answer the close within \d+ ms; the connection was dropped$/m);
+      } finally {
+        await listener.stop();
+      }
+    });
+
+    it('tail exits 0 on SIGINT, saying the connection had to be dropped', async function () {
+      this.timeout(60_000);
+      const tail = startCli(['tail', '--url', proxy.url(), '--name', name, '--config', config]);
+      await tail.waitFor(() => tail.stderr.includes(`listening on ${name} as `), 'the tail to listen');
+      proxy.freeze();
+      tail.child.kill('SIGINT');
+      expect(await tail.exit(45_000)).to.deep.equal({ code: 0, signal: null });
+      expect(tail.stderr).to.match(/^event-bus-logger: the broker did not answer the close within \d+ ms; the connection was dropped$/m);
+    });
+  });
+
   describe('arguments', () => {
+    it('exits 2 on a bad --publish-timeout or --start-timeout, naming the flag, the value and what is expected', async () => {
+      for (const [command, flag, value] of [
+        ['publish', '--publish-timeout', '0'],
+        ['publish', '--start-timeout', '5s'],
+        ['tail', '--publish-timeout', '-1'],
+        ['tail', '--start-timeout', '1.5'],
+      ] as const) {
+        const args = command === 'publish' ? ['publish', 'info', '{}', ...bus, `${flag}=${value}`] : ['tail', ...bus, `${flag}=${value}`];
+        const result = await runCli(args);
+        expect(result.code, args.join(' ')).to.equal(2);
+        expect(result.stderr).to.equal(`event-bus-logger: ${flag} expects a whole number of milliseconds from 1 up, e.g. ${flag} 5000; got "${value}"\n`);
+      }
+    });
+
+    it('passes --start-timeout on: a broker that never answers fails with exit 3 once it has passed', async () => {
+      // A socket that accepts and never speaks AMQP: the connect waits for the broker's first frame.
+      const server = createServer(() => undefined);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (server.address() as AddressInfo).port;
+        const result = await runCli(['publish', 'info', '{}', '--url', `amqp://guest:guest@127.0.0.1:${port}`, '--name', name, '--start-timeout', '1000']);
+        expect(result.code, result.stderr).to.equal(3);
+        expect(result.stderr).to.include('no answer within startTimeout (1000 ms)');
+      } finally {
+        server.close();
+        server.unref();
+      }
+    });
+
     it('exits 2 with a one-line reason on bad arguments', async () => {
       for (const args of [
         ['tail', '--bogus'],
@@ -221,7 +323,7 @@ describe('event-bus-logger (command line)', function () {
     it('documents every option, its default and the exit codes in --help, -h and help', async () => {
       const help = await runCli(['--help']);
       expect(help.code).to.equal(0);
-      for (const text of ['tail', 'publish', '--url', 'AMQP_URL', 'amqp://guest:guest@localhost:5672', '--name', 'logger_metaclass', '--config', 'config/rascal.json', '--levels', '--json', '--app-id', '--version', 'Exit codes', '0  done', '1  ', '2  usage', '3  the broker cannot be reached']) {
+      for (const text of ['tail', 'publish', '--url', 'AMQP_URL', 'amqp://guest:guest@localhost:5672', '--name', 'logger_metaclass', '--config', 'config/rascal.json', '--levels', '--json', '--app-id', '--publish-timeout <ms>', '--start-timeout <ms>', '--version', 'Exit codes', '0  done', '1  ', '2  usage', '3  the broker cannot be reached']) {
         expect(help.stdout).to.include(text);
       }
       expect((await runCli(['-h'])).stdout).to.equal(help.stdout);

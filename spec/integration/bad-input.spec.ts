@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type amqplib from 'amqplib';
 import { EventBusLogger, EventBusLoggerError, type InvalidInfo } from '../../lib/index.js';
@@ -22,6 +23,30 @@ describe('bad input', () => {
       expect(result.message).to.contain('amqp://guest:***@127.0.0.1:1');
       expect(result.message).to.contain('ECONNREFUSED');
       expect(result.message).not.to.contain('s3cret-pw');
+    });
+
+    it('names the URL once in the connect error', async () => {
+      const result = await startInChild('amqp://guest:s3cret-pw@127.0.0.1:1');
+      expect(result.message.split('amqp://')).to.have.lengthOf(2);
+      expect(result.message).to.match(/^Cannot connect to the event bus at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1 \(1 attempt in \d+ ms\): connect ECONNREFUSED\b/);
+    });
+
+    it('with several URLs, says which one failed how', async () => {
+      const logger = new EventBusLogger({ url: ['amqp://guest:s3cret-pw@127.0.0.1:1', 'amqp://guest:s3cret-pw@127.0.0.1:2'] });
+      const error = await rejection<EventBusLoggerError>(logger.start());
+      expect(error.code).to.equal('CONNECT');
+      expect(error.message).to.match(/\): amqp:\/\/guest:\*\*\*@127\.0\.0\.1:[12]: connect ECONNREFUSED/);
+      expect(error.message).not.to.contain('s3cret-pw');
+    });
+
+    it('rejects start() on a vhost that does not exist, naming it, without the password', async () => {
+      const vhost = `no-such-vhost-${randomUUID()}`;
+      // The right password (the broker checks it before the vhost), which must not show either.
+      const result = await startInChild(`amqp://guest:guest@127.0.0.1:5672/${vhost}`);
+      expect(result.code).to.equal('CONNECT');
+      expect(result.message).to.contain(`the vhost "${vhost}" does not exist, or user "guest" has no permission on it`);
+      expect(result.message).not.to.match(/ConnectionOpenOk|guest:guest/);
+      expect(result.message.split(vhost)).to.have.lengthOf(3); // in the URL, once, and in the reason
     });
 
     it('rejects start() on wrong credentials without showing them', async () => {

@@ -1,4 +1,4 @@
-// Type test, compiled by `npm run typecheck` (never run): DefaultLevel, written out in lib/config.ts so the published
+// Type test, compiled by `npm run typecheck` (never run): DefaultLevel, written out in lib/topology.ts so the published
 // types do not depend on the user's resolveJsonModule, must be exactly the levels of the shipped config/rascal.json.
 import type { DefaultLevel, LevelsOf } from '../../lib/index.js';
 
