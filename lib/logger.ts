@@ -1,6 +1,7 @@
 // EventBusLogger: a thin typed EventEmitter over Rascal. Publishes events to the bus with info()/critical()/
 // publish() and re-emits every event of the bus as a typed event named by its level. It wires the rooms that do
 // the work: the bus session (bus/), the publisher, the live queue and the delivery pipeline (consume/).
+// Longer than 300 lines because most of it is the public API's documentation; the work is in the rooms it wires.
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import { BusConnection, type Bus, type OpenBus } from './bus/connection.js';
