@@ -1,0 +1,104 @@
+// What the commands share: exit codes, the error that carries one, the options common to both, reading the bus
+// before connecting, and the notices both print.
+import { CONNECTION_DROPPED, exchangeExists } from '../bus/connection.js';
+import { EventBusLoggerError, describeError } from '../errors.js';
+import type { EventBusLogger } from '../logger.js';
+import { planBus, type BusPlan, type EventBusLoggerOptions } from '../options.js';
+
+export const PROGRAM = 'event-bus-logger';
+export const DEFAULT_APP_ID = 'event-bus-logger';
+
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;
+
+/** A failure with the exit code it ends the command with. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export const usage = (message: string): CliError => new CliError(message, EXIT.USAGE);
+
+export interface Parsed {
+  command: string | undefined;
+  args: string[];
+  values: {
+    url?: string;
+    name?: string;
+    config?: string;
+    levels?: string;
+    json?: boolean;
+    'app-id'?: string;
+    'publish-timeout'?: string;
+    'start-timeout'?: string;
+    help?: boolean;
+    version?: boolean;
+  };
+}
+
+export function loggerOptions(values: Parsed['values']): EventBusLoggerOptions<string> {
+  const options: EventBusLoggerOptions<string> = {};
+  if (values.url !== undefined) options.url = values.url;
+  if (values.name !== undefined) options.name = values.name;
+  if (values.config !== undefined) options.config = values.config;
+  if (values['publish-timeout'] !== undefined) options.publishTimeout = milliseconds('--publish-timeout', values['publish-timeout']);
+  if (values['start-timeout'] !== undefined) options.startTimeout = milliseconds('--start-timeout', values['start-timeout']);
+  return options;
+}
+
+export function milliseconds(flag: string, value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1) {
+    throw usage(`${flag} expects a whole number of milliseconds from 1 up, e.g. ${flag} 5000; got "${value}"`);
+  }
+  return ms;
+}
+
+// A typo in --name would silently make a new, empty bus: say so when the exchange did not exist before.
+export async function warnIfNewBus({ topology: bus, settings }: BusPlan): Promise<void> {
+  const exists = await exchangeExists(bus.rascalConfig, bus.vhost, bus.exchange, bus.loggableUrls, settings.startTimeout).catch(
+    (error: unknown) => {
+      throw asCliError(error);
+    },
+  );
+  if (exists === false) {
+    process.stderr.write(`${PROGRAM}: the exchange "${bus.exchange}" did not exist on the broker: creating it, a new and empty bus (is --name right?)\n`);
+  }
+}
+
+// stop() drops a connection the broker does not close in time (a link that stopped carrying bytes): say so.
+export function reportDropped(logger: EventBusLogger<string>): void {
+  const lastError = logger.stats().lastError;
+  if (lastError?.endsWith(CONNECTION_DROPPED)) process.stderr.write(`${PROGRAM}: ${lastError}\n`);
+}
+
+export function onlyFor(command: string, values: Parsed['values'], allowed: Array<keyof Parsed['values']>): void {
+  for (const key of ['levels', 'json', 'app-id'] as const) {
+    if (values[key] !== undefined && !allowed.includes(key)) throw usage(`--${key} is not an option of ${command}; see ${PROGRAM} --help`);
+  }
+}
+
+// The options and the bus topology, read once, before connecting: a bad config or an unknown level fails without
+// a broker, and the logger starts from this plan rather than reading the config again.
+export async function plan(options: EventBusLoggerOptions<string>): Promise<BusPlan> {
+  try {
+    return await planBus(options);
+  } catch (error) {
+    throw asCliError(error);
+  }
+}
+
+export function asCliError(error: unknown): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof EventBusLoggerError) {
+    if (error.code === 'CONFIG') return usage(describeError(error));
+    if (error.code === 'CONNECT') return new CliError(describeError(error), EXIT.UNREACHABLE);
+  }
+  if (error instanceof TypeError || error instanceof RangeError) return usage(describeError(error));
+  return new CliError(describeError(error), EXIT.FAILED);
+}
+
+/** Writes to stdout; a closed pipe (`| head`) ends the command quietly. */

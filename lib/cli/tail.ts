@@ -1,0 +1,87 @@
+// `event-bus-logger tail`: prints every event of the bus, as NDJSON or readable lines, until Ctrl-C or SIGTERM.
+import { formatJson, formatPretty, tailRecord, useColor } from '../bridges/event-record.js';
+import { EventBusLogger } from '../logger.js';
+import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, loggerOptions, onlyFor, plan, reportDropped, usage, warnIfNewBus, type Parsed } from './common.js';
+
+function writer(onClosed: () => void): (line: string) => void {
+  let closed = false;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') {
+      if (!closed) onClosed();
+      closed = true;
+      return;
+    }
+    process.stderr.write(`${PROGRAM}: cannot write to standard output: ${error.message}\n`);
+    if (!closed) onClosed();
+    closed = true;
+  });
+  return (line) => {
+    if (!closed) process.stdout.write(`${line}\n`);
+  };
+}
+
+export async function tail(parsed: Parsed): Promise<number> {
+  const { values, args } = parsed;
+  onlyFor('tail', values, ['levels', 'json']);
+  if (args.length > 0) throw usage(`tail takes no arguments, got "${args.join(' ')}"; see ${PROGRAM} --help`);
+  const options = loggerOptions(values);
+  if (values.levels !== undefined) {
+    const levels = values.levels.split(',').map((level) => level.trim()).filter(Boolean);
+    if (levels.length === 0) throw usage('--levels needs at least one level, e.g. --levels info,critical');
+    options.levels = levels;
+  }
+  const loggerSettings = { appId: DEFAULT_APP_ID, ...options };
+  const tailPlan = await plan(loggerSettings);
+  const bus = tailPlan.topology;
+  await warnIfNewBus(tailPlan);
+  const json = values.json === true || process.stdout.isTTY !== true;
+  const color = !json && useColor(process.stdout);
+
+  const logger = new EventBusLogger<string>(loggerSettings, undefined, tailPlan);
+  // Stop on SIGINT, SIGTERM or a closed stdout; a second signal exits at once.
+  let stopRequested = false;
+  let requestStop!: () => void;
+  const stopping = new Promise<void>((resolve) => (requestStop = resolve));
+  const stop = (): void => {
+    stopRequested = true;
+    requestStop();
+    void logger.stop();
+  };
+  const print = writer(stop);
+  // Every level this logger binds, in one place, subscribed before it starts: no event slips by.
+  logger.subscribe(({ level, data, meta }) => {
+    const record = tailRecord(level, data, meta);
+    print(json ? formatJson(record) : formatPretty(record, { color }));
+  });
+  logger.on('ready', ({ queue, levels }) => process.stderr.write(`listening on ${bus.exchange} as ${queue} (levels ${levels.join(', ')})\n`));
+  logger.on('invalid', ({ reason, routingKey }) => process.stderr.write(`invalid message (routing key "${routingKey.slice(0, 100)}"): ${reason}\n`));
+  logger.on('disconnected', ({ reason }) => process.stderr.write(`disconnected: ${reason}; reconnecting\n`));
+  logger.on('reconnected', ({ downtime }) => process.stderr.write(`reconnected after ${downtime} ms\n`));
+  logger.on('gap', ({ missed, level }) => process.stderr.write(`missed ${missed} ${level} event(s) of one publisher\n`));
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopRequested) {
+      process.stderr.write(`${signal} again: exiting without waiting\n`);
+      process.exit(130);
+    }
+    stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    try {
+      await logger.start();
+    } catch (error) {
+      if (stopRequested) return EXIT.OK;
+      throw asCliError(error);
+    }
+    await stopping;
+    await logger.stop();
+    reportDropped(logger);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return EXIT.OK;
+}
+
