@@ -6,12 +6,15 @@ import net from 'node:net';
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  private readonly frozen = new WeakSet<[net.Socket, net.Socket]>();
   private accepting = true;
   private constructor(private readonly server: net.Server, readonly port: number) {}
 
   static async start(target = { host: '127.0.0.1', port: 5672 }): Promise<TcpProxy> {
     const sockets = new Set<net.Socket>();
     const pairs = new Set<[net.Socket, net.Socket]>();
+    // Frozen pairs: as across a partition, one side closing is not heard by the other.
+    const frozen = new WeakSet<[net.Socket, net.Socket]>();
     let proxy: TcpProxy | undefined;
     const server = net.createServer((client) => {
       if (!proxy?.accepting) {
@@ -28,6 +31,7 @@ export class TcpProxy {
         socket.on('close', () => {
           sockets.delete(socket);
           pairs.delete(pair);
+          if (frozen.has(pair)) return;
           client.destroy();
           upstream.destroy();
         });
@@ -36,7 +40,7 @@ export class TcpProxy {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
-    Object.assign(proxy, { sockets, pairs });
+    Object.assign(proxy, { sockets, pairs, frozen });
     return proxy;
   }
 
@@ -66,7 +70,9 @@ export class TcpProxy {
    * across a network partition. New connections go through as usual.
    */
   freeze(): void {
-    for (const [client, upstream] of this.pairs) {
+    for (const pair of this.pairs) {
+      const [client, upstream] = pair;
+      this.frozen.add(pair);
       client.unpipe(upstream);
       upstream.unpipe(client);
       client.pause();
