@@ -5,15 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import { BusConnection, type Bus, type OpenBus } from './bus/connection.js';
+import { ensureExchange } from './bus/exchange.js';
 import { BusSession } from './bus/session.js';
 import { Delivery } from './consume/delivery.js';
 import { LiveQueue } from './consume/live-queue.js';
-import { EventBusLoggerError, describeError } from './errors.js';
+import { EventBusLoggerError, accessError, describeError } from './errors.js';
 import { ListenerFailures } from './listener-failures.js';
 import { TypedEventEmitter, type EventBusLoggerEvents, type EventHandler, type LifecycleEvents } from './events.js';
 import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions, type ResolvedOptions } from './options.js';
 import { Publisher } from './publisher.js';
-import { call } from './rascal.js';
 import { Stats, type EventBusLoggerStats } from './stats.js';
 import type { DefaultLevel, Topology } from './topology.js';
 import { encodeData, publishProperties, type EventData, type EventMeta } from './wire-format.js';
@@ -140,7 +140,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
         this.#parts.publisher?.close(new EventBusLoggerError('STOPPED', `The logger failed to start: ${describeError(error)}`));
         const { session, bus } = this.#parts;
         await (session ? session.close() : bus?.close());
-        throw error;
+        throw accessError(error) ?? error;
       });
       this.#starting.catch(noop);
     }
@@ -165,9 +165,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready() });
     const liveQueue = topology.listenLevels.length === 0 ? undefined : new LiveQueue({ exchange, topology, settings, instanceId: this.#instanceId, delivery });
     this.#parts = { settings, topology, bus, publisher, session, liveQueue, delivery, exchange };
-    session.addSetup(async ({ channels }) => {
-      await call<unknown>((cb) => channels.consumer.assertExchange(exchange, 'topic', topology.exchangeOptions, cb));
-    });
+    session.addSetup(({ channels }) => ensureExchange(channels.consumer, exchange, topology.exchangeOptions, topology.vhost, bus.checksExchange !== true));
     if (liveQueue) session.addSetup(liveQueue.setup);
     if (this.#state !== 'starting') return;
     await session.open();
