@@ -198,7 +198,7 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
         const reason = connectFailure(error, loggableUrls.length);
         if (VHOST_REFUSED.test(describeError(error))) throw new EventBusLoggerError('ACCESS', `Cannot open the event bus at ${loggableUrls.join(', ')}: ${reason}`);
         // A certificate that fails verification fails the same way on every try: say which, at once.
-        if (tlsFailure(reason)) throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')}: ${tlsFailure(reason)} (${reason})`);
+        if (tlsFailure(reason)) throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')}: ${tlsFailure(reason)} (${reason.trim()})`);
         debug('connect attempt %d failed: %s', attempt, reason);
         if (!timing.waitForBroker || elapsed + delay >= timing.startTimeout) {
           throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (${attempt} attempt${attempt > 1 ? 's' : ''} in ${Math.round(elapsed)} ms): ${reason}`);
