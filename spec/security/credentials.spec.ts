@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { EventBusLogger, EventBusLoggerError } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, next, rejection, uniqueName } from '../helpers.js';
+import { AMQP_URL, deleteExchange, next, rabbitmqctl, rejection, uniqueName } from '../helpers.js';
 import { runCli, startCli, killStarted } from '../cli/run-cli.js';
 import { Scratch, type BrokerUser } from './access.js';
 
@@ -101,6 +101,9 @@ describe('credentials', function () {
       const commandLine = readFileSync(`/proc/${tail.child.pid}/cmdline`, 'utf8');
       expect(commandLine).to.contain(urlFile);
       expect(commandLine).not.to.contain(app.password);
+      // Connected as the user of the file.
+      const connections = await rabbitmqctl<Array<{ user: string }>>('list_connections', 'user');
+      expect(connections.map((connection) => connection.user)).to.include(app.name);
       tail.child.kill('SIGTERM');
       expect((await tail.exit()).code).to.equal(0);
       expect(tail.stdout + tail.stderr).not.to.contain(app.password);
