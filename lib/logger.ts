@@ -356,6 +356,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const { publisher, bus } = this.#parts;
     const snapshot = this.#stats.snapshot(publisher?.counters, publisher?.buffered ?? 0);
     snapshot.lastError ??= bus?.lastError;
+    // While Rascal reconnects, its latest failure says why better than the loss that began the outage.
+    if (bus && !bus.isUp && bus.lastError) snapshot.lastError = bus.lastError;
     return snapshot;
   }
 

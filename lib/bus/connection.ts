@@ -140,7 +140,7 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
     // Rascal emits 'error' for every failed connection and reconnection attempt; without a listener the
     // process would crash. These are transport troubles: they become 'down', never an application error.
     broker.on('error', (error: Error) => {
-      this.lastError = describeError(error);
+      this.lastError = describeError((this.checksExchange && refusedAtConnect(error, true)) || error);
       debug('rascal error: %s', this.lastError);
     });
     broker.on('disconnect', () => this.onDisconnect());

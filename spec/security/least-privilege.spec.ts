@@ -70,6 +70,30 @@ describe('least privilege', function () {
     });
   });
 
+  describe('a publish-only application whose exchange disappears (a broker restart loses a transient exchange)', () => {
+    it('keeps its events in the bounded buffer, says why, and sends them once a process allowed to declare it has', async () => {
+      const vhost = await scratch.vhost();
+      const guestUrl = `${AMQP_URL}/${encodeURIComponent(vhost)}`;
+      const listener = track(await EventBusLogger.create({ url: guestUrl, name: bus }));
+      const app = await scratch.user('spec_pub');
+      await app.permit({ write: escape(bus) }, vhost);
+      const publisher = track(await EventBusLogger.create({ url: app.url(vhost), name: bus, listen: false, publishTimeout: 30_000 }));
+      await listener.stop();
+      // What a broker restart does to a transient exchange, without restarting the shared broker.
+      await ctl('eval', `rabbit_exchange:delete(rabbit_misc:r(<<"${vhost}">>, exchange, <<"${bus}">>), false, <<"spec">>).`);
+      const disconnected = next(publisher, 'disconnected', 20_000);
+      await ctl('close_all_connections', '-p', vhost, 'spec: broker restart');
+      await disconnected;
+      const pending = publisher.info({ kept: true });
+      await until(() => publisher.stats().buffered === 1, 'the event to wait in the buffer', 10_000);
+      await until(() => (publisher.stats().lastError ?? '').includes(`The exchange "${bus}" does not exist`), 'lastError to say the exchange is missing', 20_000);
+      const owner = track(await EventBusLogger.create({ url: guestUrl, name: bus }));
+      const received = next<[EventData]>(owner, 'info', 30_000);
+      await pending;
+      expect((await received)[0]).to.deep.equal({ kept: true });
+    });
+  });
+
   describe('a listener (configure and write on amq.gen-*, read on the exchange and on amq.gen-*)', () => {
     it('receives the events of the bus', async () => {
       const owner = track(await EventBusLogger.create({ url: AMQP_URL, name: bus, listen: false }));
