@@ -146,6 +146,21 @@ describe('least privilege', function () {
     });
   });
 
+  describe("the README's permission lines", () => {
+    it('the owner declares the exchange; a worker (publishes and listens) then works without configure on it', async () => {
+      const owner = await scratch.user('spec_owner');
+      await owner.permit({ configure: escape(bus) });
+      track(await EventBusLogger.create({ url: owner.url(), name: bus, listen: false }));
+      const worker = await scratch.user('spec_worker');
+      const both = listenerRead(bus);
+      await worker.permit({ configure: '^amq\\.gen-', write: both, read: both });
+      const logger = track(await EventBusLogger.create({ url: worker.url(), name: bus }));
+      const received = next<[EventData]>(logger, 'info', 10_000);
+      await logger.info({ from: 'worker' });
+      expect((await received)[0]).to.deep.equal({ from: 'worker' });
+    });
+  });
+
   describe('connection-level refusals', () => {
     it('a vhost the user may not open rejects start() with ACCESS', async () => {
       const vhost = await scratch.vhost();
