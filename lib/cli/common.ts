@@ -49,8 +49,10 @@ export function loggerOptions(values: Parsed['values']): EventBusLoggerOptions<s
   if (values.url !== undefined && values['url-file'] !== undefined) throw usage('--url and --url-file both name the broker; give one of them');
   if (values.url !== undefined) {
     options.url = values.url;
-    // Anyone on the machine reads a command line (ps, /proc, shell history).
-    if (/^[a-z][a-z0-9+.-]*:\/\/[^:@/\s]*:[^@/\s]+@/i.test(values.url)) {
+    // Anyone on the machine reads a command line (ps, /proc, shell history). RabbitMQ's default guest:guest, which
+    // it accepts from the local host only, is no secret.
+    const password = /^[a-z][a-z0-9+.-]*:\/\/([^:@/\s]*):([^@/\s]+)@/i.exec(values.url);
+    if (password && `${password[1]}:${password[2]}` !== 'guest:guest') {
       process.stderr.write(`${PROGRAM}: warning: --url holds a password, which other users of this machine can read (ps, shell history); put the URL in AMQP_URL or in a file named by --url-file instead\n`);
     }
   }
