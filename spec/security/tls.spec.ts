@@ -3,6 +3,7 @@
 // served by a plain Node TLS server: RabbitMQ serves one certificate per listener, and the handshake fails before
 // any AMQP is spoken.
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:tls';
@@ -10,12 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import pino from 'pino';
 import { EventBusLogger, EventBusLoggerError, type EventData } from '../../lib/index.js';
 import { next, rejection, shippedConfig, uniqueName } from '../helpers.js';
 import { runCli } from '../cli/run-cli.js';
 
 const execFileAsync = promisify(execFile);
 const NODE_SCRIPT = new URL('./tls-node.sh', import.meta.url).pathname;
+// Under tsx the transport runs from its TypeScript source through the pino specs' shim.
+const PINO_TARGET = new URL('../cli/fixtures/pino-target.mjs', import.meta.url).pathname;
 
 describe('TLS', function () {
   this.timeout(60_000);
@@ -103,6 +107,32 @@ describe('TLS', function () {
     const error = await rejection<EventBusLoggerError>(EventBusLogger.create({ url: `amqp://guest:${password}@localhost:5677`, tls: good }));
     expect(error.code).to.equal('CONFIG');
     expect(error.message).to.contain('plain amqp:// URL').and.not.contain(password);
+  });
+
+  it('the pino transport reads AMQP_CACERT, AMQP_CERT and AMQP_KEY', async () => {
+    const name = uniqueName('tls');
+    const listener = await EventBusLogger.create({ url: url(), name, tls: good });
+    loggers.push(listener);
+    const received = next<[EventData]>(listener, 'info', 15_000);
+    const saved = { AMQP_CACERT: process.env.AMQP_CACERT, AMQP_CERT: process.env.AMQP_CERT, AMQP_KEY: process.env.AMQP_KEY };
+    Object.assign(process.env, { AMQP_CACERT: good.caFile, AMQP_CERT: good.certFile, AMQP_KEY: good.keyFile });
+    let transport: ReturnType<typeof pino.transport> | undefined;
+    try {
+      // The worker thread takes a copy of the environment as it starts.
+      transport = pino.transport({ target: PINO_TARGET, options: { url: url(), name } });
+      pino(transport).info({ via: 'pino' }, 'over tls');
+      expect((await received)[0]).to.include({ via: 'pino' });
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      if (transport) {
+        const finished = once(transport, 'close', { signal: AbortSignal.timeout(15_000) });
+        transport.end();
+        await finished;
+      }
+    }
   });
 
   describe('the command line', () => {
