@@ -126,7 +126,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   /**
    * Connects, declares this logger's queue, binds it once per level and starts consuming. Rejects with an
    * `EventBusLoggerError`: code `CONFIG` for bad options or config, `CONNECT` when the broker cannot be reached
-   * (its message names the URL with the password masked). Calling it again while started does nothing.
+   * (its message names the URL with the password masked) or the TLS handshake fails (it says why), `ACCESS` when
+   * the broker refuses this user a vhost or an operation (it names the operation and the resource). Calling it again while started does nothing.
    */
   start(): Promise<void> {
     if (this.#state === 'running') return Promise.resolve();
