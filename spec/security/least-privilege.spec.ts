@@ -181,6 +181,17 @@ describe('least privilege', function () {
   });
 
   describe('the command line', () => {
+    it('publish works for a publish-only user when the exchange exists', async () => {
+      const owner = track(await EventBusLogger.create({ url: AMQP_URL, name: bus }));
+      const app = await scratch.user('spec_cli_pub');
+      await app.permit({ write: escape(bus) });
+      const received = next<[EventData]>(owner, 'info', 15_000);
+      const result = await runCli(['publish', 'info', '{"n":1}', '--name', bus], { env: { AMQP_URL: app.url() } });
+      expect(result.stderr).to.equal('');
+      expect(result.code).to.equal(0);
+      expect((await received)[0]).to.deep.equal({ n: 1 });
+    });
+
     it('tail and publish exit 3 with the same words when access is refused', async () => {
       track(await EventBusLogger.create({ url: AMQP_URL, name: bus, listen: false }));
       const app = await scratch.user('spec_cli');
