@@ -9,3 +9,6 @@ module.exports = {
   slow: 2000,
   reporter: 'spec',
 };
+
+// The security specs: least-privilege users, credentials, vhost isolation, TLS (README, "Security").
+if (!named) module.exports.spec.push('spec/security/**/*.spec.ts');

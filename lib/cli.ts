@@ -47,6 +47,12 @@ Commands:
 Options:
   --url <amqp-url>   The broker. Default: $AMQP_URL${env}, else the config's connection,
                      else amqp://guest:guest@localhost:5672
+  --url-file <file>  A file holding the broker URL (one per line for fail-over): keeps the password off the
+                     command line, where other users can read it (ps). --url with a password prints a warning
+  --cacert <file>    TLS: the CA certificate(s), PEM, that sign the broker's certificate (amqps:// URLs).
+                     Default: $AMQP_CACERT, else the config's eventBusLogger.tls.caFile, else the system's CAs
+  --cert <file>      TLS: this client's certificate, PEM, for brokers that ask for one. Default: $AMQP_CERT
+  --key <file>       TLS: the private key of --cert, PEM. Default: $AMQP_KEY
   --name <exchange>  The bus (its topic exchange). Default: the config's exchange, logger_metaclass in the
                      shipped config
   --config <file>    A Rascal config (JSON) defining the exchange and the levels. Default: the shipped
@@ -69,7 +75,8 @@ Exit codes:
   0  done (tail: stopped by SIGINT or SIGTERM)
   1  an event was not confirmed by the broker, or another failure
   2  usage: bad arguments, an unknown level, bad JSON (the line is named), a bad config
-  3  the broker cannot be reached (the message masks the password)
+  3  the broker cannot be reached (the message masks the password), refuses the TLS handshake (the
+     message says why), or refuses this user an operation or a resource (the message names both)
 
 Examples:
   ${PROGRAM} tail --levels critical
@@ -87,6 +94,10 @@ function parse(argv: string[]): Parsed {
       strict: true,
       options: {
         url: { type: 'string' },
+        'url-file': { type: 'string' },
+        cacert: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
         name: { type: 'string' },
         config: { type: 'string' },
         levels: { type: 'string' },

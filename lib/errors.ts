@@ -11,7 +11,8 @@ export type EventBusLoggerErrorCode =
   | 'NACKED'
   | 'UNROUTABLE'
   | 'NOT_STARTED'
-  | 'LISTENER';
+  | 'LISTENER'
+  | 'ACCESS';
 
 /** An error of the event bus logger; `code` tells which kind. */
 export class EventBusLoggerError extends Error {
@@ -57,4 +58,50 @@ export function describeValue(value: unknown): string {
 
 export function configError(message: string): EventBusLoggerError {
   return new EventBusLoggerError('CONFIG', message);
+}
+
+// The AMQP methods a 403 can refuse, by amqplib's name and by class/method id, with what each needs.
+const METHOD_NAMES: Record<string, string> = {
+  '40/10': 'ExchangeDeclare',
+  '40/20': 'ExchangeDelete',
+  '50/10': 'QueueDeclare',
+  '50/20': 'QueueBind',
+  '50/40': 'QueueDelete',
+  '50/50': 'QueueUnbind',
+  '60/20': 'BasicConsume',
+  '60/40': 'BasicPublish',
+};
+const OPERATIONS: Record<string, string> = {
+  ExchangeDeclare: 'declaring the exchange (needs the configure permission on it)',
+  ExchangeDelete: 'deleting the exchange (needs the configure permission on it)',
+  QueueDeclare: 'declaring the queue (needs the configure permission on its name)',
+  QueueBind: 'binding the queue to the exchange (needs read on the exchange and write on the queue)',
+  QueueDelete: 'deleting the queue (needs the configure permission on it)',
+  QueueUnbind: 'unbinding the queue (needs read on the exchange and write on the queue)',
+  BasicConsume: 'consuming from the queue (needs read on it)',
+  BasicPublish: 'publishing to the exchange (needs write on it)',
+};
+
+/**
+ * The `ACCESS` error for a refusal by the broker's access control (a 403 on a resource), naming the operation and
+ * the resource refused; undefined for any other error. A refused login (wrong user or password) is not one: that
+ * stays `CONNECT`.
+ */
+export function accessError(error: unknown): EventBusLoggerError | undefined {
+  if (error instanceof EventBusLoggerError) return error.code === 'ACCESS' ? error : undefined;
+  const message = describeError(error);
+  const refused = /ACCESS_REFUSED - ([^"]*)/.exec(message);
+  if (!refused || /login was refused|Handshake terminated/i.test(message)) return undefined;
+  const ids = error as { classId?: unknown; methodId?: unknown };
+  const method = /Operation failed: (\w+);/.exec(message)?.[1] ?? METHOD_NAMES[`${String(ids.classId)}/${String(ids.methodId)}`];
+  const operation = (method && OPERATIONS[method]) ?? 'an operation on the broker';
+  return new EventBusLoggerError('ACCESS', `Access refused by the broker: ${operation}: ${refused[1]?.trim()}`, { cause: error });
+}
+
+/** The `ACCESS` error of a logger whose user may not declare the bus's exchange, when it does not exist either. */
+export function missingExchangeError(exchange: string, vhost: string): EventBusLoggerError {
+  return new EventBusLoggerError(
+    'ACCESS',
+    `The exchange "${exchange}" does not exist in vhost "${vhost}", and this user may not declare it (declaring it was refused: no configure permission on it); start a process allowed to declare it first, or declare it once by hand (rabbitmqctl, a definitions file)`,
+  );
 }

@@ -22,3 +22,4 @@ export type { BusConfig, DefaultLevel, LevelsOf } from './topology.js';
 export { EventBusLoggerError, maskUrl } from './errors.js';
 export type { EventBusLoggerErrorCode } from './errors.js';
 export type { EventData, EventMeta } from './wire-format.js';
+export type { TlsFiles } from './tls.js';

@@ -5,15 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import { BusConnection, type Bus, type OpenBus } from './bus/connection.js';
+import { ensureExchange } from './bus/exchange.js';
 import { BusSession } from './bus/session.js';
 import { Delivery } from './consume/delivery.js';
 import { LiveQueue } from './consume/live-queue.js';
-import { EventBusLoggerError, describeError } from './errors.js';
+import { EventBusLoggerError, accessError, describeError } from './errors.js';
 import { ListenerFailures } from './listener-failures.js';
 import { TypedEventEmitter, type EventBusLoggerEvents, type EventHandler, type LifecycleEvents } from './events.js';
 import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions, type ResolvedOptions } from './options.js';
 import { Publisher } from './publisher.js';
-import { call } from './rascal.js';
 import { Stats, type EventBusLoggerStats } from './stats.js';
 import type { DefaultLevel, Topology } from './topology.js';
 import { encodeData, publishProperties, type EventData, type EventMeta } from './wire-format.js';
@@ -126,7 +126,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   /**
    * Connects, declares this logger's queue, binds it once per level and starts consuming. Rejects with an
    * `EventBusLoggerError`: code `CONFIG` for bad options or config, `CONNECT` when the broker cannot be reached
-   * (its message names the URL with the password masked). Calling it again while started does nothing.
+   * (its message names the URL with the password masked) or the TLS handshake fails (it says why), `ACCESS` when
+   * the broker refuses this user a vhost or an operation (it names the operation and the resource). Calling it again while started does nothing.
    */
   start(): Promise<void> {
     if (this.#state === 'running') return Promise.resolve();
@@ -140,7 +141,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
         this.#parts.publisher?.close(new EventBusLoggerError('STOPPED', `The logger failed to start: ${describeError(error)}`));
         const { session, bus } = this.#parts;
         await (session ? session.close() : bus?.close());
-        throw error;
+        throw accessError(error) ?? error;
       });
       this.#starting.catch(noop);
     }
@@ -165,9 +166,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready() });
     const liveQueue = topology.listenLevels.length === 0 ? undefined : new LiveQueue({ exchange, topology, settings, instanceId: this.#instanceId, delivery });
     this.#parts = { settings, topology, bus, publisher, session, liveQueue, delivery, exchange };
-    session.addSetup(async ({ channels }) => {
-      await call<unknown>((cb) => channels.consumer.assertExchange(exchange, 'topic', topology.exchangeOptions, cb));
-    });
+    session.addSetup(({ channels }) => ensureExchange(channels.consumer, exchange, topology.exchangeOptions, topology.vhost, bus.checksExchange !== true));
     if (liveQueue) session.addSetup(liveQueue.setup);
     if (this.#state !== 'starting') return;
     await session.open();
@@ -358,6 +357,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const { publisher, bus } = this.#parts;
     const snapshot = this.#stats.snapshot(publisher?.counters, publisher?.buffered ?? 0);
     snapshot.lastError ??= bus?.lastError;
+    // While Rascal reconnects, its latest failure says why better than the loss that began the outage.
+    if (bus && !bus.isUp && bus.lastError) snapshot.lastError = bus.lastError;
     return snapshot;
   }
 

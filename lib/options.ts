@@ -3,6 +3,7 @@
 import { basename } from 'node:path';
 import { configError, describeValue } from './errors.js';
 import { DEFAULT_URL, loadTopology, type BusConfig, type DefaultLevel, type Topology } from './topology.js';
+import type { TlsFiles } from './tls.js';
 
 /** Options of {@link EventBusLogger}. Every one is optional. */
 export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
@@ -95,6 +96,14 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
    * @default false (a server-named exclusive queue, gone with the connection)
    */
   resumable?: boolean | { grace?: number; queueName?: string };
+  /**
+   * TLS certificates as file paths (PEM), for amqps:// URLs: `caFile` (the CA that signs the broker's certificate),
+   * `certFile` and `keyFile` (a client certificate, for mutual TLS). The server's certificate and host name are
+   * always verified. Each file wins over AMQP_CACERT / AMQP_CERT / AMQP_KEY, which win over the config's
+   * `eventBusLogger.tls`, which wins over `ca`, `cert`, `key` in the connection's Rascal `socketOptions`.
+   * @default from the environment, else the config, else Node's bundled CAs and no client certificate
+   */
+  tls?: TlsFiles;
 }
 
 /** Defaults of the numeric and boolean options, in one place. */
@@ -147,6 +156,7 @@ function bool(options: Record<string, unknown>, key: string, fallback: boolean):
 const KNOWN_OPTIONS = new Set([
   'url', 'name', 'levels', 'listen', 'config', 'appId', 'publishTimeout', 'startTimeout', 'waitForBroker', 'stopTimeout', 'prefetch',
   'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'resumable',
+  'tls',
 ]);
 
 /** Validates the plain options and fills in defaults. Throws an `EventBusLoggerError` with code `CONFIG`. */

@@ -1,7 +1,7 @@
 // The publish path: confirm-channel publishing with our own bookkeeping (no per-publish listeners, no pool),
 // the bounded buffer that holds events while the broker is unreachable or blocks publishing, and the publish timeout.
 import createDebug from 'debug';
-import { EventBusLoggerError } from './errors.js';
+import { EventBusLoggerError, accessError } from './errors.js';
 import type { AmqpConfirmChannel, AmqpMessage } from './rascal.js';
 import type { PublishProperties } from './wire-format.js';
 
@@ -83,6 +83,13 @@ export class Publisher {
   attach(channel: AmqpConfirmChannel): void {
     this.channel = channel;
     channel.on('return', (message) => this.onReturn(message));
+    // The broker refused a publish (403: no write permission on the exchange) and closes the channel: what was
+    // sent on it, and what waits, would be refused alike, so they fail with ACCESS rather than being re-sent on
+    // every new channel.
+    channel.on('error', (error) => {
+      const refused = accessError(error);
+      if (refused && this.channel === channel) this.refuse(refused);
+    });
     this.flush();
   }
 
@@ -156,6 +163,16 @@ export class Publisher {
     this.inflight.clear();
     this.byMessageId.clear();
     this.stopSweeper();
+  }
+
+  private refuse(error: EventBusLoggerError): void {
+    const entries = [...this.inflight, ...this.buffer];
+    this.inflight.clear();
+    this.byMessageId.clear();
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    debug('publishing refused: %s (%d events fail)', error.message, entries.length);
+    for (const entry of entries) this.fail(entry, error);
   }
 
   private send(entry: Entry): void {

@@ -7,6 +7,7 @@ type Callback<T = void> = (error: Error | null, result: T) => void;
 /** An amqplib callback-API channel, as Rascal's vhost creates it. */
 export interface AmqpChannel {
   assertExchange(name: string, type: string, options: Record<string, unknown>, callback: Callback<unknown>): void;
+  checkExchange(name: string, callback: Callback<unknown>): void;
   assertQueue(name: string, options: Record<string, unknown>, callback: Callback<{ queue: string }>): void;
   bindQueue(queue: string, exchange: string, routingKey: string, args: Record<string, unknown>, callback: Callback<unknown>): void;
   prefetch(count: number, global: boolean, callback: Callback<unknown>): void;

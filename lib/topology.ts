@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { LIFECYCLE_EVENTS } from './events.js';
 import { configError, describeError, describeValue, maskUrl } from './errors.js';
+import { tlsSocketOptions, type TlsFiles } from './tls.js';
 
 /**
  * Path of the config shipped with the package: `config/rascal.json` at the package root, the file
@@ -23,6 +24,8 @@ export interface BusConfig<L extends string = string> {
     exchange?: string;
     /** The key of the listener queue in `queues`: the logger declares it server-named. @default 'listener' */
     queue?: string;
+    /** TLS certificates as file paths, for amqps:// URLs; the `tls` option and AMQP_CACERT, AMQP_CERT, AMQP_KEY win. */
+    tls?: TlsFiles;
   };
   vhosts: Record<string, { bindings?: Record<L, unknown>; [setting: string]: unknown }>;
   [setting: string]: unknown;
@@ -46,6 +49,7 @@ export interface TopologyOptions {
   url?: string | readonly string[] | undefined;
   levels?: readonly string[] | undefined;
   listen?: boolean | undefined;
+  tls?: TlsFiles | undefined;
 }
 
 const LEVEL_NAME = /^[A-Za-z0-9_-]+$/;
@@ -222,6 +226,14 @@ export async function loadTopology(options: TopologyOptions, resolved: { appId: 
     const socketOptions = (connection.socketOptions = isRecord(connection.socketOptions) ? connection.socketOptions : {});
     const clientProperties = (socketOptions.clientProperties = isRecord(socketOptions.clientProperties) ? socketOptions.clientProperties : {});
     clientProperties.connection_name ??= connectionName;
+  }
+
+  // TLS certificates, named by file path (the option, AMQP_CACERT/AMQP_CERT/AMQP_KEY, the config's
+  // eventBusLogger.tls), win over the same keys in Rascal's own socketOptions.
+  const connectionUrls = connectionList.map((connection) => (typeof connection === 'string' ? connection : isRecord(connection) && typeof connection.url === 'string' ? connection.url : 'amqp://'));
+  const tls = await tlsSocketOptions(options.tls, bus.tls, source, connectionUrls);
+  for (const connection of tls ? connectionList : []) {
+    if (isRecord(connection) && isRecord(connection.socketOptions)) Object.assign(connection.socketOptions, tls);
   }
 
   delete config.eventBusLogger;

@@ -3,7 +3,9 @@
 // 'unblocked', opens channels on its connection, and waits for the broker at start when asked to.
 import createDebug from 'debug';
 import { EventBusLoggerError, describeError } from '../errors.js';
+import { checkExchangesOnly, refusedAtConnect } from './exchange.js';
 import { TypedEventEmitter } from '../events.js';
+import { tlsFailure } from '../tls.js';
 import { createBroker, findVhost, releaseKeepAlive, type AmqpChannel, type AmqpConfirmChannel, type AmqpConnection, type RascalBroker, type RascalVhost } from '../rascal.js';
 import { Backoff } from './backoff.js';
 
@@ -27,6 +29,8 @@ export interface Bus {
   /** The broker's reason while it blocks publishing on the connection, else undefined. */
   readonly blocked: string | undefined;
   lastError: string | undefined;
+  /** True when the broker refused this user the exchange's declare at connect: it is only checked. */
+  readonly checksExchange?: boolean;
   /** The exchange's name on the broker (Rascal may prefix a namespace to the config key). */
   exchangeName(key: string): string;
   channel(): Promise<AmqpChannel>;
@@ -47,6 +51,9 @@ export const CONNECTION_DROPPED = 'the connection was dropped';
 
 // Rascal words a failed connect "Failed to connect to: <url>. Original message was: <amqplib's message>".
 const RASCAL_CONNECT_FAILURE = /^Failed to connect to: (\S+)\. Original message was: /;
+
+// RabbitMQ refuses a vhost (missing, or no permission on it) by closing the connection: 530 NOT_ALLOWED.
+const VHOST_REFUSED = /Expected ConnectionOpenOk; got <ConnectionClose/;
 
 /**
  * Why a connect failed, for a message that names the URLs already: Rascal's repetition of the URL goes (kept, without
@@ -103,7 +110,8 @@ export async function exchangeExists(config: Record<string, unknown>, vhostName:
     if (RASCAL_CONNECT_FAILURE.test(reason) || reason.startsWith('no answer within')) {
       // A broker created after the deadline must still be closed.
       creating.then((late) => late.shutdown()).catch(() => undefined);
-      throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (1 attempt in ${Math.round(performance.now() - started)} ms): ${connectFailure(error, loggableUrls.length)}`);
+      const tls = tlsFailure(reason);
+      throw new EventBusLoggerError(VHOST_REFUSED.test(reason) ? 'ACCESS' : 'CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (1 attempt in ${Math.round(performance.now() - started)} ms): ${tls ? `${tls} (${connectFailure(error, loggableUrls.length)})` : connectFailure(error, loggableUrls.length)}`);
     }
     debug('exchange check: %s', reason);
     return undefined;
@@ -121,6 +129,7 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
   private readonly connections = new Set<AmqpConnection>();
   blocked: string | undefined;
   lastError: string | undefined;
+  checksExchange = false;
 
   /** Wraps a connected Rascal broker; {@link BusConnection.open} connects and calls this. */
   constructor(
@@ -131,7 +140,7 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
     // Rascal emits 'error' for every failed connection and reconnection attempt; without a listener the
     // process would crash. These are transport troubles: they become 'down', never an application error.
     broker.on('error', (error: Error) => {
-      this.lastError = describeError(error);
+      this.lastError = describeError((this.checksExchange && refusedAtConnect(error, true)) || error);
       debug('rascal error: %s', this.lastError);
     });
     broker.on('disconnect', () => this.onDisconnect());
@@ -159,10 +168,11 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
     const started = performance.now();
     const backoff = new Backoff(100, 2000);
     let delay = backoff.next();
+    let checkOnly = false; // set once the broker refused this user the exchange's declare: Rascal then checks it
     for (let attempt = 1; ; attempt++) {
       const remaining = timing.startTimeout - (performance.now() - started);
       let timer: NodeJS.Timeout | undefined;
-      const creating = createBroker(structuredClone(config));
+      const creating = createBroker(checkOnly ? checkExchangesOnly(config, vhostName) : structuredClone(config));
       try {
         const broker = await Promise.race([
           creating,
@@ -170,12 +180,25 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
             timer = setTimeout(() => reject(new Error(`no answer within startTimeout (${timing.startTimeout} ms)`)), remaining);
           }),
         ]);
-        return new BusConnection(broker, findVhost(broker, vhostName));
+        const connection = new BusConnection(broker, findVhost(broker, vhostName));
+        connection.checksExchange = checkOnly;
+        return connection;
       } catch (error) {
         // A broker created after the deadline must still be closed.
         creating.then((late) => late.shutdown()).catch(() => undefined);
+        // A user who may not declare the exchange checks it exists instead; any other refusal fails at once (ACCESS).
+        const refused = refusedAtConnect(error, checkOnly);
+        if (refused === 'check') {
+          checkOnly = true;
+          attempt--;
+          continue;
+        }
+        if (refused) throw refused;
         const elapsed = performance.now() - started;
         const reason = connectFailure(error, loggableUrls.length);
+        if (VHOST_REFUSED.test(describeError(error))) throw new EventBusLoggerError('ACCESS', `Cannot open the event bus at ${loggableUrls.join(', ')}: ${reason}`);
+        // A certificate that fails verification fails the same way on every try: say which, at once.
+        if (tlsFailure(reason)) throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')}: ${tlsFailure(reason)} (${reason.trim()})`);
         debug('connect attempt %d failed: %s', attempt, reason);
         if (!timing.waitForBroker || elapsed + delay >= timing.startTimeout) {
           throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (${attempt} attempt${attempt > 1 ? 's' : ''} in ${Math.round(elapsed)} ms): ${reason}`);

@@ -4,7 +4,7 @@
 // amqp-connection-manager's ChannelWrapper.addSetup does. It keeps the outage and the broker's block, and drives
 // the publisher through attach/detach/hold/release.
 import createDebug from 'debug';
-import { describeError } from '../errors.js';
+import { accessError, describeError } from '../errors.js';
 import type { Report } from '../events.js';
 import type { AmqpChannel, AmqpConfirmChannel } from '../rascal.js';
 import type { Stats } from '../stats.js';
@@ -232,7 +232,7 @@ export class BusSession {
       },
       (error: unknown) => {
         if (generation !== this.#generation || this.#state !== 'open') return;
-        stats.lastError = describeError(error);
+        stats.lastError = describeError(accessError(error) ?? error);
         debug('reopening channels failed: %s', stats.lastError);
         if (bus.isUp) this.#scheduleReopen();
       },

@@ -1,5 +1,6 @@
 // What the commands share: exit codes, the error that carries one, the options common to both, reading the bus
 // before connecting, and the notices both print.
+import { readFileSync } from 'node:fs';
 import { CONNECTION_DROPPED, exchangeExists } from '../bus/connection.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import type { EventBusLogger } from '../logger.js';
@@ -27,6 +28,10 @@ export interface Parsed {
   args: string[];
   values: {
     url?: string;
+    'url-file'?: string;
+    cacert?: string;
+    cert?: string;
+    key?: string;
     name?: string;
     config?: string;
     levels?: string;
@@ -41,12 +46,38 @@ export interface Parsed {
 
 export function loggerOptions(values: Parsed['values']): EventBusLoggerOptions<string> {
   const options: EventBusLoggerOptions<string> = {};
-  if (values.url !== undefined) options.url = values.url;
+  if (values.url !== undefined && values['url-file'] !== undefined) throw usage('--url and --url-file both name the broker; give one of them');
+  if (values.url !== undefined) {
+    options.url = values.url;
+    // Anyone on the machine reads a command line (ps, /proc, shell history). RabbitMQ's default guest:guest, which
+    // it accepts from the local host only, is no secret.
+    const password = /^[a-z][a-z0-9+.-]*:\/\/([^:@/\s]*):([^@/\s]+)@/i.exec(values.url);
+    if (password && `${password[1]}:${password[2]}` !== 'guest:guest') {
+      process.stderr.write(`${PROGRAM}: warning: --url holds a password, which other users of this machine can read (ps, shell history); put the URL in AMQP_URL or in a file named by --url-file instead\n`);
+    }
+  }
+  if (values['url-file'] !== undefined) options.url = urlsFromFile(values['url-file']);
+  const tls = { caFile: values.cacert, certFile: values.cert, keyFile: values.key };
+  if (Object.values(tls).some((file) => file !== undefined)) options.tls = Object.fromEntries(Object.entries(tls).filter(([, file]) => file !== undefined));
   if (values.name !== undefined) options.name = values.name;
   if (values.config !== undefined) options.config = values.config;
   if (values['publish-timeout'] !== undefined) options.publishTimeout = milliseconds('--publish-timeout', values['publish-timeout']);
   if (values['start-timeout'] !== undefined) options.startTimeout = milliseconds('--start-timeout', values['start-timeout']);
   return options;
+}
+
+// The broker URL(s) from a file: one per line, blank lines and lines starting with # skipped. Its text never
+// reaches a message (a bad URL is named with its password masked by the config check).
+function urlsFromFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw usage(`--url-file: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? describeError(error)}); expected a file holding the broker URL`);
+  }
+  const urls = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  if (urls.length === 0) throw usage(`--url-file: ${path} holds no URL; expected one amqp:// or amqps:// URL per line`);
+  return urls;
 }
 
 export function milliseconds(flag: string, value: string): number {
@@ -96,6 +127,7 @@ export function asCliError(error: unknown): CliError {
   if (error instanceof EventBusLoggerError) {
     if (error.code === 'CONFIG') return usage(describeError(error));
     if (error.code === 'CONNECT') return new CliError(describeError(error), EXIT.UNREACHABLE);
+    if (error.code === 'ACCESS') return new CliError(describeError(error), EXIT.UNREACHABLE);
   }
   if (error instanceof TypeError || error instanceof RangeError) return usage(describeError(error));
   return new CliError(describeError(error), EXIT.FAILED);

@@ -87,7 +87,7 @@ describe('event-bus-logger (command line)', function () {
     });
 
     it('exits 3 when the broker cannot be reached, with the password masked', async () => {
-      const result = await runCli(['tail', '--url', 'amqp://guest:secret@127.0.0.1:1', '--name', name]);
+      const result = await runCli(['tail', '--name', name], { env: { AMQP_URL: 'amqp://guest:secret@127.0.0.1:1' } });
       expect(result.code).to.equal(3);
       expect(result.stderr).to.include('amqp://guest:***@127.0.0.1:1').and.not.include('secret');
       expect(result.stderr.trim().split('\n')).to.have.lengthOf(1);
@@ -191,7 +191,7 @@ describe('event-bus-logger (command line)', function () {
     });
 
     it('exits 3 when the broker cannot be reached, with the password masked', async () => {
-      const result = await runCli(['publish', 'info', '{"n":1}', '--url', 'amqp://guest:secret@127.0.0.1:1', '--name', name]);
+      const result = await runCli(['publish', 'info', '{"n":1}', '--name', name], { env: { AMQP_URL: 'amqp://guest:secret@127.0.0.1:1' } });
       expect(result.code).to.equal(3);
       expect(result.stderr).to.match(/^event-bus-logger: Cannot connect .*amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1/);
       expect(result.stderr).not.to.include('secret');

@@ -43,7 +43,7 @@ describe('bad input', () => {
       const vhost = `no-such-vhost-${randomUUID()}`;
       // The right password (the broker checks it before the vhost), which must not show either.
       const result = await startInChild(`amqp://guest:guest@127.0.0.1:5672/${vhost}`);
-      expect(result.code).to.equal('CONNECT');
+      expect(result.code).to.equal('ACCESS');
       expect(result.message).to.contain(`the vhost "${vhost}" does not exist, or user "guest" has no permission on it`);
       expect(result.message).not.to.match(/ConnectionOpenOk|guest:guest/);
       expect(result.message.split(vhost)).to.have.lengthOf(3); // in the URL, once, and in the reason
