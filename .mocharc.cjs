@@ -9,3 +9,5 @@ module.exports = {
   slow: 2000,
   reporter: 'spec',
 };
+// The bridges (winston) and the web view, in their own folders.
+if (!named) module.exports.spec.push('spec/bridges/**/*.spec.ts', 'spec/web/**/*.spec.ts');
