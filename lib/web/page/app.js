@@ -150,10 +150,11 @@ function receive(record) {
   state.pending.push(record);
   // A burst faster than the page draws: keep only what could be shown anyway.
   if (state.pending.length > MAX_ROWS) state.letGo += state.pending.splice(0, state.pending.length - MAX_ROWS).length;
+  // Drawn in batches, at most ten times a second: a burst costs one layout per batch, not one per event.
   if (!state.flushScheduled) {
     state.flushScheduled = true;
-    requestAnimationFrame(flush);
-    setTimeout(flush, 100); // a background tab gets no animation frames
+    setTimeout(() => requestAnimationFrame(flush), 100);
+    setTimeout(flush, 300); // a background tab gets no animation frames
   }
 }
 
