@@ -3,7 +3,7 @@
 import { request } from 'node:http';
 import { expect } from 'chai';
 import { EventBusLogger } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
+import { AMQP_URL, deleteExchange, rawConnection, uniqueName } from '../helpers.js';
 import { killStarted, runCli } from '../cli/run-cli.js';
 import { startWeb } from './web-helpers.js';
 
@@ -124,6 +124,30 @@ describe('event-bus-logger web (HTTP)', function () {
       expect((await cli.exit()).code, signal).to.equal(0);
       expect((await stream).body).to.include('event: hello');
     }
+  });
+
+  it('streams notices: an invalid message and a gap, as they happen', async () => {
+    const { port } = await startWeb(name);
+    const stream = get(port, '/events', { Host: `127.0.0.1:${port}` }, 3000);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const connection = await rawConnection();
+    try {
+      const channel = await connection.createConfirmChannel();
+      channel.publish(name, 'info', Buffer.from('{not json'), { contentType: 'application/json' });
+      // A publisher whose sequence jumps from 1 to 5: three events missed.
+      for (const seq of [1, 5]) channel.publish(name, 'info', Buffer.from('{"n":1}'), { contentType: 'application/json', headers: { 'x-publisher': 'web-spec-publisher', 'x-seq': seq } });
+      await channel.waitForConfirms();
+    } finally {
+      await connection.close();
+    }
+    const notices = (await stream).body.split('\n\n').filter((frame) => frame.includes('event: notice'));
+    expect(notices.some((frame) => frame.includes('"kind":"invalid"') && frame.includes('not valid JSON'))).to.equal(true, notices.join('\n'));
+    expect(notices.some((frame) => frame.includes('"kind":"gap"') && frame.includes('missed 3 info event(s)'))).to.equal(true, notices.join('\n'));
+  });
+
+  it('is documented in --help: the command and its options', async () => {
+    const help = await runCli(['--help']);
+    for (const text of ['web [--port 8080] [--host 127.0.0.1]', '--port <n>', '--host <address>', '--token <value>', 'EVENT_BUS_LOGGER_TOKEN']) expect(help.stdout).to.include(text);
   });
 
   it('rejects bad flags with exit 2, naming what was expected', async () => {
