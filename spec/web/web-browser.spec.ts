@@ -93,6 +93,24 @@ describe('event-bus-logger web (in chromium)', function () {
     expect(await rows().locator('.data:visible').allTextContents()).to.deep.equal(['{"n":2,"needle":"haystack"}', '{"n":3,"needle":"haystack"}']);
   });
 
+  it('follows the newest events until the reader scrolls up; then "N new events" counts them and brings the reader back', async () => {
+    const { url } = await startWeb(name);
+    await open(url);
+    await Promise.all(Array.from({ length: 60 }, (_, n) => publisher.info({ n })));
+    await rows().nth(59).waitFor({ timeout: 10_000 });
+    const atBottom = (): Promise<boolean> => page.locator('#events').evaluate((events) => events.scrollTop + events.clientHeight >= events.scrollHeight - 4);
+    await until(atBottom, 'the view to follow the newest event', 5000);
+    await page.locator('#events').evaluate((events) => events.scrollTo(0, 0));
+    await page.locator('#events').dispatchEvent('scroll');
+    for (let n = 60; n < 63; n++) await publisher.info({ n });
+    await rows().nth(62).waitFor({ state: 'attached', timeout: 10_000 });
+    await page.locator('#new-events', { hasText: '3 new event(s)' }).waitFor({ timeout: 5000 });
+    expect(await atBottom()).to.equal(false);
+    await page.locator('#new-events').click();
+    expect(await page.locator('#new-events').isVisible()).to.equal(false);
+    expect(await atBottom()).to.equal(true);
+  });
+
   it('renders hostile data as inert text: no script runs, no element is made, the text is there, the page goes on', async () => {
     const { url } = await startWeb(name);
     await open(url);
