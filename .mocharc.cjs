@@ -12,3 +12,5 @@ module.exports = {
 
 // The security specs: least-privilege users, credentials, vhost isolation, TLS (README, "Security").
 if (!named) module.exports.spec.push('spec/security/**/*.spec.ts');
+// The bridges (winston) and the web view, in their own folders.
+if (!named) module.exports.spec.push('spec/bridges/**/*.spec.ts', 'spec/web/**/*.spec.ts');

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The `event-bus-logger` command: `tail` prints every event of a bus, `publish` sends events to it.
+// The `event-bus-logger` command: `tail` prints every event of a bus, `publish` sends events to it, `web` shows the
+// bus live in a browser.
 // Exit codes: 0 done, 1 an event was not confirmed (or another failure), 2 usage (bad arguments, unknown level,
 // bad JSON, bad config), 3 the broker cannot be reached.
-// The commands live in lib/cli/: tail.ts, publish.ts, and what they share in common.ts.
+// The commands live in lib/cli/: tail.ts, publish.ts, web.ts, and what they share in common.ts.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { maskUrl } from './errors.js';
@@ -10,6 +11,7 @@ import { DEFAULTS } from './options.js';
 import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, usage, type Parsed } from './cli/common.js';
 import { PUBLISH_WINDOW, publish } from './cli/publish.js';
 import { tail } from './cli/tail.js';
+import { TOKEN_VARIABLE, web } from './cli/web.js';
 
 function version(): string {
   // lib/cli.ts under tsx, dist/lib/cli.js once built.
@@ -29,6 +31,7 @@ function help(): string {
   return `Usage:
   ${PROGRAM} tail [--levels info,critical] [--json] [options]
   ${PROGRAM} publish <level> [json] [options]
+  ${PROGRAM} web [--port 8080] [--host 127.0.0.1] [--token <value>] [--levels info,critical] [options]
   ${PROGRAM} help | --help | -h
   ${PROGRAM} --version
 
@@ -43,6 +46,10 @@ Commands:
                      Without [json]: one event per line of standard input (blank lines skipped), sent in
                      order, up to ${PUBLISH_WINDOW} in flight; exits once every one is confirmed. A bad line stops
                      the input; the lines before it were sent.
+  web                Serve a page that shows the bus live in a browser (level and text filters, counts,
+                     events per second, the connection's state, gaps, invalid messages) and print its
+                     address, until Ctrl-C (SIGINT) or SIGTERM. Binds to 127.0.0.1 by default; on any
+                     other address every request needs the access token (the printed address carries it).
 
 Options:
   --url <amqp-url>   The broker. Default: $AMQP_URL${env}, else the config's connection,
@@ -64,6 +71,9 @@ Options:
   --levels <a,b>     tail: the levels to listen to, comma-separated. Default: every configured level
   --json             tail: print NDJSON even on a terminal. Default: off (NDJSON only when not a terminal)
   --app-id <id>      publish: the appId of the events sent. Default: ${DEFAULT_APP_ID}
+  --port <n>         web: the port to serve on (0: any free port). Default: 8080
+  --host <address>   web: the address to serve on. Default: 127.0.0.1
+  --token <value>    web: the access token off the loopback. Default: $${TOKEN_VARIABLE}, else a new one
   -h, --help         Show this help
   --version          Show the version
 
@@ -105,6 +115,9 @@ function parse(argv: string[]): Parsed {
         'app-id': { type: 'string' },
         'publish-timeout': { type: 'string' },
         'start-timeout': { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        token: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -131,10 +144,12 @@ async function main(argv: string[]): Promise<number> {
       return tail(parsed);
     case 'publish':
       return publish(parsed);
+    case 'web':
+      return web(parsed);
     case undefined:
-      throw usage(`missing command: expected tail, publish or help; see ${PROGRAM} --help`);
+      throw usage(`missing command: expected tail, publish, web or help; see ${PROGRAM} --help`);
     default:
-      throw usage(`unknown command "${parsed.command}"; expected tail, publish or help; see ${PROGRAM} --help`);
+      throw usage(`unknown command "${parsed.command}"; expected tail, publish, web or help; see ${PROGRAM} --help`);
   }
 }
 

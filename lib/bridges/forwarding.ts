@@ -1,6 +1,7 @@
 // What every bridge into the bus shares (the pino transport, the CLI's `publish` from standard input, and the
 // bridges to come): publishing a stream of events with a bounded number awaiting their confirm, each failure handed
 // to the bridge, and a way to wait until every event sent so far is confirmed or failed.
+import { describeError } from '../errors.js';
 import type { EventBusLogger } from '../logger.js';
 import type { EventData } from '../wire-format.js';
 
@@ -61,4 +62,31 @@ export class Forwarder<C = undefined> {
   async drained(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
+}
+
+/**
+ * Reports publish failures on standard error as `<prefix>: a log record was not published: <reason>`, at most one
+ * line every 5 s (the others are counted into the next line), so an outage does not flood it. `summary()` prints
+ * the count still untold.
+ */
+export function failureReporter(prefix: string): { report: (error: unknown) => void; summary: () => void } {
+  let suppressed = 0;
+  let last = 0;
+  const write = (text: string): void => void process.stderr.write(`${prefix}: ${text}\n`);
+  return {
+    report(error) {
+      const now = Date.now();
+      if (now - last < 5000) {
+        suppressed++;
+        return;
+      }
+      last = now;
+      write(`a log record was not published: ${describeError(error)}${suppressed > 0 ? ` (and ${suppressed} more before it)` : ''}`);
+      suppressed = 0;
+    },
+    summary() {
+      if (suppressed > 0) write(`${suppressed} more log record(s) were not published`);
+      suppressed = 0;
+    },
+  };
 }

@@ -28,7 +28,7 @@ import { EventBusLogger } from '../logger.js';
 import { planBus, type EventBusLoggerOptions } from '../options.js';
 import { isRecord } from '../topology.js';
 import type { EventData } from '../wire-format.js';
-import { Forwarder } from './forwarding.js';
+import { Forwarder, failureReporter } from './forwarding.js';
 
 /**
  * Options of the transport: those of {@link EventBusLogger} but `levels` (url, name, config, appId, publishTimeout...),
@@ -105,29 +105,6 @@ export function levelMapper(configured: readonly string[], overrides: Record<str
   };
 }
 
-// Reports publish failures on stderr (the main thread's, for a worker) without flooding it during an outage.
-function failureReporter(): { report: (error: unknown) => void; summary: () => void } {
-  let suppressed = 0;
-  let last = 0;
-  const write = (text: string): void => void process.stderr.write(`event-bus-logger/pino: ${text}\n`);
-  return {
-    report(error) {
-      const now = Date.now();
-      if (now - last < 5000) {
-        suppressed++;
-        return;
-      }
-      last = now;
-      write(`a log record was not published: ${describeError(error)}${suppressed > 0 ? ` (and ${suppressed} more before it)` : ''}`);
-      suppressed = 0;
-    },
-    summary() {
-      if (suppressed > 0) write(`${suppressed} more log record(s) were not published`);
-      suppressed = 0;
-    },
-  };
-}
-
 // Writes to the process's standard error without waiting for the main thread (a worker's process.stderr goes
 // through the main thread, which may be blocked in a synchronous wait or about to exit).
 function writeStderrNow(text: string): void {
@@ -198,7 +175,7 @@ async function startTransport(options: PinoTransportOptions): Promise<Transform>
   logger.on('disconnected', ({ reason }) => void process.stderr.write(`event-bus-logger/pino: disconnected (${reason}); buffering records\n`));
   logger.on('reconnected', ({ downtime }) => void process.stderr.write(`event-bus-logger/pino: reconnected after ${downtime} ms\n`));
 
-  const failures = failureReporter();
+  const failures = failureReporter('event-bus-logger/pino');
   const forwarder = new Forwarder(logger, { maxInFlight, onFailure: (error) => failures.report(error), onRoom: () => source?.resume() });
   const onRecord = (record: EventData): void => {
     if (!forwarder.forward(busLevel(record.level), record, undefined)) source?.pause();

@@ -39,6 +39,9 @@ export interface Parsed {
     'app-id'?: string;
     'publish-timeout'?: string;
     'start-timeout'?: string;
+    port?: string;
+    host?: string;
+    token?: string;
     help?: boolean;
     version?: boolean;
   };
@@ -107,7 +110,7 @@ export function reportDropped(logger: EventBusLogger<string>): void {
 }
 
 export function onlyFor(command: string, values: Parsed['values'], allowed: Array<keyof Parsed['values']>): void {
-  for (const key of ['levels', 'json', 'app-id'] as const) {
+  for (const key of ['levels', 'json', 'app-id', 'port', 'host', 'token'] as const) {
     if (values[key] !== undefined && !allowed.includes(key)) throw usage(`--${key} is not an option of ${command}; see ${PROGRAM} --help`);
   }
 }

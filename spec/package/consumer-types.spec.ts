@@ -89,8 +89,8 @@ describe('the packed package, installed in a separate app', function () {
     const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
     const tarball = `file:${packed.filename}`;
     const manifest = JSON.parse(await readFile(join(FIXTURE, 'package.json'), 'utf8')) as { name: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
-    // pino too: the README's pino transport example is an app that logs with pino.
-    manifest.dependencies = { 'event-bus-logger': tarball, pino: project.devDependencies.pino ?? '*' };
+    // pino and winston too: the README's transport examples are apps that log with them.
+    manifest.dependencies = { 'event-bus-logger': tarball, pino: project.devDependencies.pino ?? '*', winston: project.devDependencies.winston ?? '*' };
     manifest.devDependencies = { '@types/node': project.devDependencies['@types/node'] ?? '*' };
     const packages: Record<string, LockEntry> = {
       '': { name: manifest.name, dependencies: manifest.dependencies, devDependencies: manifest.devDependencies },
@@ -103,7 +103,7 @@ describe('the packed package, installed in a separate app', function () {
         bin: project.bin,
         engines: project.engines,
       },
-      ...lockEntriesFor([...Object.keys(project.dependencies), 'pino', '@types/node'], lock.packages),
+      ...lockEntriesFor([...Object.keys(project.dependencies), 'pino', 'winston', '@types/node'], lock.packages),
     };
     await writeFile(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
     await writeFile(join(app, 'package-lock.json'), JSON.stringify({ name: manifest.name, lockfileVersion: 3, requires: true, packages }, null, 2));
@@ -142,7 +142,7 @@ describe('the packed package, installed in a separate app', function () {
 
   it('the README has TypeScript examples, each written against the package', () => {
     expect(examples.length).to.be.at.least(3);
-    for (const example of examples) expect(example).to.match(/'event-bus-logger(\/pino)?'/);
+    for (const example of examples) expect(example).to.match(/'event-bus-logger(\/pino|\/winston)?'/);
   });
 
   for (const setup of SETUPS) {

@@ -1,5 +1,5 @@
-// The published package's entry points, checked from the packed tarball: `event-bus-logger` and
-// `event-bus-logger/pino` resolve, with types, for ESM users under node16/nodenext and bundlers
+// The published package's entry points, checked from the packed tarball: `event-bus-logger`, `event-bus-logger/pino`
+// and `event-bus-logger/winston` resolve, with types, for ESM users under node16/nodenext and bundlers
 // (@arethetypeswrong/cli, profile esm-only: the package is ESM-only), and the CLI's `bin` is in the tarball and runs
 // under node.
 import { execFile } from 'node:child_process';
@@ -28,7 +28,7 @@ describe('the published entry points', function () {
       },
     );
     const report = JSON.parse(stdout) as AttwReport;
-    expect(Object.keys(report.analysis.entrypoints)).to.include.members(['.', './pino']);
+    expect(Object.keys(report.analysis.entrypoints)).to.include.members(['.', './pino', './winston']);
   });
 
   it('ship the bin, which starts with a node shebang', async () => {
@@ -39,7 +39,9 @@ describe('the published entry points', function () {
     const bin = pkg.bin['event-bus-logger'];
     expect(bin, 'package.json bin').to.be.a('string');
     expect(files).to.include((bin as string).replace(/^\.\//, ''));
-    expect(files).to.include.members(['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/bridges/pino.js', 'dist/lib/bridges/pino.d.ts']);
+    expect(files).to.include.members(['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/bridges/pino.js', 'dist/lib/bridges/pino.d.ts', 'dist/lib/bridges/winston.js', 'dist/lib/bridges/winston.d.ts']);
+    // The web view's page, served as is from the package (dist/lib/web/server.js finds it at lib/web/page/).
+    expect(files).to.include.members(['lib/web/page/index.html', 'lib/web/page/app.js', 'lib/web/page/style.css']);
     const script = await readFile(new URL(bin as string, `file://${ROOT}`), 'utf8');
     expect(script.split('\n')[0]).to.equal('#!/usr/bin/env node');
     const { stdout: help } = await run(process.execPath, [fileURLToPath(new URL(bin as string, `file://${ROOT}`)), '--help']);

@@ -1,0 +1,224 @@
+// `event-bus-logger/winston`: a winston transport that publishes every log record to the bus, at the bus level its
+// winston level maps to, with the library's confirm guarantee: every record is published and its confirm awaited
+// (many in flight at once, bounded), and ending the transport waits for every outstanding confirm.
+//
+//   const transport = new EventBusTransport({ name: 'logger_metaclass', appId: 'billing' });
+//   const log = winston.createLogger({ transports: [transport] });
+//   ...
+//   log.end(); await once(log, 'finish');   // every record confirmed, the connection closed
+//
+// The level map (winston level -> bus level), by default, for winston's npm, syslog and cli level sets:
+//   emerg, alert, crit, error                     -> 'critical'
+//   warn, warning                                 -> 'warning' when the config has that level, else 'info'
+//   every other level (notice, info, http, ...)   -> 'info'
+// Override any entry with the `levels` option, e.g. { levels: { debug: 'debug', notice: 'critical' } }.
+//
+// Nothing the transport meets is thrown into the application: a transport that cannot start (bad options or config,
+// broker unreachable) says why on standard error, emits 'warn' (winston's logger emits it again) and drops the
+// records, counted; a record that cannot be published (a timeout during a long outage, data the bus refuses) is
+// reported the same way, at most one line every 5 s.
+import TransportStream from 'winston-transport';
+import { configError, describeError } from '../errors.js';
+import { EventBusLogger } from '../logger.js';
+import { planBus, type EventBusLoggerOptions } from '../options.js';
+import { isRecord } from '../topology.js';
+import type { EventData } from '../wire-format.js';
+import { Forwarder, failureReporter } from './forwarding.js';
+
+const PREFIX = 'event-bus-logger/winston';
+
+/**
+ * Options of the transport: those of {@link EventBusLogger} but `levels` (url, name, config, appId, publishTimeout...),
+ * the level map, `maxInFlight`, and winston-transport's own (`level`, `format`, `silent`, `handleExceptions`,
+ * `handleRejections`).
+ */
+export interface WinstonTransportOptions extends Omit<EventBusLoggerOptions<string>, 'levels'>, TransportStream.TransportStreamOptions {
+  /** The AMQP appId of the published records. @default 'winston' */
+  appId?: string;
+  /**
+   * Which bus level each winston level is published at: keys are winston level names, values configured bus
+   * levels. Merged over the default map.
+   * @default { emerg, alert, crit, error: 'critical'; warn, warning: 'warning' (if configured, else 'info'); any other: 'info' }
+   */
+  levels?: Record<string, string>;
+  /**
+   * At most this many records wait for their confirm at once; the records after them wait in the transport, in
+   * order, until confirms come back.
+   * @default 1000
+   */
+  maxInFlight?: number;
+}
+
+/** The default level map for a bus with `configured` levels. Levels it does not name go where `info` goes. */
+export function defaultWinstonLevelMap(configured: readonly string[]): Record<string, string> {
+  const warn = configured.includes('warning') ? 'warning' : 'info';
+  return {
+    emerg: 'critical',
+    alert: 'critical',
+    crit: 'critical',
+    error: 'critical',
+    warn,
+    warning: warn,
+    notice: 'info',
+    info: 'info',
+    http: 'info',
+    verbose: 'info',
+    debug: 'info',
+    silly: 'info',
+  };
+}
+
+/**
+ * Builds the function that picks the bus level of a winston level name. Throws a `CONFIG` error when the map
+ * names a level the bus does not have.
+ */
+export function winstonLevelMapper(configured: readonly string[], overrides: Record<string, string> = {}): (level: unknown) => string {
+  if (!isRecord(overrides)) {
+    throw configError(`Expected the winston transport's \`levels\` to be an object like { warn: 'warning' }, got ${JSON.stringify(overrides)}`);
+  }
+  const map = { ...defaultWinstonLevelMap(configured), ...overrides };
+  for (const [winstonLevel, busLevel] of Object.entries(map)) {
+    if (typeof busLevel !== 'string' || !configured.includes(busLevel)) {
+      const which = winstonLevel in overrides ? 'maps' : 'maps by default';
+      throw configError(
+        `The winston level "${winstonLevel}" ${which} to ${JSON.stringify(busLevel)}, which is not a configured level (${configured.join(', ')}); set \`levels: { ${JSON.stringify(winstonLevel)}: '<one of them>' }\` in the transport options`,
+      );
+    }
+  }
+  return (level) => (typeof level === 'string' && Object.hasOwn(map, level) ? (map[level] as string) : (map.info as string));
+}
+
+// triple-beam's symbols, which winston sets on every record: the level before any format coloured `info.level`.
+const LEVEL = Symbol.for('level');
+
+/** The event a winston record becomes: `{ level, message, ...meta }` (Errors inside are serialised on publish). */
+export function winstonRecord(info: Record<string | symbol, unknown>): { level: string; data: EventData } {
+  const level = typeof info[LEVEL] === 'string' ? (info[LEVEL] as string) : String(info.level);
+  const data: EventData = { ...info, level };
+  // `logger.error(new Error('x'))` with no format hands the Error itself as the record: keep its name and stack.
+  if (info instanceof Error) Object.assign(data, { name: info.name, message: info.message, stack: info.stack });
+  return { level, data };
+}
+
+/**
+ * A winston transport that publishes every record to the bus.
+ * @example
+ * const log = winston.createLogger({ transports: [new EventBusTransport({ name: 'logger_metaclass' })] });
+ */
+export class EventBusTransport extends TransportStream {
+  /**
+   * Resolves once connected to the bus; rejects with the reason when the transport could not start (which is also
+   * written to standard error and emitted as 'warn'). Awaiting it is optional: records logged before wait for it.
+   */
+  readonly ready: Promise<void>;
+  #logger: EventBusLogger<string> | undefined;
+  #forwarder: Forwarder | undefined;
+  #busLevel: ((level: unknown) => string) | undefined;
+  #failed = false;
+  #dropped = 0;
+  readonly #held: Array<Record<string | symbol, unknown>> = [];
+  #full = false;
+  #closing: Promise<void> | undefined;
+  readonly #failures = failureReporter(PREFIX);
+
+  constructor(options: WinstonTransportOptions = {}) {
+    const { level, format, silent, handleExceptions, handleRejections, log, logv, close, levels, maxInFlight = 1000, ...loggerOptions } = options;
+    void log;
+    void logv;
+    void close;
+    super({ level, format, silent, handleExceptions, handleRejections } as TransportStream.TransportStreamOptions);
+    this.ready = this.#start(loggerOptions, levels, maxInFlight);
+    this.ready.then(
+      () => this.#pump(),
+      () => undefined,
+    );
+    this.ready.catch((error: unknown) => {
+      this.#failed = true;
+      this.#pump();
+      process.stderr.write(`${PREFIX}: the transport did not start, its log records are dropped: ${describeError(error)}\n`);
+      this.emit('warn', new Error(`${PREFIX} did not start: ${describeError(error)}`));
+    });
+  }
+
+  async #start(options: EventBusLoggerOptions<string>, levels: Record<string, string> | undefined, maxInFlight: number): Promise<void> {
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw configError(`Expected \`maxInFlight\` to be an integer from 1 and up, got ${JSON.stringify(maxInFlight)}`);
+    const plan = await planBus({ appId: 'winston', ...options, listen: false });
+    this.#busLevel = winstonLevelMapper(plan.topology.levels, levels);
+    const logger = new EventBusLogger<string>({}, undefined, plan);
+    await logger.start();
+    logger.on('disconnected', ({ reason }) => void process.stderr.write(`${PREFIX}: disconnected (${reason}); buffering records\n`));
+    logger.on('reconnected', ({ downtime }) => void process.stderr.write(`${PREFIX}: reconnected after ${downtime} ms\n`));
+    this.#logger = logger;
+    this.#forwarder = new Forwarder(logger, {
+      maxInFlight,
+      onFailure: (error) => {
+        this.#failures.report(error);
+        this.emit('warn', error);
+      },
+      onRoom: () => {
+        this.#full = false;
+        this.#pump();
+      },
+    });
+  }
+
+  /** winston calls this with each record that passed the transport's level and format. */
+  override log(info: Record<string | symbol, unknown>, next: () => void): void {
+    this.#held.push(info);
+    this.#pump();
+    // Never hold winston's stream back: its logger.end() ends the transports as soon as its own input is done,
+    // so a record still in its output buffer then would be a "write after end". Records beyond the window wait
+    // here, in order, as they would in winston's buffer (winston's log methods ignore backpressure anyway).
+    next();
+  }
+
+  // Forwards the held records while the window has room; the forwarder's onRoom resumes. Before the transport
+  // started, records wait here; if it failed, they are dropped and counted.
+  #pump(): void {
+    if (this.#failed) {
+      this.#dropped += this.#held.splice(0).length;
+      return;
+    }
+    const forwarder = this.#forwarder;
+    if (forwarder === undefined) return;
+    while (!this.#full && this.#held.length > 0) {
+      const info = this.#held.shift()!;
+      const { level, data } = winstonRecord(info);
+      setImmediate(() => this.emit('logged', info));
+      if (!forwarder.forward(this.#busLevel!(level), data, undefined)) this.#full = true;
+    }
+  }
+
+  /** Resolves once every record forwarded so far is confirmed (or failed). */
+  async flush(): Promise<void> {
+    await this.ready.catch(() => undefined);
+    const forwarder = this.#forwarder;
+    if (forwarder === undefined) return;
+    while (forwarder.inFlight > 0 || this.#held.length > 0) {
+      if (forwarder.inFlight > 0) await forwarder.drained();
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  // Ending the transport (winston's `logger.end()` ends it): 'finish' comes once every record is confirmed.
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#shutdown().then(() => callback(), callback);
+  }
+
+  /** winston calls this when the transport is removed (`logger.remove`, `clear`, `close`): drains, then disconnects. */
+  override close(): void {
+    void this.#shutdown();
+  }
+
+  #shutdown(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.flush();
+      this.#failures.summary();
+      if (this.#dropped > 0) process.stderr.write(`${PREFIX}: ${this.#dropped} log record(s) dropped (the transport did not start)\n`);
+      await this.#logger?.stop();
+    })();
+    return this.#closing;
+  }
+}
+
+export default EventBusTransport;

@@ -1,0 +1,97 @@
+// `event-bus-logger web`: serves a page that shows the bus live (lib/web/), until Ctrl-C or SIGTERM.
+import { randomBytes } from 'node:crypto';
+import { tailRecord } from '../bridges/event-record.js';
+import { EventBusLogger } from '../logger.js';
+import { Feed } from '../web/feed.js';
+import { WebServer, isLoopback } from '../web/server.js';
+import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, loggerOptions, onlyFor, plan, reportDropped, usage, warnIfNewBus, type Parsed } from './common.js';
+
+/** The environment variable that holds the access token when `--token` is not given. */
+export const TOKEN_VARIABLE = 'EVENT_BUS_LOGGER_TOKEN';
+
+function port(value: string | undefined): number {
+  if (value === undefined) return 8080;
+  const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(number) || number > 65535) throw usage(`--port expects a port number from 0 to 65535 (0: any free port), e.g. --port 8080; got "${value}"`);
+  return number;
+}
+
+export async function web(parsed: Parsed): Promise<number> {
+  const { values, args } = parsed;
+  onlyFor('web', values, ['levels', 'port', 'host', 'token']);
+  if (args.length > 0) throw usage(`web takes no arguments, got "${args.join(' ')}"; see ${PROGRAM} --help`);
+  const options = loggerOptions(values);
+  if (values.levels !== undefined) {
+    const levels = values.levels.split(',').map((level) => level.trim()).filter(Boolean);
+    if (levels.length === 0) throw usage('--levels needs at least one level, e.g. --levels info,critical');
+    options.levels = levels;
+  }
+  const host = values.host ?? '127.0.0.1';
+  if (host === '') throw usage('--host expects an address to listen on, e.g. --host 127.0.0.1');
+  const listenPort = port(values.port);
+  // Off the loopback, every request needs the token: the flag, else the environment, else a new one.
+  if (values.token === '') throw usage('--token must not be empty');
+  const token = isLoopback(host) ? undefined : (values.token ?? (process.env[TOKEN_VARIABLE] || randomBytes(24).toString('base64url')));
+  if (values.token !== undefined && isLoopback(host)) process.stderr.write(`${PROGRAM}: --token is not needed on ${host} (only this machine can connect); ignoring it\n`);
+
+  const loggerSettings = { appId: DEFAULT_APP_ID, ...options };
+  const webPlan = await plan(loggerSettings);
+  const bus = webPlan.topology;
+  await warnIfNewBus(webPlan);
+  const logger = new EventBusLogger<string>(loggerSettings, undefined, webPlan);
+  let connected = false;
+  const feed = new Feed(() => ({ bus: bus.exchange, levels: logger.levels, connected }));
+  logger.subscribe(({ level, data, meta }) => feed.event(tailRecord(level, data, meta)));
+  logger.on('ready', ({ queue, levels }) => {
+    connected = true;
+    feed.notice({ kind: 'connected', text: `listening on ${bus.exchange} as ${queue} (levels ${levels.join(', ')})` });
+  });
+  logger.on('disconnected', ({ reason }) => {
+    connected = false;
+    feed.notice({ kind: 'disconnected', text: `disconnected: ${reason}; reconnecting` });
+    process.stderr.write(`disconnected: ${reason}; reconnecting\n`);
+  });
+  logger.on('reconnected', ({ downtime }) => process.stderr.write(`reconnected after ${downtime} ms\n`));
+  logger.on('invalid', ({ reason, routingKey }) => feed.notice({ kind: 'invalid', text: `invalid message (routing key "${routingKey.slice(0, 100)}"): ${reason}` }));
+  logger.on('gap', ({ missed, level }) => feed.gap(missed, `missed ${missed} ${level} event(s) of one publisher`));
+  logger.on('blocked', ({ reason }) => feed.notice({ kind: 'blocked', text: `the broker blocks publishing: ${reason}` }));
+  logger.on('unblocked', ({ duration }) => feed.notice({ kind: 'unblocked', text: `the broker accepts publishes again after ${duration} ms` }));
+
+  let stopRequested = false;
+  let requestStop!: () => void;
+  const stopping = new Promise<void>((resolve) => (requestStop = resolve));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopRequested) {
+      process.stderr.write(`${signal} again: exiting without waiting\n`);
+      process.exit(130);
+    }
+    stopRequested = true;
+    requestStop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let server: WebServer | undefined;
+  try {
+    try {
+      await logger.start();
+    } catch (error) {
+      if (stopRequested) return EXIT.OK;
+      throw asCliError(error);
+    }
+    server = await WebServer.start(feed, { host, port: listenPort, token }).catch((error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? `port ${listenPort} is in use (try another --port)` : error.code === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine` : error.message;
+      throw new CliError(`cannot serve on ${host}:${listenPort}: ${why}`, EXIT.FAILED);
+    });
+    process.stdout.write(`${PROGRAM}: serving the bus ${bus.exchange} on ${server.url}\n`);
+    if (token !== undefined) process.stdout.write(`${PROGRAM}: off the loopback every request needs that token (it is kept in a cookie after the first visit)\n`);
+    await stopping;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await server?.close();
+    feed.close();
+    await logger.stop();
+    reportDropped(logger);
+  }
+  return EXIT.OK;
+}

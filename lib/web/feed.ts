@@ -1,0 +1,165 @@
+// The live feed of `event-bus-logger web`: every event (and every notice: connection state, gaps, invalid messages)
+// becomes one Server-Sent Events frame, written to each browser connected and kept in a bounded backlog that a page
+// opening gets first. Bounded everywhere: the backlog by count and bytes, an event's data by size (a larger one
+// goes out as a preview), and each browser by the bytes its socket has not taken yet: past that, the frames meant
+// for it are dropped and counted, and it is told how many once it has caught up.
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { TailRecord } from '../bridges/event-record.js';
+
+export interface FeedOptions {
+  /** Events a page gets when it opens. @default 1000 */
+  backlogEvents?: number;
+  /** ... and at most this many bytes of them. @default 4 MiB */
+  backlogBytes?: number;
+  /** Bytes a browser may have waiting in its socket before its frames are dropped. @default 1 MiB */
+  clientBufferBytes?: number;
+  /** An event whose data is larger than this (as JSON) goes out as a preview of this size. @default 16 KiB */
+  maxDataBytes?: number;
+}
+
+const DEFAULT_FEED = { backlogEvents: 1000, backlogBytes: 4 * 1024 * 1024, clientBufferBytes: 1024 * 1024, maxDataBytes: 16 * 1024 };
+
+/** A notice the page shows beside the events: the connection's state, a gap, an invalid message. */
+export interface Notice {
+  kind: 'connected' | 'disconnected' | 'gap' | 'invalid' | 'blocked' | 'unblocked';
+  text: string;
+}
+
+interface Client {
+  response: ServerResponse;
+  dropped: number;
+  untold: number;
+}
+
+interface Frame {
+  seq: number;
+  text: string;
+}
+
+/** What the page gets on the wire for an event: the record, with `data` cut to a preview when too large. */
+export interface WireRecord extends Omit<TailRecord, 'data'> {
+  data: TailRecord['data'] | null;
+  /** Set when `data` was too large: its size as JSON, and its first bytes. */
+  truncated?: { bytes: number; preview: string };
+}
+
+export class Feed {
+  /** Changes with each server: a page that reconnects to a new one gets its whole backlog. */
+  readonly boot = randomUUID().slice(0, 8);
+  readonly #options: Required<FeedOptions>;
+  readonly #clients = new Set<Client>();
+  readonly #backlog: Frame[] = [];
+  #backlogBytes = 0;
+  #seq = 0;
+  readonly #counts: Record<string, number> = {};
+  #invalid = 0;
+  #missed = 0;
+  #lastSecond = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #hello: () => object;
+
+  constructor(hello: () => object, options: FeedOptions = {}) {
+    this.#options = { ...DEFAULT_FEED, ...options };
+    this.#hello = hello;
+    this.#timer = setInterval(() => this.#tick(), 1000);
+    this.#timer.unref();
+  }
+
+  /** Browsers connected now. */
+  get clients(): number {
+    return this.#clients.size;
+  }
+
+  /** One event received from the bus. */
+  event(record: TailRecord): void {
+    this.#counts[record.level] = (this.#counts[record.level] ?? 0) + 1;
+    this.#lastSecond++;
+    this.#publish('event', this.#wire(record));
+  }
+
+  /** One notice (kept in the backlog too, so a page that opens sees the latest ones). */
+  notice(notice: Notice): void {
+    if (notice.kind === 'invalid') this.#invalid++;
+    this.#publish('notice', { ...notice, time: new Date().toISOString() });
+  }
+
+  /** A gap: `missed` events never reached this server. */
+  gap(missed: number, text: string): void {
+    this.#missed += missed;
+    this.notice({ kind: 'gap', text });
+  }
+
+  /** Adds a browser: the hello, the backlog after `lastEventId` (all of it for a new page), then the live frames. */
+  connect(response: ServerResponse, lastEventId: string | undefined): void {
+    const client: Client = { response, dropped: 0, untold: 0 };
+    response.write(`retry: 1000\n\n`);
+    response.write(frame(undefined, 'hello', { boot: this.boot, ...this.#hello() }));
+    const [boot, seq] = (lastEventId ?? '').split('.');
+    const after = boot === this.boot && seq !== undefined ? Number(seq) : -1;
+    for (const { seq: n, text } of this.#backlog) if (n > after) response.write(text);
+    this.#clients.add(client);
+    response.on('close', () => this.#clients.delete(client));
+    response.on('drain', () => this.#tellDropped(client));
+  }
+
+  /** Ends every browser's stream (they reconnect to the next server) and stops the ticks. */
+  close(): void {
+    clearInterval(this.#timer);
+    for (const { response } of this.#clients) response.end();
+    this.#clients.clear();
+  }
+
+  #wire(record: TailRecord): WireRecord {
+    const json = JSON.stringify(record.data);
+    if (json.length <= this.#options.maxDataBytes) return record;
+    return { ...record, data: null, truncated: { bytes: Buffer.byteLength(json), preview: json.slice(0, this.#options.maxDataBytes) } };
+  }
+
+  #publish(kind: string, payload: object): void {
+    const seq = ++this.#seq;
+    const text = frame(`${this.boot}.${seq}`, kind, payload);
+    this.#backlog.push({ seq, text });
+    this.#backlogBytes += text.length;
+    while (this.#backlog.length > this.#options.backlogEvents || this.#backlogBytes > this.#options.backlogBytes) {
+      this.#backlogBytes -= this.#backlog.shift()!.text.length;
+    }
+    for (const client of this.#clients) this.#send(client, text);
+  }
+
+  #send(client: Client, text: string): void {
+    if (client.response.writableLength > this.#options.clientBufferBytes) {
+      client.dropped++;
+      client.untold++;
+      return;
+    }
+    client.response.write(text);
+  }
+
+  // Once a slow browser's socket has drained, it learns how many frames it missed.
+  #tellDropped(client: Client): void {
+    if (client.untold === 0) return;
+    const dropped = client.untold;
+    client.untold = 0;
+    client.response.write(frame(undefined, 'dropped', { dropped, total: client.dropped }));
+  }
+
+  // Once a second: totals per level, the rate of the last second, invalid and missed counts, and for each browser
+  // how many frames the server dropped for it.
+  #tick(): void {
+    const rate = this.#lastSecond;
+    this.#lastSecond = 0;
+    for (const client of this.#clients) {
+      this.#tellDropped(client);
+      if (client.response.writableLength > this.#options.clientBufferBytes) continue;
+      client.response.write(
+        frame(undefined, 'tick', { time: Date.now(), rate, counts: this.#counts, invalid: this.#invalid, missed: this.#missed, dropped: client.dropped }),
+      );
+    }
+  }
+}
+
+// One SSE frame. JSON.stringify escapes CR and LF, so the data is one line whatever the event holds.
+function frame(id: string | undefined, event: string, payload: object): string {
+  return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`;
+}

@@ -1,0 +1,241 @@
+// The page of `event-bus-logger web`: a plain ES module, served as is (no build step). It reads the server's
+// Server-Sent Events at /events and shows them. Everything that comes from the bus enters the page as text
+// (textContent, never innerHTML), so hostile data stays text; the server's Content-Security-Policy forbids
+// inline script besides. Bounded: the page keeps MAX_ROWS rows and says how many older ones it let go.
+const MAX_ROWS = 2000;
+const PREVIEW_CHARS = 300;
+const FULL_CHARS = 100_000;
+const SEARCH_CHARS = 4000;
+const CHART_SECONDS = 300;
+const MAX_NOTICES = 50;
+
+const $ = (id) => document.getElementById(id);
+const view = {
+  events: $('events'),
+  levels: $('levels'),
+  text: $('text-filter'),
+  connection: $('connection'),
+  bus: $('bus'),
+  rate: $('rate'),
+  chart: $('chart'),
+  notices: $('notices'),
+  letGo: $('let-go'),
+  newEvents: $('new-events'),
+};
+
+const state = {
+  boot: undefined,
+  serverUp: false,
+  busUp: false,
+  hidden: new Set(),
+  text: '',
+  pending: [],
+  letGo: 0,
+  unseen: 0,
+  follow: true,
+  rates: [],
+  flushScheduled: false,
+};
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const clip = (text, max) => (text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text);
+const levelClass = (level) => `level level-${String(level).toLowerCase().replace(/[^a-z0-9_-]/g, '_')}`;
+
+// --- the connection ---------------------------------------------------------------------------------------------
+
+function showConnection() {
+  const [name, text] = !state.serverUp
+    ? ['reconnecting', 'reconnecting to the server…']
+    : state.busUp
+      ? ['connected', 'connected']
+      : ['reconnecting', 'the server is reconnecting to the broker…'];
+  view.connection.dataset.state = name;
+  view.connection.textContent = text;
+}
+
+const source = new EventSource('/events');
+source.addEventListener('open', () => {
+  state.serverUp = true;
+  showConnection();
+});
+source.addEventListener('error', () => {
+  state.serverUp = false;
+  showConnection();
+});
+source.addEventListener('hello', (message) => {
+  const hello = JSON.parse(message.data);
+  if (state.boot !== undefined && hello.boot !== state.boot) notice({ kind: 'server', text: 'the server restarted', time: new Date().toISOString() });
+  state.boot = hello.boot;
+  state.busUp = hello.connected === true;
+  view.bus.textContent = String(hello.bus ?? '');
+  for (const level of hello.levels ?? []) addLevel(String(level));
+  showConnection();
+});
+source.addEventListener('event', (message) => receive(JSON.parse(message.data)));
+source.addEventListener('notice', (message) => notice(JSON.parse(message.data)));
+source.addEventListener('tick', (message) => tick(JSON.parse(message.data)));
+source.addEventListener('dropped', (message) => {
+  const { dropped, total } = JSON.parse(message.data);
+  notice({ kind: 'dropped', text: `the server dropped ${dropped} event(s) for this page, which did not keep up (${total} in all)`, time: new Date().toISOString() });
+});
+
+// --- notices, counts, chart -----------------------------------------------------------------------------------
+
+function notice({ kind, text, time }) {
+  if (kind === 'connected') state.busUp = true;
+  if (kind === 'disconnected') state.busUp = false;
+  showConnection();
+  const line = element('div', `notice notice-${String(kind).replace(/[^a-z]/g, '')}`, `${String(time ?? '').slice(11, 19)} ${clip(String(text), 1000)}`);
+  view.notices.append(line);
+  while (view.notices.childElementCount > MAX_NOTICES) view.notices.firstElementChild.remove();
+  view.notices.scrollTop = view.notices.scrollHeight;
+}
+
+const levelBoxes = new Map();
+function addLevel(level) {
+  if (levelBoxes.has(level)) return;
+  const label = element('label', levelClass(level));
+  const box = element('input');
+  box.type = 'checkbox';
+  box.checked = !state.hidden.has(level);
+  box.value = level;
+  box.addEventListener('change', () => {
+    if (box.checked) state.hidden.delete(level);
+    else state.hidden.add(level);
+    refilter();
+  });
+  const count = element('span', 'count', '0');
+  label.append(box, ` ${level} `, count);
+  view.levels.append(label);
+  levelBoxes.set(level, count);
+}
+
+function tick({ rate, counts }) {
+  view.rate.textContent = `${rate} ev/s`;
+  for (const [level, count] of Object.entries(counts ?? {})) {
+    addLevel(level);
+    levelBoxes.get(level).textContent = String(count);
+  }
+  state.rates.push(Number(rate) || 0);
+  if (state.rates.length > CHART_SECONDS) state.rates.shift();
+  drawChart();
+}
+
+function drawChart() {
+  const canvas = view.chart;
+  const context = canvas.getContext('2d');
+  const { width, height } = canvas;
+  context.clearRect(0, 0, width, height);
+  const max = Math.max(1, ...state.rates);
+  const barWidth = width / CHART_SECONDS;
+  context.fillStyle = '#3a7';
+  state.rates.forEach((rate, index) => {
+    const barHeight = (rate / max) * (height - 12);
+    context.fillRect(width - (state.rates.length - index) * barWidth, height - barHeight, Math.max(1, barWidth - 0.5), barHeight);
+  });
+  context.fillStyle = '#888';
+  context.font = '10px sans-serif';
+  context.fillText(`max ${max} ev/s, last ${CHART_SECONDS / 60} min`, 4, 10);
+}
+
+// --- rows -----------------------------------------------------------------------------------------------------
+
+function receive(record) {
+  state.pending.push(record);
+  // A burst faster than the page draws: keep only what could be shown anyway.
+  if (state.pending.length > MAX_ROWS) state.letGo += state.pending.splice(0, state.pending.length - MAX_ROWS).length;
+  // Drawn in batches, at most ten times a second: a burst costs one layout per batch, not one per event.
+  if (!state.flushScheduled) {
+    state.flushScheduled = true;
+    setTimeout(() => requestAnimationFrame(flush), 100);
+    setTimeout(flush, 300); // a background tab gets no animation frames
+  }
+}
+
+function flush() {
+  if (!state.flushScheduled) return;
+  state.flushScheduled = false;
+  const records = state.pending.splice(0);
+  const rows = document.createDocumentFragment();
+  for (const record of records) rows.append(row(record));
+  view.events.append(rows);
+  let extra = view.events.childElementCount - MAX_ROWS;
+  state.letGo += Math.max(0, extra);
+  while (extra-- > 0) view.events.firstElementChild.remove();
+  view.letGo.hidden = state.letGo === 0;
+  view.letGo.textContent = `${state.letGo} older event(s) let go: the page keeps the last ${MAX_ROWS}`;
+  if (state.follow) view.events.scrollTop = view.events.scrollHeight;
+  else {
+    state.unseen += records.length;
+    view.newEvents.hidden = false;
+    view.newEvents.textContent = `${state.unseen} new event(s) ↓`;
+  }
+}
+
+function row(record) {
+  const node = element('div', 'row');
+  const dataText = record.truncated ? String(record.truncated.preview) : JSON.stringify(record.data);
+  const source = `${record.host ?? '-'}/${record.appId ?? '-'}`;
+  node.append(
+    element('span', 'time', String(record.time ?? '').replace('T', ' ').replace(/\.000Z$|Z$/, '')),
+    element('span', levelClass(record.level), String(record.level).toUpperCase()),
+    element('span', 'source', source),
+    element('span', 'data', clip(dataText, PREVIEW_CHARS) + (record.truncated ? ` (${record.truncated.bytes} bytes, cut by the server)` : '')),
+  );
+  node.level = String(record.level);
+  node.search = `${record.level} ${source} ${dataText.slice(0, SEARCH_CHARS)}`.toLowerCase();
+  node.record = record;
+  node.hidden = !visible(node);
+  return node;
+}
+
+function visible(node) {
+  return !state.hidden.has(node.level) && (state.text === '' || node.search.includes(state.text));
+}
+
+function refilter() {
+  for (const node of view.events.children) node.hidden = !visible(node);
+}
+
+view.events.addEventListener('click', (click) => {
+  const node = click.target.closest('.row');
+  if (!node || click.target.closest('.full')) return;
+  const open = node.querySelector('.full');
+  if (open) return void open.remove();
+  const { record } = node;
+  const text = record.truncated
+    ? `${record.truncated.preview}\n… the data was ${record.truncated.bytes} bytes; the server sent the first ${record.truncated.preview.length} characters`
+    : JSON.stringify(record.data, null, 2);
+  const meta = `level ${record.level} · host ${record.host} · pid ${record.pid} · appId ${record.appId} · messageId ${record.messageId}`;
+  node.append(element('pre', 'full', `${meta}\n${clip(text, FULL_CHARS)}`));
+});
+
+view.text.addEventListener('input', () => {
+  state.text = view.text.value.trim().toLowerCase();
+  refilter();
+});
+
+// Follow the newest events unless the reader scrolled up; then a button counts the new ones and returns.
+view.events.addEventListener('scroll', () => {
+  const atBottom = view.events.scrollTop + view.events.clientHeight >= view.events.scrollHeight - 4;
+  state.follow = atBottom;
+  if (atBottom) {
+    state.unseen = 0;
+    view.newEvents.hidden = true;
+  }
+});
+view.newEvents.addEventListener('click', () => {
+  state.follow = true;
+  state.unseen = 0;
+  view.newEvents.hidden = true;
+  view.events.scrollTop = view.events.scrollHeight;
+});
+
+showConnection();
+drawChart();

@@ -1,0 +1,173 @@
+// `event-bus-logger web` in a real browser: Debian's chromium driven by playwright-core, against the real command
+// and the real broker. The first spec takes the README's screenshot (written to docs/web-view.png when
+// UPDATE_SCREENSHOTS=1, else to a temporary file).
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import type { Browser, Page } from 'playwright-core';
+import { EventBusLogger } from '../../lib/index.js';
+import { AMQP_URL, deleteExchange, uniqueName, until } from '../helpers.js';
+import { killStarted } from '../cli/run-cli.js';
+import { launchBrowser, startWeb } from './web-helpers.js';
+
+const SCREENSHOT = process.env.UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../../docs/web-view.png', import.meta.url)) : join(tmpdir(), `web-view-${process.pid}.png`);
+/** The rows the page keeps (lib/web/page/app.js). */
+const MAX_ROWS = 2000;
+
+describe('event-bus-logger web (in chromium)', function () {
+  this.timeout(90_000);
+  let browser: Browser;
+  let page: Page;
+  let name: string;
+  let publisher: EventBusLogger<string>;
+  let pageErrors: string[];
+
+  before(async () => {
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  beforeEach(async () => {
+    name = uniqueName('web_browser');
+    publisher = await EventBusLogger.create<string>({ url: AMQP_URL, name, listen: false, appId: 'web-spec' });
+    page = await browser.newPage({ viewport: { width: 1100, height: 420 } });
+    pageErrors = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+  });
+
+  afterEach(async () => {
+    await page?.close();
+    await publisher?.stop();
+    await killStarted();
+    await deleteExchange(name).catch(() => undefined);
+  });
+
+  async function open(url: string): Promise<void> {
+    await page.goto(url);
+    await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 15_000 });
+  }
+
+  const rows = (): ReturnType<Page['locator']> => page.locator('#events .row');
+
+  it('shows an event published after the page loaded (and takes the README screenshot)', async () => {
+    const { url } = await startWeb(name);
+    await open(url);
+    expect(await rows().count()).to.equal(0);
+    await publisher.info({ user: 'ann', action: 'signed in' });
+    await publisher.critical({ disk: '/var', used: '97%', host: 'db-2' });
+    await publisher.info({ order: 4711, total: 42.5, currency: 'EUR' });
+    await rows().nth(2).waitFor({ timeout: 10_000 });
+    expect(await rows().nth(1).locator('.level').textContent()).to.equal('CRITICAL');
+    expect(await rows().nth(1).locator('.data').textContent()).to.equal('{"disk":"/var","used":"97%","host":"db-2"}');
+    expect(await rows().nth(1).locator('.source').textContent()).to.match(/\/web-spec$/);
+    // Expandable: a click shows the whole event, readable.
+    await rows().nth(2).click();
+    expect(await rows().nth(2).locator('.full').textContent()).to.include('"order": 4711');
+    await page.locator('#levels .count', { hasText: '2' }).waitFor({ timeout: 5000 });
+    await page.screenshot({ path: SCREENSHOT });
+    expect((await readFile(SCREENSHOT)).subarray(1, 4).toString()).to.equal('PNG');
+    if (process.env.UPDATE_SCREENSHOTS !== '1') await rm(SCREENSHOT, { force: true });
+    expect(pageErrors).to.deep.equal([]);
+  });
+
+  it('the level filter hides a level, and the text filter the events without the text', async () => {
+    const { url } = await startWeb(name);
+    await open(url);
+    await publisher.info({ n: 1 });
+    await publisher.critical({ n: 2, needle: 'haystack' });
+    await publisher.info({ n: 3, needle: 'haystack' });
+    await rows().nth(2).waitFor({ timeout: 10_000 });
+    await page.locator('#levels input[value="critical"]').uncheck();
+    expect(await rows().locator('.level:visible').allTextContents()).to.deep.equal(['INFO', 'INFO']);
+    // An event arriving while its level is hidden stays hidden.
+    await publisher.critical({ n: 4 });
+    await rows().nth(3).waitFor({ state: 'attached', timeout: 10_000 });
+    expect(await rows().nth(3).isVisible()).to.equal(false);
+    await page.locator('#levels input[value="critical"]').check();
+    await page.locator('#text-filter').fill('HAYSTACK');
+    expect(await rows().locator('.data:visible').allTextContents()).to.deep.equal(['{"n":2,"needle":"haystack"}', '{"n":3,"needle":"haystack"}']);
+  });
+
+  it('follows the newest events until the reader scrolls up; then "N new events" counts them and brings the reader back', async () => {
+    const { url } = await startWeb(name);
+    await open(url);
+    await Promise.all(Array.from({ length: 60 }, (_, n) => publisher.info({ n })));
+    await rows().nth(59).waitFor({ timeout: 10_000 });
+    const atBottom = (): Promise<boolean> => page.locator('#events').evaluate((events) => events.scrollTop + events.clientHeight >= events.scrollHeight - 4);
+    await until(atBottom, 'the view to follow the newest event', 5000);
+    await page.locator('#events').evaluate((events) => events.scrollTo(0, 0));
+    await page.locator('#events').dispatchEvent('scroll');
+    for (let n = 60; n < 63; n++) await publisher.info({ n });
+    await rows().nth(62).waitFor({ state: 'attached', timeout: 10_000 });
+    await page.locator('#new-events', { hasText: '3 new event(s)' }).waitFor({ timeout: 5000 });
+    expect(await atBottom()).to.equal(false);
+    await page.locator('#new-events').click();
+    expect(await page.locator('#new-events').isVisible()).to.equal(false);
+    expect(await atBottom()).to.equal(true);
+  });
+
+  it('renders hostile data as inert text: no script runs, no element is made, the text is there, the page goes on', async () => {
+    const { url } = await startWeb(name);
+    await open(url);
+    const hostile = [
+      { html: '<script>window.__pwned = "script"</script>' },
+      { html: '<img src=x onerror="window.__pwned = \'img\'">' },
+      { link: 'javascript:window.__pwned = "link"', '<svg onload=window.__pwned=1>': '"><iframe src=javascript:alert(1)>' },
+      { big: 'A'.repeat(1024 * 1024 - 100) },
+    ];
+    for (const data of hostile) await publisher.critical(data);
+    await publisher.info({ after: 'the hostile ones' });
+    await rows().nth(hostile.length).waitFor({ timeout: 15_000 });
+    for (let i = 0; i < hostile.length; i++) await rows().nth(i).click();
+    expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).to.equal(undefined);
+    expect(await page.locator('#events script, #events img, #events svg, #events iframe, #events a').count()).to.equal(0);
+    const texts = await rows().locator('.data').allTextContents();
+    expect(texts[0]).to.equal('{"html":"<script>window.__pwned = \\"script\\"</script>"}');
+    expect(texts[1]).to.include('<img src=x onerror=');
+    expect(await rows().nth(2).locator('.full').textContent()).to.include('"link": "javascript:window.__pwned = \\"link\\""');
+    // The 1 MB string: cut by the server to a preview, said so, and the next event still shows.
+    expect(texts[3]).to.match(/^\{"big":"AAAA.*\(\d+ bytes, cut by the server\)$/);
+    expect(texts[4]).to.equal('{"after":"the hostile ones"}');
+    expect(pageErrors).to.deep.equal([]);
+  });
+
+  it('reconnects after the server restarts, and shows the events that come after', async () => {
+    const first = await startWeb(name);
+    await open(first.url);
+    await publisher.info({ n: 'before' });
+    await rows().nth(0).waitFor({ timeout: 10_000 });
+    first.cli.child.kill('SIGTERM');
+    expect((await first.cli.exit()).code).to.equal(0);
+    await page.locator('#connection[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
+    const second = await startWeb(name, ['--port', String(first.port)]);
+    expect(second.port).to.equal(first.port);
+    await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 15_000 });
+    await publisher.info({ n: 'after' });
+    await rows().nth(1).waitFor({ timeout: 10_000 });
+    expect(await rows().locator('.data').allTextContents()).to.deep.equal(['{"n":"before"}', '{"n":"after"}']);
+    expect(await page.locator('#notices').textContent()).to.include('the server restarted');
+  });
+
+  it(`keeps at most ${MAX_ROWS} rows under a burst and says how many it let go`, async () => {
+    const { url } = await startWeb(name);
+    await open(url);
+    const burst = 6000;
+    for (let sent = 0; sent < burst; sent += 500) {
+      await Promise.all(Array.from({ length: 500 }, (_, i) => publisher.info({ n: sent + i, pad: 'x'.repeat(50) })));
+    }
+    await until(async () => Number((/^(\d+) older/.exec((await page.locator('#let-go').textContent()) ?? '') ?? [])[1] ?? 0) >= 1, 'the page to say it let rows go', 30_000);
+    const count = await rows().count();
+    expect(count).to.be.at.most(MAX_ROWS);
+    expect(count).to.be.at.least(1);
+    // Still usable: a filter applies at once and an event sent afterwards shows.
+    await publisher.critical({ last: true });
+    await page.locator('#events .row .data', { hasText: '{"last":true}' }).waitFor({ timeout: 15_000 });
+    expect(await rows().count()).to.be.at.most(MAX_ROWS);
+    expect(pageErrors).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,161 @@
+// `event-bus-logger web` over plain HTTP: the headers every response carries, the Host check (DNS rebinding), the
+// access token off the loopback, the live stream, bad flags and a clean stop.
+import { request } from 'node:http';
+import { expect } from 'chai';
+import { EventBusLogger } from '../../lib/index.js';
+import { AMQP_URL, deleteExchange, rawConnection, uniqueName } from '../helpers.js';
+import { killStarted, runCli } from '../cli/run-cli.js';
+import { startWeb } from './web-helpers.js';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+// A request with exactly the headers given (Host included), as a rebinding page or curl would send it.
+function get(port: number, path: string, headers: Record<string, string>, readMs = 0): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, method: 'GET' }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      const done = (): void => resolve({ status: response.statusCode ?? 0, headers: response.headers, body });
+      if (readMs > 0) {
+        setTimeout(() => {
+          done();
+          req.destroy();
+        }, readMs);
+      } else response.on('end', done);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('event-bus-logger web (HTTP)', function () {
+  this.timeout(60_000);
+  let name: string;
+
+  beforeEach(() => {
+    name = uniqueName('web_http');
+  });
+
+  afterEach(async () => {
+    await killStarted();
+    await deleteExchange(name).catch(() => undefined);
+  });
+
+  it('serves the page on 127.0.0.1 with a CSP that forbids inline script, and refuses a foreign Host header', async () => {
+    const { port } = await startWeb(name);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
+      const page = await get(port, '/', { Host: host });
+      expect(page.status, host).to.equal(200);
+      expect(page.body).to.include('<script type="module" src="/app.js"></script>');
+      const csp = String(page.headers['content-security-policy']);
+      expect(csp).to.include("script-src 'self'").and.include("default-src 'none'");
+      expect(csp).not.to.include('unsafe-inline');
+      expect(page.headers['x-content-type-options']).to.equal('nosniff');
+    }
+    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1:${port + 1}`, `127.0.0.1.evil.example:${port}`]) {
+      const refused = await get(port, '/', { Host: host });
+      expect(refused.status, host).to.equal(403);
+      expect(refused.body).to.include('is not an address this server serves');
+      expect((await get(port, '/events', { Host: host })).status, `${host} /events`).to.equal(403);
+    }
+  });
+
+  it('streams an event published after a browser connected, with the backlog first', async () => {
+    const { port } = await startWeb(name);
+    const publisher = await EventBusLogger.create<string>({ url: AMQP_URL, name, listen: false });
+    try {
+      await publisher.info({ before: true });
+      const stream = get(port, '/events', { Host: `127.0.0.1:${port}` }, 2500);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await publisher.critical({ after: '<b>bold</b>' });
+      const { status, headers, body } = await stream;
+      expect(status).to.equal(200);
+      expect(headers['content-type']).to.match(/^text\/event-stream/);
+      const events = body.split('\n\n').filter((frame) => frame.includes('event: event'));
+      expect(events).to.have.length(2);
+      expect(events[0]).to.include('"data":{"before":true}');
+      expect(events[1]).to.include('"level":"critical"').and.include('"data":{"after":"<b>bold</b>"}');
+    } finally {
+      await publisher.stop();
+    }
+  });
+
+  it('off the loopback, needs the token: 401 without it, then ?token= sets an HttpOnly cookie that lets the browser in', async () => {
+    const token = 'web-spec-token-7f3a';
+    const { cli, port, url } = await startWeb(name, ['--host', '0.0.0.0'], { EVENT_BUS_LOGGER_TOKEN: token });
+    expect(url).to.equal(`http://localhost:${port}/?token=${token}`);
+    expect(cli.stdout.split(token).length - 1, 'the token is printed once').to.equal(1);
+    const host = { Host: `10.1.2.3:${port}` };
+    for (const path of ['/', '/events', '/app.js', '/?token=wrong']) {
+      const refused = await get(port, path, host);
+      expect(refused.status, path).to.equal(401);
+      expect(refused.body).not.to.include(token);
+    }
+    expect((await get(port, '/', { ...host, Cookie: 'event_bus_logger_token=wrong' })).status).to.equal(401);
+    const entry = await get(port, `/?token=${token}`, host);
+    expect(entry.status).to.equal(303);
+    expect(entry.headers.location).to.equal('/');
+    const cookie = String(entry.headers['set-cookie']);
+    expect(cookie).to.include(`event_bus_logger_token=${token}`).and.include('HttpOnly').and.include('SameSite=Strict');
+    const page = await get(port, '/', { ...host, Cookie: `event_bus_logger_token=${token}` });
+    expect(page.status).to.equal(200);
+    expect(page.body).to.include('<main id="events"');
+    expect((await get(port, '/events', { ...host, Cookie: `other=1; event_bus_logger_token=${token}` }, 500)).status).to.equal(200);
+  });
+
+  it('off the loopback without a token given (or an empty EVENT_BUS_LOGGER_TOKEN), generates one and prints it in the address', async () => {
+    const { url, port } = await startWeb(name, ['--host', '0.0.0.0'], { EVENT_BUS_LOGGER_TOKEN: '' });
+    const token = new URL(url).searchParams.get('token');
+    expect(token).to.match(/^[\w-]{32}$/);
+    expect((await get(port, '/', { Host: `localhost:${port}` })).status).to.equal(401);
+    expect((await get(port, `/?token=${token}`, { Host: `localhost:${port}` })).status).to.equal(303);
+  });
+
+  it('stops on SIGTERM and SIGINT with exit 0, ending open streams', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const { cli, port } = await startWeb(name);
+      const stream = get(port, '/events', { Host: `127.0.0.1:${port}` });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      cli.child.kill(signal);
+      expect((await cli.exit()).code, signal).to.equal(0);
+      expect((await stream).body).to.include('event: hello');
+    }
+  });
+
+  it('streams notices: an invalid message and a gap, as they happen', async () => {
+    const { port } = await startWeb(name);
+    const stream = get(port, '/events', { Host: `127.0.0.1:${port}` }, 3000);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const connection = await rawConnection();
+    try {
+      const channel = await connection.createConfirmChannel();
+      channel.publish(name, 'info', Buffer.from('{not json'), { contentType: 'application/json' });
+      // A publisher whose sequence jumps from 1 to 5: three events missed.
+      for (const seq of [1, 5]) channel.publish(name, 'info', Buffer.from('{"n":1}'), { contentType: 'application/json', headers: { 'x-publisher': 'web-spec-publisher', 'x-seq': seq } });
+      await channel.waitForConfirms();
+    } finally {
+      await connection.close();
+    }
+    const notices = (await stream).body.split('\n\n').filter((frame) => frame.includes('event: notice'));
+    expect(notices.some((frame) => frame.includes('"kind":"invalid"') && frame.includes('not valid JSON'))).to.equal(true, notices.join('\n'));
+    expect(notices.some((frame) => frame.includes('"kind":"gap"') && frame.includes('missed 3 info event(s)'))).to.equal(true, notices.join('\n'));
+  });
+
+  it('is documented in --help: the command and its options', async () => {
+    const help = await runCli(['--help']);
+    for (const text of ['web [--port 8080] [--host 127.0.0.1]', '--port <n>', '--host <address>', '--token <value>', 'EVENT_BUS_LOGGER_TOKEN']) expect(help.stdout).to.include(text);
+  });
+
+  it('rejects bad flags with exit 2, naming what was expected', async () => {
+    const bad = await runCli(['web', '--port', 'eighty', '--name', name]);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.include('--port expects a port number from 0 to 65535');
+    const misplaced = await runCli(['tail', '--port', '8080', '--name', name]);
+    expect(misplaced.code).to.equal(2);
+    expect(misplaced.stderr).to.include('--port is not an option of tail');
+  });
+});
