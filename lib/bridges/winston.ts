@@ -32,7 +32,9 @@ const PREFIX = 'event-bus-logger/winston';
  * the level map, `maxInFlight`, and winston-transport's own (`level`, `format`, `silent`, `handleExceptions`,
  * `handleRejections`).
  */
-export interface WinstonTransportOptions extends Omit<EventBusLoggerOptions<string>, 'levels'>, TransportStream.TransportStreamOptions {
+export interface WinstonTransportOptions
+  extends Omit<EventBusLoggerOptions<string>, 'levels'>,
+    Omit<TransportStream.TransportStreamOptions, 'log' | 'logv' | 'close'> {
   /** The AMQP appId of the published records. @default 'winston' */
   appId?: string;
   /**
@@ -122,11 +124,8 @@ export class EventBusTransport extends TransportStream {
   readonly #failures = failureReporter(PREFIX);
 
   constructor(options: WinstonTransportOptions = {}) {
-    const { level, format, silent, handleExceptions, handleRejections, log, logv, close, levels, maxInFlight = 1000, ...loggerOptions } = options;
-    void log;
-    void logv;
-    void close;
-    super({ level, format, silent, handleExceptions, handleRejections } as TransportStream.TransportStreamOptions);
+    const { level, format, silent, handleExceptions, handleRejections, levels, maxInFlight = 1000, ...loggerOptions } = options;
+    super({ level, format, silent, handleExceptions, handleRejections });
     this.ready = this.#start(loggerOptions, levels, maxInFlight);
     this.ready.then(
       () => this.#pump(),
