@@ -127,7 +127,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * Connects, declares this logger's queue, binds it once per level and starts consuming. Rejects with an
    * `EventBusLoggerError`: code `CONFIG` for bad options or config, `CONNECT` when the broker cannot be reached
    * (its message names the URL with the password masked) or the TLS handshake fails (it says why), `ACCESS` when
-   * the broker refuses this user a vhost or an operation (it names the operation and the resource). Calling it again while started does nothing.
+   * the broker refuses this user a vhost or an operation (it names the operation and the resource). Calling it
+   * again while started does nothing.
    */
   start(): Promise<void> {
     if (this.#state === 'running') return Promise.resolve();
@@ -358,7 +359,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const snapshot = this.#stats.snapshot(publisher?.counters, publisher?.buffered ?? 0);
     snapshot.lastError ??= bus?.lastError;
     // While Rascal reconnects, its latest failure says why better than the loss that began the outage.
-    if (bus && !bus.isUp && bus.lastError) snapshot.lastError = bus.lastError;
+    if (this.#state === 'running' && bus && !bus.isUp && bus.lastError) snapshot.lastError = bus.lastError;
     return snapshot;
   }
 

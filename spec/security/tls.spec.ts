@@ -154,6 +154,7 @@ describe('TLS', function () {
         expect(result.code).to.equal(3);
         expect(result.stderr).to.contain(words);
         expect(result.stdout + result.stderr).not.to.contain(password);
+        expect(result.stdout + result.stderr).not.to.contain('PRIVATE KEY');
       }
     });
   });
