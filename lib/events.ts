@@ -42,8 +42,24 @@ export type BlockedInfo = { reason: string };
 export type UnblockedInfo = { duration: number };
 /** Payload of `'invalid'`: a message on the bus that is not an event this logger can deliver. */
 export type InvalidInfo = { reason: string; content: Buffer; routingKey: string; messageId: string | undefined; appId: string | undefined };
-/** Payload of `'gap'`: events of one publisher and level that never reached this logger. */
-export type GapInfo = { publisher: string; level: string; expected: number; received: number; missed: number };
+/**
+ * Payload of `'gap'`: events of one publisher and level that never reached this logger; or, with `reason:
+ * 'retention'`, history that retention deleted before a catch-up listener read it: the offsets `from` to `to` of
+ * `stream` (`expected` is then `from`, `received` the offset it could resume at, `publisher` and `level` are '').
+ */
+export type GapInfo = {
+  publisher: string;
+  level: string;
+  expected: number;
+  received: number;
+  missed: number;
+  /** Why: a publisher's sequence jumped (`'sequence'`, the default when absent), or retention deleted history. */
+  reason?: 'sequence' | 'retention';
+  /** With `reason: 'retention'`: the history stream, and the first and last offsets it skipped. */
+  stream?: string;
+  from?: number;
+  to?: number;
+};
 
 /** The logger's own events, beside one event per level. */
 export type LifecycleEvents = {

@@ -1,0 +1,390 @@
+// The bus's history: a RabbitMQ stream (`<exchange>.history`) bound to the exchange with `#`, which any number of
+// readers read from any point over plain AMQP 0-9-1. This file declares and binds it (a session setup step), reads
+// it as a catch-up listener (a second consumer kind feeding the delivery pipeline, like the live queue), and reads
+// it once, up to where it ended when the read began (`history()`).
+//
+// On RabbitMQ 3.10 several mistakes on a stream close the whole connection, publishers included: noAck, nack or
+// reject, a global prefetch, basic.get, a malformed `x-stream-offset`. Nothing here does any of those: every consumer
+// has its own per-consumer prefetch, acks (a stream's credit) and never nacks, and offsets come from `since.ts`.
+import createDebug from 'debug';
+import type { Bus } from '../bus/connection.js';
+import type { SetupContext } from '../bus/session.js';
+import { EventBusLoggerError, describeError } from '../errors.js';
+import type { Report } from '../events.js';
+import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
+import type { HistoryTopology } from '../topology.js';
+import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
+import { Acks } from './acks.js';
+import type { Delivery } from './delivery.js';
+import { SequenceWindow } from './sequence.js';
+import { streamOffsetArgument, type StreamStart } from './since.js';
+
+const debug = createDebug('event-bus-logger:history');
+
+const noop = (): void => undefined;
+
+/** How long a probe waits for a stream's first record before it takes the stream for empty. */
+export const EMPTY_STREAM_WAIT = 1500;
+
+/** Warns once per key and process-wide code, through `process.emitWarning` (printed on standard error by default). */
+export type WarnOnce = (key: string, message: string) => void;
+
+export function warnOnce(): WarnOnce {
+  const warned = new Set<string>();
+  return (key, message) => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    process.emitWarning(message, { code: 'EVENT_BUS_LOGGER_HISTORY' });
+  };
+}
+
+// A channel of its own for a step that may fail on the broker (a 406 closes the channel it happened on).
+async function scratchChannel(bus: Pick<Bus, 'channel'>): Promise<AmqpChannel> {
+  const channel = await bus.channel();
+  channel.on('error', noop);
+  return channel;
+}
+
+function closeQuietly(channel: AmqpChannel): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      channel.close(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
+const offsetOf = (message: AmqpMessage): number | undefined => {
+  const offset = message.properties.headers?.['x-stream-offset'];
+  return typeof offset === 'number' ? offset : undefined;
+};
+
+/**
+ * The setup step that declares the history stream and binds it to the exchange, on every (re)open: the exchange is
+ * transient, so after a broker restart its binding exists again only once someone declares it. A stream that
+ * already exists with other arguments (a 406: arguments cannot change) is used as it is, and said once.
+ */
+export function declareHistory(bus: Pick<Bus, 'channel'>, exchange: string, history: HistoryTopology, warn: WarnOnce) {
+  return async ({ channels: { consumer } }: SetupContext): Promise<void> => {
+    const scratch = await scratchChannel(bus);
+    try {
+      await call<unknown>((cb) => scratch.assertQueue(history.stream, history.options, cb));
+    } catch (error) {
+      if (!/PRECONDITION_FAILED|406/.test(describeError(error))) throw error;
+      warn(
+        'mismatch',
+        `The history stream "${history.stream}" exists on the broker with other arguments than the config's; it is used as it is (${describeError(error)}). A stream's arguments cannot change: change its retention with a policy (rabbitmqctl set_policy), or delete the stream to declare it anew.`,
+      );
+    } finally {
+      await closeQuietly(scratch);
+    }
+    for (const key of history.bindingKeys) await call<unknown>((cb) => consumer.bindQueue(history.stream, exchange, key, {}, cb));
+  };
+}
+
+/**
+ * The setup step of a logger whose config has no history: the first time, checks whether the bus has a history
+ * stream all the same (declared by another process's config) and says once that this logger does not bind it.
+ */
+export function checkUnboundHistory(bus: Pick<Bus, 'channel'>, stream: string, warn: WarnOnce) {
+  let checked = false;
+  return async (): Promise<void> => {
+    if (checked) return;
+    checked = true;
+    const scratch = await scratchChannel(bus);
+    try {
+      await call<unknown>((cb) => (scratch as AmqpChannel & { checkQueue: AmqpChannel['assertQueue'] }).checkQueue(stream, {}, cb));
+      warn(
+        'unbound',
+        `The bus has a history stream "${stream}", but this logger's config declares no history: this logger does not bind it, so after a broker restart events reach it only once a process with the history config starts.`,
+      );
+    } catch {
+      // No such stream (404): nothing to say.
+    } finally {
+      await closeQuietly(scratch);
+    }
+  };
+}
+
+/**
+ * The offset of a stream's first record (`first`) or of its last one (`last`), read by a short-lived consumer on a
+ * channel of its own; undefined when the stream holds nothing. `last` reads the stream's last chunk (RabbitMQ 3.10
+ * delivers a chunk whole, whatever the prefetch), then one round trip on the same channel: the broker has sent the
+ * whole chunk before it answers.
+ */
+export async function probeOffset(bus: Pick<Bus, 'channel'>, stream: string, where: 'first' | 'last', emptyWait = EMPTY_STREAM_WAIT): Promise<number | undefined> {
+  const channel = await scratchChannel(bus);
+  try {
+    await call<unknown>((cb) => channel.prefetch(1, false, cb));
+    let highest: number | undefined;
+    let arrived!: () => void;
+    const first = new Promise<void>((resolve) => (arrived = resolve));
+    await call<unknown>((cb) =>
+      channel.consume(
+        stream,
+        (message) => {
+          if (!message) return;
+          const offset = offsetOf(message);
+          if (offset !== undefined && (highest === undefined || offset > highest)) highest = offset;
+          arrived();
+        },
+        { noAck: false, arguments: { 'x-stream-offset': where } },
+        cb,
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([first, new Promise<void>((resolve) => (timer = setTimeout(resolve, emptyWait)))]);
+    clearTimeout(timer);
+    if (highest === undefined || where === 'first') return highest;
+    await call<unknown>((cb) => channel.prefetch(1, false, cb));
+    return highest;
+  } finally {
+    await closeQuietly(channel);
+  }
+}
+
+/** Payload of a retention `'gap'`. */
+export interface RetentionGap {
+  from: number;
+  to: number;
+}
+
+export interface HistoryListenerParts {
+  bus: Pick<Bus, 'channel'>;
+  stream: string;
+  since: StreamStart;
+  prefetch: number;
+  /** Configured levels this listener does not listen to: skipped quietly (the stream holds every level). */
+  skip: ReadonlySet<string>;
+  delivery: Delivery<string>;
+  report: Report;
+  stats: { missed: number };
+}
+
+/**
+ * A catch-up listener's consumer: reads the history stream from `since`, then follows it live, feeding the delivery
+ * pipeline. After any reopen it resumes right after the last event it dispatched; when retention deleted events it
+ * had not read, it says so with a `'gap'`.
+ */
+export class HistoryListener {
+  readonly #parts: HistoryListenerParts;
+  // The offset of the last record handed to the pipeline (or skipped as older than a `since` time).
+  #last: number | undefined;
+
+  constructor(parts: HistoryListenerParts) {
+    this.#parts = parts;
+  }
+
+  /** The offset of the last event dispatched, once there is one. */
+  get lastOffset(): number | undefined {
+    return this.#last;
+  }
+
+  readonly setup = async ({ channels: { consumer }, isCurrent, lost }: SetupContext): Promise<void> => {
+    const { bus, stream, since, prefetch, skip, delivery, report, stats } = this.#parts;
+    const start: StreamStart = this.#last === undefined ? since : { kind: 'offset', offset: this.#last + 1 };
+    if (start.kind === 'offset') {
+      // Retention may have deleted what comes next: then the stream's first record is beyond it.
+      const first = await probeOffset(bus, stream, 'first');
+      if (first !== undefined && first > start.offset) {
+        const gap = { from: start.offset, to: first - 1 };
+        const missed = gap.to - gap.from + 1;
+        stats.missed += missed;
+        debug('retention deleted offsets %d..%d', gap.from, gap.to);
+        report('gap', { reason: 'retention', stream, from: gap.from, to: gap.to, missed, publisher: '', level: '', expected: gap.from, received: gap.to + 1 });
+      }
+    }
+    // Records before a `since` time that share the broker's first chunk: dropped by their own timestamp.
+    let before = start.kind === 'time' ? Math.floor(start.time.getTime() / 1000) : undefined;
+    await call<unknown>((cb) => consumer.prefetch(prefetch, false, cb));
+    if (!isCurrent()) throw new Error('superseded');
+    const acks = new Acks(consumer);
+    const onMessage = delivery.consumer(acks, () => lost('the broker cancelled the history consumer (stream deleted?)'));
+    await call<unknown>((cb) =>
+      consumer.consume(
+        stream,
+        (message) => {
+          if (message === null) return onMessage(null);
+          const offset = offsetOf(message);
+          if (offset !== undefined) {
+            if (this.#last !== undefined && offset <= this.#last) return acks.done(message.fields.deliveryTag);
+            if (before !== undefined) {
+              const timestamp = message.properties.timestamp;
+              if (typeof timestamp === 'number' && timestamp < before) {
+                this.#last = offset;
+                return acks.done(message.fields.deliveryTag);
+              }
+              before = undefined;
+            }
+            this.#last = offset;
+          }
+          if (skip.has(message.fields.routingKey)) return acks.done(message.fields.deliveryTag);
+          onMessage(message);
+        },
+        { noAck: false, arguments: { 'x-stream-offset': streamOffsetArgument(start) } },
+        cb,
+      ),
+    );
+    debug('reading %s from %o', stream, start);
+  };
+
+  /** Stops consuming by closing the consumer channel. Resolves when done or after `timeout` ms. */
+  async stop(consumer: AmqpChannel, timeout: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closeQuietly(consumer), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, timeout))))]);
+    clearTimeout(timer);
+  }
+}
+
+/** One event of `history()`. */
+export interface HistoryEvent<L extends string = string> {
+  level: L;
+  data: EventData;
+  meta: EventMeta<L>;
+}
+
+export interface HistoryReadParts {
+  bus: Pick<Bus, 'channel'>;
+  stream: string;
+  since: StreamStart;
+  /** An upper bound: an offset (inclusive) or a time (events stamped after it are skipped). */
+  until: StreamStart | undefined;
+  /** Every configured level: a record with another routing key is skipped. */
+  levels: ReadonlySet<string>;
+  /** The levels asked for. */
+  wanted: ReadonlySet<string>;
+  maxMessageBytes: number;
+  prefetch: number;
+}
+
+/**
+ * Reads the history stream from `since` up to its last offset when the read began (found by a probe), then ends.
+ * A finite async iterator; `return()` (breaking out of a `for await`) closes its channel, and with it its consumer.
+ */
+export class HistoryRead<L extends string> implements AsyncIterableIterator<HistoryEvent<L>> {
+  readonly #parts: HistoryReadParts;
+  readonly #sequence = new SequenceWindow();
+  readonly #queue: AmqpMessage[] = [];
+  #channel: AmqpChannel | undefined;
+  #opening: Promise<void> | undefined;
+  #end: number | undefined;
+  #done = false;
+  #failure: Error | undefined;
+  #wake: (() => void) | undefined;
+  #before: number | undefined;
+  #received = false;
+
+  constructor(parts: HistoryReadParts) {
+    this.#parts = parts;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<HistoryEvent<L>>> {
+    this.#opening ??= this.#open();
+    await this.#opening;
+    for (;;) {
+      if (this.#done) return this.#finish();
+      const message = this.#queue.shift();
+      if (!message) {
+        if (this.#failure) {
+          const failure = this.#failure;
+          await this.#finish();
+          throw failure;
+        }
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        continue;
+      }
+      this.#channel?.ack(message);
+      const event = this.#accept(message);
+      if (event) return { done: false, value: event };
+    }
+  }
+
+  async return(): Promise<IteratorResult<HistoryEvent<L>>> {
+    return this.#finish();
+  }
+
+  async #finish(): Promise<IteratorResult<HistoryEvent<L>>> {
+    this.#done = true;
+    this.#queue.length = 0;
+    const channel = this.#channel;
+    this.#channel = undefined;
+    if (channel) await closeQuietly(channel);
+    return { done: true, value: undefined };
+  }
+
+  // The event of one record, or undefined when it is skipped; marks the read done at the end offset.
+  #accept(message: AmqpMessage): HistoryEvent<L> | undefined {
+    const { levels, wanted, maxMessageBytes, until } = this.#parts;
+    const offset = offsetOf(message);
+    if (offset === undefined || this.#end === undefined) return undefined;
+    if (offset > this.#end) {
+      this.#done = true;
+      return undefined;
+    }
+    if (offset === this.#end) this.#done = true;
+    const timestamp = message.properties.timestamp;
+    if (this.#before !== undefined) {
+      if (typeof timestamp === 'number' && timestamp < this.#before) return undefined;
+      this.#before = undefined;
+    }
+    if (until?.kind === 'time' && typeof timestamp === 'number' && timestamp * 1000 > until.time.getTime()) return undefined;
+    if (!wanted.has(message.fields.routingKey)) return undefined;
+    const decoded = decodeMessage<L>(message, levels, maxMessageBytes);
+    if (!decoded.ok) {
+      debug('skipped offset %d: %s', offset, decoded.reason);
+      return undefined;
+    }
+    const { level, data, meta } = decoded;
+    if (meta.publisher !== undefined && meta.seq !== undefined && this.#sequence.check(meta.publisher, level, meta.seq).kind === 'duplicate') {
+      return undefined;
+    }
+    return { level, data, meta };
+  }
+
+  async #open(): Promise<void> {
+    const { bus, stream, since, until, prefetch } = this.#parts;
+    const last = await probeOffset(bus, stream, 'last');
+    this.#end = until?.kind === 'offset' && last !== undefined ? Math.min(last, until.offset) : last;
+    if (this.#end === undefined || since.kind === 'now' || (since.kind === 'offset' && since.offset > this.#end)) {
+      this.#done = true;
+      return;
+    }
+    this.#before = since.kind === 'time' ? Math.floor(since.time.getTime() / 1000) : undefined;
+    const channel = await scratchChannel(bus);
+    this.#channel = channel;
+    channel.on('close', () => {
+      if (this.#done || this.#channel !== channel) return;
+      this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: its channel closed (the connection was lost); read again from the offset after the last event read`);
+      this.#wake?.();
+    });
+    await call<unknown>((cb) => channel.prefetch(prefetch, false, cb));
+    await call<unknown>((cb) =>
+      channel.consume(
+        stream,
+        (message) => {
+          if (!message || this.#done) return;
+          this.#received = true;
+          this.#queue.push(message);
+          this.#wake?.();
+        },
+        { noAck: false, arguments: { 'x-stream-offset': streamOffsetArgument(since) } },
+        cb,
+      ),
+    );
+    if (since.kind === 'time') {
+      // When every record is older than `since`, the broker starts at the end and says nothing: with no record
+      // within the wait of an empty stream, there is nothing to read.
+      setTimeout(() => {
+        if (!this.#received && !this.#done) {
+          this.#done = true;
+          this.#wake?.();
+        }
+      }, EMPTY_STREAM_WAIT).unref();
+    }
+  }
+}
