@@ -34,6 +34,8 @@ export interface Parsed {
     'app-id'?: string;
     'publish-timeout'?: string;
     'start-timeout'?: string;
+    since?: string;
+    'no-follow'?: boolean;
     help?: boolean;
     version?: boolean;
   };
@@ -76,7 +78,7 @@ export function reportDropped(logger: EventBusLogger<string>): void {
 }
 
 export function onlyFor(command: string, values: Parsed['values'], allowed: Array<keyof Parsed['values']>): void {
-  for (const key of ['levels', 'json', 'app-id'] as const) {
+  for (const key of ['levels', 'json', 'app-id', 'since', 'no-follow'] as const) {
     if (values[key] !== undefined && !allowed.includes(key)) throw usage(`--${key} is not an option of ${command}; see ${PROGRAM} --help`);
   }
 }
