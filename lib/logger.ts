@@ -171,13 +171,14 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const report = this.#report;
     const stats = this.#stats;
     const publisher = new Publisher({ exchange, publishTimeout: settings.publishTimeout, bufferMaxEvents: settings.bufferMaxEvents, bufferMaxBytes: settings.bufferMaxBytes });
+    const sequence = settings.history ? new SequenceWindow() : undefined;
     const delivery = new Delivery<string>({
       levels: new Set(topology.listenLevels),
       maxMessageBytes: settings.maxMessageBytes,
       stats,
       report,
       handle: (level, data, meta) => this.#receive(level as L, data, meta as EventMeta<L>),
-      ...(settings.history ? { sequence: new SequenceWindow() } : {}),
+      ...(sequence ? { sequence } : {}),
     });
     const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready() });
     const historyListener =
@@ -189,6 +190,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
             prefetch: settings.prefetch,
             skip: new Set(topology.levels.filter((level) => !topology.listenLevels.includes(level))),
             delivery,
+            sequence: sequence as SequenceWindow,
             report,
             stats,
           })

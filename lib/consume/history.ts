@@ -94,7 +94,7 @@ export function checkUnboundHistory(bus: Pick<Bus, 'channel'>, stream: string, w
     checked = true;
     const scratch = await scratchChannel(bus);
     try {
-      await call<unknown>((cb) => (scratch as AmqpChannel & { checkQueue: AmqpChannel['assertQueue'] }).checkQueue(stream, {}, cb));
+      await call<unknown>((cb) => scratch.checkQueue(stream, cb));
       warn(
         'unbound',
         `The bus has a history stream "${stream}", but this logger's config declares no history: this logger does not bind it, so after a broker restart events reach it only once a process with the history config starts.`,
@@ -158,6 +158,8 @@ export interface HistoryListenerParts {
   /** Configured levels this listener does not listen to: skipped quietly (the stream holds every level). */
   skip: ReadonlySet<string>;
   delivery: Delivery<string>;
+  /** The delivery's duplicate check: cleared after a retention gap, which says what was lost once. */
+  sequence: Pick<SequenceWindow, 'clear'>;
   report: Report;
   stats: { missed: number };
 }
@@ -182,7 +184,7 @@ export class HistoryListener {
   }
 
   readonly setup = async ({ channels: { consumer }, isCurrent, lost }: SetupContext): Promise<void> => {
-    const { bus, stream, since, prefetch, skip, delivery, report, stats } = this.#parts;
+    const { bus, stream, since, prefetch, skip, delivery, sequence, report, stats } = this.#parts;
     const start: StreamStart = this.#last === undefined ? since : { kind: 'offset', offset: this.#last + 1 };
     if (start.kind === 'offset') {
       // Retention may have deleted what comes next: then the stream's first record is beyond it.
@@ -191,6 +193,7 @@ export class HistoryListener {
         const gap = { from: start.offset, to: first - 1 };
         const missed = gap.to - gap.from + 1;
         stats.missed += missed;
+        sequence.clear();
         debug('retention deleted offsets %d..%d', gap.from, gap.to);
         report('gap', { reason: 'retention', stream, from: gap.from, to: gap.to, missed, publisher: '', level: '', expected: gap.from, received: gap.to + 1 });
       }

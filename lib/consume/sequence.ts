@@ -56,6 +56,11 @@ export class SequenceWindow {
     return this.#pairs.size;
   }
 
+  /** Forgets every pair: after a retention gap, the events it deleted would each count again as a sequence gap. */
+  clear(): void {
+    this.#pairs.clear();
+  }
+
   check(publisher: string, level: string, seq: number): WindowCheck {
     const key = `${publisher}\u0000${level}`;
     const pair = this.#pairs.get(key);
