@@ -208,6 +208,36 @@ describe('history', function () {
       expect(subscribed).to.deep.equal([3, 4, 5, 6]);
     });
 
+    it('drops re-sent duplicates by publisher and sequence, delivers a late re-send; takes events of other clients, with or without a timestamp', async () => {
+      const publisher = await logger({ listen: false });
+      const connection = await amqplib.connect(AMQP_URL);
+      try {
+        const channel = await connection.createConfirmChannel();
+        const send = (seq: number | undefined, extra: Record<string, unknown> = {}): void => {
+          const headers = seq === undefined ? {} : { 'x-publisher': 'other-client', 'x-seq': seq };
+          channel.publish(name, 'info', Buffer.from(JSON.stringify({ seq: seq ?? null, ...extra })), { contentType: 'application/json', headers, ...extra });
+        };
+        // 1, 2, 2 again (its confirm was lost), 5 (3 and 4 lost on the way), 3 re-sent late, 3 again; a C client
+        // with no headers and no timestamp; one with a timestamp.
+        for (const seq of [1, 2, 2, 5, 3, 3]) send(seq, { timestamp: Math.floor(Date.now() / 1000) });
+        send(undefined);
+        send(undefined, { timestamp: Math.floor(Date.now() / 1000) });
+        await channel.waitForConfirms();
+      } finally {
+        await connection.close();
+      }
+      const expected = [1, 2, 5, 3, null, null];
+      expect((await collect(publisher.history({ since: 'start' }))).map((e) => e.data.seq)).to.deep.equal(expected);
+      expect((await collect(publisher.history({ since: '1h' }))).map((e) => e.data.seq), 'since a duration').to.deep.equal(expected);
+      const listener = await logger({ history: { since: 'start' } }, false);
+      const got: unknown[] = [];
+      listener.on('info', (data) => void got.push(data.seq));
+      await listener.start();
+      await until(() => got.length >= expected.length, 'the events');
+      await quiet(200);
+      expect(got).to.deep.equal(expected);
+    });
+
     it('listens only to its levels: the others are skipped quietly, not invalid', async () => {
       const publisher = await logger({ listen: false });
       const listener = await logger({ history: { since: 'start' }, levels: ['critical'] }, false);
