@@ -22,6 +22,6 @@ export type { BusConfig, DefaultLevel, LevelsOf } from './topology.js';
 export { EventBusLoggerError, maskUrl } from './errors.js';
 export type { EventBusLoggerErrorCode } from './errors.js';
 export type { EventData, EventMeta } from './wire-format.js';
-export type { HistoryEvent } from './consume/history.js';
+export type { HistoryEvent } from './consume/history-read.js';
 export type { HistoryOptions } from './logger.js';
 export type { HistorySince } from './options.js';

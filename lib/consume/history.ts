@@ -1,7 +1,7 @@
 // The bus's history: a RabbitMQ stream (`<exchange>.history`) bound to the exchange with `#`, which any number of
 // readers read from any point over plain AMQP 0-9-1. This file declares and binds it (a session setup step), reads
-// it as a catch-up listener (a second consumer kind feeding the delivery pipeline, like the live queue), and reads
-// it once, up to where it ended when the read began (`history()`).
+// it as a catch-up listener (a second consumer kind feeding the delivery pipeline, like the live queue), and probes
+// it; history-read.ts reads it once, up to where it ended when the read began (`history()`).
 //
 // On RabbitMQ 3.10 several mistakes on a stream close the whole connection, publishers included: noAck, nack or
 // reject, a global prefetch, basic.get, a malformed `x-stream-offset`. Nothing here does any of those: every consumer
@@ -9,14 +9,13 @@
 import createDebug from 'debug';
 import type { Bus } from '../bus/connection.js';
 import type { SetupContext } from '../bus/session.js';
-import { EventBusLoggerError, describeError } from '../errors.js';
+import { describeError } from '../errors.js';
 import type { Report } from '../events.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import type { HistoryTopology } from '../topology.js';
-import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
 import { Acks } from './acks.js';
 import type { Delivery } from './delivery.js';
-import { SequenceWindow } from './sequence.js';
+import type { SequenceWindow } from './sequence.js';
 import { streamOffsetArgument, type StreamStart } from './since.js';
 
 const debug = createDebug('event-bus-logger:history');
@@ -39,13 +38,13 @@ export function warnOnce(): WarnOnce {
 }
 
 // A channel of its own for a step that may fail on the broker (a 406 closes the channel it happened on).
-async function scratchChannel(bus: Pick<Bus, 'channel'>): Promise<AmqpChannel> {
+export async function scratchChannel(bus: Pick<Bus, 'channel'>): Promise<AmqpChannel> {
   const channel = await bus.channel();
   channel.on('error', noop);
   return channel;
 }
 
-function closeQuietly(channel: AmqpChannel): Promise<void> {
+export function closeQuietly(channel: AmqpChannel): Promise<void> {
   return new Promise((resolve) => {
     try {
       channel.close(() => resolve());
@@ -55,7 +54,7 @@ function closeQuietly(channel: AmqpChannel): Promise<void> {
   });
 }
 
-const offsetOf = (message: AmqpMessage): number | undefined => {
+export const offsetOf = (message: AmqpMessage): number | undefined => {
   const offset = message.properties.headers?.['x-stream-offset'];
   return typeof offset === 'number' ? offset : undefined;
 };
@@ -237,157 +236,5 @@ export class HistoryListener {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closeQuietly(consumer), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, timeout))))]);
     clearTimeout(timer);
-  }
-}
-
-/** One event of `history()`. */
-export interface HistoryEvent<L extends string = string> {
-  level: L;
-  data: EventData;
-  meta: EventMeta<L>;
-}
-
-export interface HistoryReadParts {
-  bus: Pick<Bus, 'channel'>;
-  stream: string;
-  since: StreamStart;
-  /** An upper bound: an offset (inclusive) or a time (events stamped after it are skipped). */
-  until: StreamStart | undefined;
-  /** Every configured level: a record with another routing key is skipped. */
-  levels: ReadonlySet<string>;
-  /** The levels asked for. */
-  wanted: ReadonlySet<string>;
-  maxMessageBytes: number;
-  prefetch: number;
-}
-
-/**
- * Reads the history stream from `since` up to its last offset when the read began (found by a probe), then ends.
- * A finite async iterator; `return()` (breaking out of a `for await`) closes its channel, and with it its consumer.
- */
-export class HistoryRead<L extends string> implements AsyncIterableIterator<HistoryEvent<L>> {
-  readonly #parts: HistoryReadParts;
-  readonly #sequence = new SequenceWindow();
-  readonly #queue: AmqpMessage[] = [];
-  #channel: AmqpChannel | undefined;
-  #opening: Promise<void> | undefined;
-  #end: number | undefined;
-  #done = false;
-  #failure: Error | undefined;
-  #wake: (() => void) | undefined;
-  #before: number | undefined;
-  #received = false;
-
-  constructor(parts: HistoryReadParts) {
-    this.#parts = parts;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async next(): Promise<IteratorResult<HistoryEvent<L>>> {
-    this.#opening ??= this.#open();
-    await this.#opening;
-    for (;;) {
-      if (this.#done) return this.#finish();
-      const message = this.#queue.shift();
-      if (!message) {
-        if (this.#failure) {
-          const failure = this.#failure;
-          await this.#finish();
-          throw failure;
-        }
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        continue;
-      }
-      this.#channel?.ack(message);
-      const event = this.#accept(message);
-      if (event) return { done: false, value: event };
-    }
-  }
-
-  async return(): Promise<IteratorResult<HistoryEvent<L>>> {
-    return this.#finish();
-  }
-
-  async #finish(): Promise<IteratorResult<HistoryEvent<L>>> {
-    this.#done = true;
-    this.#queue.length = 0;
-    const channel = this.#channel;
-    this.#channel = undefined;
-    if (channel) await closeQuietly(channel);
-    return { done: true, value: undefined };
-  }
-
-  // The event of one record, or undefined when it is skipped; marks the read done at the end offset.
-  #accept(message: AmqpMessage): HistoryEvent<L> | undefined {
-    const { levels, wanted, maxMessageBytes, until } = this.#parts;
-    const offset = offsetOf(message);
-    if (offset === undefined || this.#end === undefined) return undefined;
-    if (offset > this.#end) {
-      this.#done = true;
-      return undefined;
-    }
-    if (offset === this.#end) this.#done = true;
-    const timestamp = message.properties.timestamp;
-    if (this.#before !== undefined) {
-      if (typeof timestamp === 'number' && timestamp < this.#before) return undefined;
-      this.#before = undefined;
-    }
-    if (until?.kind === 'time' && typeof timestamp === 'number' && timestamp * 1000 > until.time.getTime()) return undefined;
-    if (!wanted.has(message.fields.routingKey)) return undefined;
-    const decoded = decodeMessage<L>(message, levels, maxMessageBytes);
-    if (!decoded.ok) {
-      debug('skipped offset %d: %s', offset, decoded.reason);
-      return undefined;
-    }
-    const { level, data, meta } = decoded;
-    if (meta.publisher !== undefined && meta.seq !== undefined && this.#sequence.check(meta.publisher, level, meta.seq).kind === 'duplicate') {
-      return undefined;
-    }
-    return { level, data, meta };
-  }
-
-  async #open(): Promise<void> {
-    const { bus, stream, since, until, prefetch } = this.#parts;
-    const last = await probeOffset(bus, stream, 'last');
-    this.#end = until?.kind === 'offset' && last !== undefined ? Math.min(last, until.offset) : last;
-    if (this.#end === undefined || since.kind === 'now' || (since.kind === 'offset' && since.offset > this.#end)) {
-      this.#done = true;
-      return;
-    }
-    this.#before = since.kind === 'time' ? Math.floor(since.time.getTime() / 1000) : undefined;
-    const channel = await scratchChannel(bus);
-    this.#channel = channel;
-    channel.on('close', () => {
-      if (this.#done || this.#channel !== channel) return;
-      this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: its channel closed (the connection was lost); read again from the offset after the last event read`);
-      this.#wake?.();
-    });
-    await call<unknown>((cb) => channel.prefetch(prefetch, false, cb));
-    await call<unknown>((cb) =>
-      channel.consume(
-        stream,
-        (message) => {
-          if (!message || this.#done) return;
-          this.#received = true;
-          this.#queue.push(message);
-          this.#wake?.();
-        },
-        { noAck: false, arguments: { 'x-stream-offset': streamOffsetArgument(since) } },
-        cb,
-      ),
-    );
-    if (since.kind === 'time') {
-      // When every record is older than `since`, the broker starts at the end and says nothing: with no record
-      // within the wait of an empty stream, there is nothing to read.
-      setTimeout(() => {
-        if (!this.#received && !this.#done) {
-          this.#done = true;
-          this.#wake?.();
-        }
-      }, EMPTY_STREAM_WAIT).unref();
-    }
   }
 }
