@@ -90,6 +90,56 @@ describe('history', function () {
     expect((await rabbitmqctl<Array<{ name: string }>>('list_queues', 'name')).map((q) => q.name)).to.not.include(`${plain}.history`);
   });
 
+  describe('a stream already on the broker', () => {
+    function warnings(): { list: Array<Error & { code?: string }>; done: () => void } {
+      const list: Array<Error & { code?: string }> = [];
+      const onWarning = (warning: Error & { code?: string }): void => {
+        if (warning.code === 'EVENT_BUS_LOGGER_HISTORY') list.push(warning);
+      };
+      process.on('warning', onWarning);
+      return { list, done: () => process.off('warning', onWarning) };
+    }
+
+    it('with other arguments: used as it is, the mismatch said once, never a 406 loop', async () => {
+      const connection = await amqplib.connect(AMQP_URL);
+      try {
+        const channel = await connection.createChannel();
+        await channel.assertQueue(`${name}.history`, { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': '1h' } });
+      } finally {
+        await connection.close();
+      }
+      const seen = warnings();
+      try {
+        const first = await logger({ listen: false });
+        await first.info({ n: 1 });
+        execFileSync('rabbitmqctl', ['close_all_connections', 'spec: the history stream is declared again on reconnect'], { stdio: 'ignore' });
+        await next(first, 'ready', 30_000);
+        await first.info({ n: 2 });
+        await quiet(100);
+        expect(seen.list.map((w) => w.message)).to.have.length(1);
+        expect(seen.list[0]?.message).to.match(new RegExp(`The history stream "${name}.history" exists on the broker with other arguments than the config's; it is used as it is .*PRECONDITION_FAILED.*rabbitmqctl set_policy`));
+        expect((await collect(first.history({ since: 'start' }))).map((e) => e.data.n)).to.deep.equal([1, 2]);
+      } finally {
+        seen.done();
+      }
+    });
+
+    it('that this logger’s config does not bind: said once', async () => {
+      await logger({ listen: false });
+      const seen = warnings();
+      try {
+        const plain = new EventBusLogger<string>({ url: AMQP_URL, name, listen: false });
+        loggers.push(plain);
+        await plain.start();
+        await quiet(100);
+        expect(seen.list).to.have.length(1);
+        expect(seen.list[0]?.message).to.match(new RegExp(`The bus has a history stream "${name}.history", but this logger's config declares no history`));
+      } finally {
+        seen.done();
+      }
+    });
+  });
+
   describe('history()', () => {
     let publisher: EventBusLogger<string>;
     const offsets: number[] = [];
