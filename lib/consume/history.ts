@@ -184,8 +184,14 @@ export class HistoryListener {
 
   readonly setup = async ({ channels: { consumer }, isCurrent, lost }: SetupContext): Promise<void> => {
     const { bus, stream, since, prefetch, skip, delivery, sequence, report, stats } = this.#parts;
+    let justProbed = false;
+    if (since.kind === 'now' && this.#last === undefined) {
+      // 'now' as an offset, so that a reconnect before the first event resumes from here, not from a later 'now'.
+      this.#last = (await probeOffset(bus, stream, 'last')) ?? -1;
+      justProbed = true;
+    }
     const start: StreamStart = this.#last === undefined ? since : { kind: 'offset', offset: this.#last + 1 };
-    if (start.kind === 'offset') {
+    if (start.kind === 'offset' && !justProbed) {
       // Retention may have deleted what comes next: then the stream's first record is beyond it.
       const first = await probeOffset(bus, stream, 'first');
       if (first !== undefined && first > start.offset) {

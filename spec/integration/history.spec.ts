@@ -389,6 +389,31 @@ describe('history', function () {
       expect((await bindingsOf(name)).map((b) => [b.destination_name, b.routing_key])).to.deep.include([`${name}.history`, '#']);
     });
 
+    it("since 'now', lost before its first event: what was published meanwhile still arrives", async function () {
+      const proxy = await TcpProxy.start();
+      try {
+        const publisher = await logger({ listen: false });
+        await publisher.info({ n: 0 });
+        const listener = await logger({ url: proxy.url(), history: { since: 'now' } }, false);
+        const received: unknown[] = [];
+        listener.on('info', (data) => void received.push(data.n));
+        await listener.start();
+        const disconnected = next(listener, 'disconnected', 10_000);
+        proxy.down();
+        await disconnected;
+        for (let n = 1; n <= 5; n++) await publisher.info({ n });
+        const ready = next(listener, 'ready', 30_000);
+        proxy.up();
+        await ready;
+        await until(() => received.length >= 5, 'the events of the outage', 10_000);
+        await quiet(200);
+        expect(received).to.deep.equal([1, 2, 3, 4, 5]);
+      } finally {
+        await Promise.all(loggers.splice(0).map((l) => l.stop()));
+        await proxy.close();
+      }
+    });
+
     it("a stream trimmed by retention while the listener was away: 'gap' with reason retention and the offsets skipped", async function () {
       const proxy = await TcpProxy.start();
       try {
