@@ -79,7 +79,10 @@ export type LifecycleEvents = {
   unblocked: (info: UnblockedInfo) => void;
   /** A message that could not be delivered (bad JSON, too large, unknown level...). It was acked and dropped. */
   invalid: (info: InvalidInfo) => void;
-  /** A publisher's sequence jumped: `missed` events of that publisher and level were not received. */
+  /**
+   * A publisher's sequence jumped: `missed` events of that publisher and level were not received; or, with
+   * `reason: 'retention'`, retention deleted history a catch-up listener had not read.
+   */
   gap: (info: GapInfo) => void;
   /** A listener threw or rejected. Emitted only when an 'error' listener exists; else the first is a process warning. */
   error: (error: Error) => void;

@@ -70,7 +70,8 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  * - `'reconnected'` `({ reason, attempt, downtime, url })`: back, with a fresh queue
  * - `'blocked'` `({ reason })` / `'unblocked'` `({ duration })`: the broker blocks publishing (a resource alarm)
  * - `'invalid'` `({ reason, content, routingKey, messageId, appId })`: undeliverable message, dropped
- * - `'gap'` `({ publisher, level, expected, received, missed })`: events of a publisher were missed
+ * - `'gap'` `({ publisher, level, expected, received, missed })`: events of a publisher were missed; from a
+ *   catch-up listener also `({ reason: 'retention', stream, from, to, missed })`: retention deleted them
  * - `'error'` `(error)`: a listener threw or failed (only emitted when listened to)
  * - `'stopped'` `()`: stop() finished
  *

@@ -179,7 +179,7 @@ export class HistoryListener {
 
   /** The offset of the last event dispatched, once there is one. */
   get lastOffset(): number | undefined {
-    return this.#last;
+    return this.#last !== undefined && this.#last >= 0 ? this.#last : undefined;
   }
 
   readonly setup = async ({ channels: { consumer }, isCurrent, lost }: SetupContext): Promise<void> => {
