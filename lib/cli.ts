@@ -29,7 +29,7 @@ function version(): string {
 function help(): string {
   const env = process.env.AMQP_URL ? ` (now: ${maskUrl(process.env.AMQP_URL)})` : ' (not set)';
   return `Usage:
-  ${PROGRAM} tail [--levels info,critical] [--json] [options]
+  ${PROGRAM} tail [--levels info,critical] [--json] [--since <spec> [--no-follow]] [options]
   ${PROGRAM} publish <level> [json] [options]
   ${PROGRAM} web [--port 8080] [--host 127.0.0.1] [--token <value>] [--levels info,critical] [options]
   ${PROGRAM} help | --help | -h
@@ -70,6 +70,11 @@ Options:
                      How long connecting may take before the command gives up (exit 3). Default: ${DEFAULTS.startTimeout}
   --levels <a,b>     tail: the levels to listen to, comma-separated. Default: every configured level
   --json             tail: print NDJSON even on a terminal. Default: off (NDJSON only when not a terminal)
+  --since <spec>     tail: print the bus's history from <spec>, then follow live (no gap, no duplicate at the
+                     seam): now, start, a duration <int>s|m|h|d (10m), an ISO 8601 time
+                     (2026-11-29T03:00:00Z) or a stream offset (a whole number; --json records carry "offset").
+                     Needs a config with history (examples/rascal-with-history.json). Default: live only
+  --no-follow        tail --since: exit 0 once caught up with the history as it was when tail started
   --app-id <id>      publish: the appId of the events sent. Default: ${DEFAULT_APP_ID}
   --port <n>         web: the port to serve on (0: any free port). Default: 8080
   --host <address>   web: the address to serve on. Default: 127.0.0.1
@@ -90,6 +95,7 @@ Exit codes:
 
 Examples:
   ${PROGRAM} tail --levels critical
+  ${PROGRAM} tail --config rascal-with-history.json --since 1h --no-follow
   ${PROGRAM} publish info '{"disk":"ok"}'
   printf '{"n":1}\\n{"n":2}\\n' | ${PROGRAM} publish critical
 `;
@@ -118,6 +124,8 @@ function parse(argv: string[]): Parsed {
         port: { type: 'string' },
         host: { type: 'string' },
         token: { type: 'string' },
+        since: { type: 'string' },
+        'no-follow': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },

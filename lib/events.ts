@@ -42,8 +42,24 @@ export type BlockedInfo = { reason: string };
 export type UnblockedInfo = { duration: number };
 /** Payload of `'invalid'`: a message on the bus that is not an event this logger can deliver. */
 export type InvalidInfo = { reason: string; content: Buffer; routingKey: string; messageId: string | undefined; appId: string | undefined };
-/** Payload of `'gap'`: events of one publisher and level that never reached this logger. */
-export type GapInfo = { publisher: string; level: string; expected: number; received: number; missed: number };
+/**
+ * Payload of `'gap'`: events of one publisher and level that never reached this logger; or, with `reason:
+ * 'retention'`, history that retention deleted before a catch-up listener read it: the offsets `from` to `to` of
+ * `stream` (`expected` is then `from`, `received` the offset it could resume at, `publisher` and `level` are '').
+ */
+export type GapInfo = {
+  publisher: string;
+  level: string;
+  expected: number;
+  received: number;
+  missed: number;
+  /** Why: a publisher's sequence jumped (`'sequence'`, the default when absent), or retention deleted history. */
+  reason?: 'sequence' | 'retention';
+  /** With `reason: 'retention'`: the history stream, and the first and last offsets it skipped. */
+  stream?: string;
+  from?: number;
+  to?: number;
+};
 
 /** The logger's own events, beside one event per level. */
 export type LifecycleEvents = {
@@ -63,7 +79,10 @@ export type LifecycleEvents = {
   unblocked: (info: UnblockedInfo) => void;
   /** A message that could not be delivered (bad JSON, too large, unknown level...). It was acked and dropped. */
   invalid: (info: InvalidInfo) => void;
-  /** A publisher's sequence jumped: `missed` events of that publisher and level were not received. */
+  /**
+   * A publisher's sequence jumped: `missed` events of that publisher and level were not received; or, with
+   * `reason: 'retention'`, retention deleted history a catch-up listener had not read.
+   */
   gap: (info: GapInfo) => void;
   /** A listener threw or rejected. Emitted only when an 'error' listener exists; else the first is a process warning. */
   error: (error: Error) => void;

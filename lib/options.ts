@@ -2,8 +2,16 @@
 // The options that shape the bus itself (config, name, url, levels, listen) are applied to the config in topology.ts.
 import { basename } from 'node:path';
 import { configError, describeValue } from './errors.js';
-import { DEFAULT_URL, loadTopology, type BusConfig, type DefaultLevel, type Topology } from './topology.js';
+import { parseSince, type StreamStart } from './consume/since.js';
+import { DEFAULT_URL, HOW_TO_TURN_HISTORY_ON, loadTopology, type BusConfig, type DefaultLevel, type Topology } from './topology.js';
 import type { TlsFiles } from './tls.js';
+
+/**
+ * Where reading the bus's history starts: `'now'`, `'start'` (the oldest event the stream holds), a duration
+ * `'<int>s|m|h|d'` (`'10m'`), an ISO 8601 time (`'2026-11-29T03:00:00Z'`) or a `Date`, or a stream offset (a whole
+ * number, e.g. the `meta.offset` of the last event handled, plus one).
+ */
+export type HistorySince = string | number | Date;
 
 /** Options of {@link EventBusLogger}. Every one is optional. */
 export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
@@ -104,6 +112,19 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
    * @default from the environment, else the config, else Node's bundled CAs and no client certificate
    */
   tls?: TlsFiles;
+  /**
+   * Makes a catch-up listener: it reads the bus from its history stream (the config must have one, see
+   * examples/rascal-with-history.json) instead of a temporary queue, starting at `since`, then follows live. After
+   * any reconnect it resumes right after the last event it dispatched; `meta.offset` is set on every event.
+   * Across a process restart, keep the last `meta.offset` and pass it back plus one as `since`. Add listeners
+   * before `start()`: the history arrives as soon as it starts.
+   * @default none: a live listener on a temporary queue
+   * @example
+   * const logger = new EventBusLogger({ config: 'rascal-with-history.json', history: { since: '1h' } });
+   * logger.on('critical', (data, meta) => console.log(meta.offset, data));
+   * await logger.start();
+   */
+  history?: { since: HistorySince };
 }
 
 /** Defaults of the numeric and boolean options, in one place. */
@@ -134,6 +155,8 @@ export interface ResolvedOptions {
   bufferMaxBytes: number;
   appId: string;
   resumable: { grace: number; queueName: string | undefined } | undefined;
+  /** A catch-up listener's start, parsed. */
+  history: { since: StreamStart } | undefined;
 }
 
 
@@ -155,7 +178,7 @@ function bool(options: Record<string, unknown>, key: string, fallback: boolean):
 
 const KNOWN_OPTIONS = new Set([
   'url', 'name', 'levels', 'listen', 'config', 'appId', 'publishTimeout', 'startTimeout', 'waitForBroker', 'stopTimeout', 'prefetch',
-  'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'resumable',
+  'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'resumable', 'history',
   'tls',
 ]);
 
@@ -185,6 +208,15 @@ export function resolveOptions(options: EventBusLoggerOptions<string>): Resolved
     }
     resumable = { grace: positiveInteger(settings, 'grace', DEFAULTS.resumableGrace), queueName: queueName as string | undefined };
   }
+  let history: ResolvedOptions['history'];
+  if (raw.history !== undefined) {
+    if (typeof raw.history !== 'object' || raw.history === null || !('since' in raw.history)) {
+      throw configError(`Expected \`history\` to be { since }, e.g. { since: '10m' }, got ${describeValue(raw.history)}`);
+    }
+    if (raw.listen === false) throw configError('`history` and `listen: false` contradict each other: a catch-up listener listens; drop one of them');
+    if (raw.resumable !== undefined && raw.resumable !== false) throw configError('`history` and `resumable` contradict each other: a catch-up listener reads the history stream, not a queue of its own; drop one of them');
+    history = { since: parseSince((raw.history as { since: unknown }).since, 'history.since') };
+  }
   return {
     publishTimeout: positiveInteger(raw, 'publishTimeout', DEFAULTS.publishTimeout),
     startTimeout: positiveInteger(raw, 'startTimeout', DEFAULTS.startTimeout),
@@ -197,6 +229,7 @@ export function resolveOptions(options: EventBusLoggerOptions<string>): Resolved
     bufferMaxBytes: positiveInteger(raw, 'bufferMaxBytes', DEFAULTS.bufferMaxBytes, 0),
     appId,
     resumable,
+    history,
   };
 }
 
@@ -209,5 +242,9 @@ export interface BusPlan {
 /** Reads and validates the options and the config, without connecting. Rejects with code `CONFIG`. */
 export async function planBus(options: EventBusLoggerOptions<string>): Promise<BusPlan> {
   const settings = resolveOptions(options);
-  return { settings, topology: await loadTopology(options, settings) };
+  const topology = await loadTopology(options, settings);
+  if (settings.history && !topology.history) {
+    throw configError(`\`history\` needs a history stream, and the config of bus "${topology.exchange}" declares none; ${HOW_TO_TURN_HISTORY_ON}`);
+  }
+  return { settings, topology };
 }

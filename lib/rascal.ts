@@ -9,6 +9,8 @@ export interface AmqpChannel {
   assertExchange(name: string, type: string, options: Record<string, unknown>, callback: Callback<unknown>): void;
   checkExchange(name: string, callback: Callback<unknown>): void;
   assertQueue(name: string, options: Record<string, unknown>, callback: Callback<{ queue: string }>): void;
+  /** A passive declare: fails (closing the channel) with 404 when the queue does not exist. */
+  checkQueue(queue: string, callback: Callback<unknown>): void;
   bindQueue(queue: string, exchange: string, routingKey: string, args: Record<string, unknown>, callback: Callback<unknown>): void;
   prefetch(count: number, global: boolean, callback: Callback<unknown>): void;
   consume(queue: string, onMessage: (message: AmqpMessage | null) => void, options: Record<string, unknown>, callback: Callback<{ consumerTag: string }>): void;

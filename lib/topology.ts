@@ -26,6 +26,12 @@ export interface BusConfig<L extends string = string> {
     queue?: string;
     /** TLS certificates as file paths, for amqps:// URLs; the `tls` option and AMQP_CACERT, AMQP_CERT, AMQP_KEY win. */
     tls?: TlsFiles;
+    /**
+     * The key of the history stream in `queues` (a queue with `"x-queue-type": "stream"`, bound to the exchange
+     * with `#`): turns history on. The logger declares it as `<exchange>.history`, renamed with the bus.
+     * @default none: no history (examples/rascal-with-history.json has one)
+     */
+    history?: string;
   };
   vhosts: Record<string, { bindings?: Record<L, unknown>; [setting: string]: unknown }>;
   [setting: string]: unknown;
@@ -71,7 +77,25 @@ export interface Topology {
   listenLevels: string[];
   /** The broker URLs, passwords masked, for messages. */
   loggableUrls: string[];
+  /** The history stream when the config declares one (`eventBusLogger.history`), else undefined. */
+  history: HistoryTopology | undefined;
+  /** The name the bus's history stream has on the broker, `<exchange>.history`, whether or not the config has one. */
+  historyName: string;
 }
+
+/** The bus's history stream, as the logger declares and binds it. */
+export interface HistoryTopology {
+  /** Its name on the broker: `<exchange>.history`. */
+  stream: string;
+  /** Its queue options (durable, with `x-queue-type: stream` and the retention arguments). */
+  options: Record<string, unknown>;
+  /** The keys it is bound to the exchange with (`#`: every level). */
+  bindingKeys: string[];
+}
+
+/** What to add to a config to turn history on, for error messages. */
+export const HOW_TO_TURN_HISTORY_ON =
+  'turn history on in the config: set "history": "history" in its "eventBusLogger" section, add a stream queue "history" ({ "options": { "durable": true, "arguments": { "x-queue-type": "stream" } } }) and bind it to the exchange with "#" (examples/rascal-with-history.json is a complete config)';
 /** True for an object that is neither null nor an array: a JSON object, as configs and option maps are. */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -173,6 +197,7 @@ export async function loadTopology(options: TopologyOptions, resolved: { appId: 
     throw configError(`${source} binds no level to the listener queue "${String(queueKey)}"; expected at least one binding like "info": { "source": "${String(exchangeKey)}", "destination": "${String(queueKey)}", "bindingKey": "info" }`);
   }
   delete queues[queueKey as string];
+  const historyOf = readHistory(bus.history, { source, exchangeKey: exchangeKey as string, queues, bindings });
 
   let listenLevels = levels;
   if (options.listen !== undefined && typeof options.listen !== 'boolean') {
@@ -248,7 +273,50 @@ export async function loadTopology(options: TopologyOptions, resolved: { appId: 
     levels,
     listenLevels,
     loggableUrls,
+    history: historyOf && { stream: `${name}.history`, options: historyOf.options, bindingKeys: historyOf.bindingKeys },
+    historyName: `${name}.history`,
   };
+}
+
+// The history stream of the config, taken out of what Rascal declares: the logger declares it as
+// `<exchange>.history` (renamed with the bus) and binds it on every (re)open.
+function readHistory(
+  key: unknown,
+  { source, exchangeKey, queues, bindings }: { source: string; exchangeKey: string; queues: Record<string, unknown>; bindings: Record<string, unknown> },
+): { options: Record<string, unknown>; bindingKeys: string[] } | undefined {
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || key.length === 0) {
+    throw configError(`Expected \`eventBusLogger.history\` in ${source} to be the key of the history stream in \`queues\` (a non-empty string), got ${describeValue(key)}`);
+  }
+  const queue = queues[key];
+  if (!isRecord(queue)) throw configError(`${source} names the history stream "${key}" (\`eventBusLogger.history\`) but has no queue "${key}"; ${HOW_TO_TURN_HISTORY_ON}`);
+  const options = isRecord(queue.options) ? structuredClone(queue.options) : {};
+  const args = isRecord(options.arguments) ? options.arguments : {};
+  if (args['x-queue-type'] !== 'stream') {
+    throw configError(`The history queue "${key}" in ${source} must be a stream: expected \`options.arguments["x-queue-type"]\` "stream", got ${describeValue(args['x-queue-type'])}`);
+  }
+  for (const [option, forbidden] of [['durable', false], ['exclusive', true], ['autoDelete', true]] as const) {
+    if (options[option] === forbidden) {
+      throw configError(`The history stream "${key}" in ${source} sets \`${option}: ${String(forbidden)}\`; a stream must be durable, not exclusive and not auto-deleted (RabbitMQ refuses it with 406)`);
+    }
+  }
+  options.durable = true;
+  const bindingKeys: string[] = [];
+  for (const [bindingName, binding] of Object.entries(bindings)) {
+    if (!isRecord(binding) || binding.destination !== key) continue;
+    if (binding.source !== exchangeKey) {
+      throw configError(`Binding "${bindingName}" in ${source} binds the history stream to "${String(binding.source)}"; expected the bus exchange "${exchangeKey}"`);
+    }
+    const bindingKey = binding.bindingKey ?? '#';
+    if (typeof bindingKey !== 'string') throw configError(`Binding "${bindingName}" in ${source} has bindingKey ${describeValue(bindingKey)}; expected "#"`);
+    bindingKeys.push(bindingKey);
+    delete bindings[bindingName];
+  }
+  if (bindingKeys.length === 0) {
+    throw configError(`The history stream "${key}" in ${source} is bound to nothing; add a binding { "source": "${exchangeKey}", "destination": "${key}", "destinationType": "queue", "bindingKey": "#" }`);
+  }
+  delete queues[key];
+  return { options, bindingKeys };
 }
 
 /** Throws unless `level` can be a routing key and an event name. */

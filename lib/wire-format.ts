@@ -35,6 +35,11 @@ export interface EventMeta<L extends string = string> {
   seq: number | undefined;
   /** True when the broker delivered it before (after a reconnect of this listener). */
   redelivered: boolean;
+  /**
+   * Its offset in the bus's history stream, when it was read from there (a catch-up listener, `history()`); pass
+   * it back as `since` (plus one) to resume after it.
+   */
+  offset?: number;
 }
 
 /** AMQP message properties we write. */
@@ -276,6 +281,7 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
       publisher: text(headers['x-publisher']),
       seq: typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : undefined,
       redelivered: fields.redelivered === true,
+      ...(typeof headers['x-stream-offset'] === 'number' ? { offset: headers['x-stream-offset'] } : {}),
     },
   };
 }

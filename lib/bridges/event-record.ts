@@ -12,11 +12,13 @@ export interface TailRecord {
   appId: string | null;
   messageId: string | null;
   data: EventData;
+  /** Its offset in the bus's history stream, when read from there (`tail --since`). */
+  offset?: number;
 }
 
 /** The NDJSON record of an event. */
-export function tailRecord(level: string, data: EventData, meta: Pick<EventMeta, 'timestamp' | 'host' | 'pid' | 'appId' | 'messageId'>): TailRecord {
-  return {
+export function tailRecord(level: string, data: EventData, meta: Pick<EventMeta, 'timestamp' | 'host' | 'pid' | 'appId' | 'messageId' | 'offset'>): TailRecord {
+  const record: TailRecord = {
     time: meta.timestamp.toISOString(),
     level,
     host: meta.host ?? null,
@@ -25,6 +27,8 @@ export function tailRecord(level: string, data: EventData, meta: Pick<EventMeta,
     messageId: meta.messageId ?? null,
     data,
   };
+  if (meta.offset !== undefined) record.offset = meta.offset;
+  return record;
 }
 
 // JSON.stringify escapes C0 controls (so ESC cannot reach the terminal) but not C1 controls: U+009B is a CSI on

@@ -42,6 +42,8 @@ export interface Parsed {
     port?: string;
     host?: string;
     token?: string;
+    since?: string;
+    'no-follow'?: boolean;
     help?: boolean;
     version?: boolean;
   };
@@ -110,7 +112,7 @@ export function reportDropped(logger: EventBusLogger<string>): void {
 }
 
 export function onlyFor(command: string, values: Parsed['values'], allowed: Array<keyof Parsed['values']>): void {
-  for (const key of ['levels', 'json', 'app-id', 'port', 'host', 'token'] as const) {
+  for (const key of ['levels', 'json', 'app-id', 'port', 'host', 'token', 'since', 'no-follow'] as const) {
     if (values[key] !== undefined && !allowed.includes(key)) throw usage(`--${key} is not an option of ${command}; see ${PROGRAM} --help`);
   }
 }

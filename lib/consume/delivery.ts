@@ -8,7 +8,7 @@ import type { AmqpMessage } from '../rascal.js';
 import type { Stats } from '../stats.js';
 import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
 import type { Acks } from './acks.js';
-import { SequenceTracker } from './sequence.js';
+import { SequenceTracker, type WindowCheck } from './sequence.js';
 
 const debug = createDebug('event-bus-logger:delivery');
 
@@ -20,16 +20,22 @@ export interface DeliveryParts<L extends string> {
   report: Report;
   /** Hands one event to its listeners. Returns a promise while they run; it must not reject. */
   handle: (level: L, data: EventData, meta: EventMeta<L>) => void | Promise<unknown>;
+  /**
+   * The duplicate check by publisher and sequence. Default: the highest sequence per publisher and level (a live
+   * queue's order); a history reader passes a {@link SequenceWindow}, which also lets a late re-sent event through.
+   */
+  sequence?: { check(publisher: string, level: string, seq: number): WindowCheck };
 }
 
 export class Delivery<L extends string> {
   readonly #parts: DeliveryParts<L>;
-  readonly #sequence = new SequenceTracker();
+  readonly #sequence: NonNullable<DeliveryParts<L>['sequence']>;
   // Events whose listeners are still running.
   readonly #running = new Set<Promise<unknown>>();
 
   constructor(parts: DeliveryParts<L>) {
     this.#parts = parts;
+    this.#sequence = parts.sequence ?? new SequenceTracker();
   }
 
   /**

@@ -29,3 +29,81 @@ export class SequenceTracker {
     return { kind: 'next' };
   }
 }
+
+/** What became of one event in a {@link SequenceWindow}: as in {@link SequenceCheck}, or `late`: a new event below the highest. */
+export type WindowCheck = SequenceCheck | { kind: 'late' };
+
+/** How many sequence numbers below the highest a {@link SequenceWindow} remembers per publisher and level. */
+export const SEQUENCE_WINDOW = 16_384;
+
+/**
+ * The recent sequence numbers seen per publisher and level, not only the highest: a history reader's duplicate
+ * check. A publisher that re-sends after a lost confirm writes the event again at a later offset of the stream; the
+ * first copy may be there too (a duplicate, dropped) or may never have reached the stream (then the copy is the
+ * only one: delivered late, never dropped). Each pair keeps a bitmap of the `window` numbers below its highest;
+ * anything older than that is taken for a duplicate. Bounded like {@link SequenceTracker}: least recently heard
+ * pairs are forgotten beyond `capacity`.
+ */
+export class SequenceWindow {
+  readonly #pairs = new Map<string, { highest: number; seen: Uint8Array }>();
+
+  constructor(
+    private readonly capacity = 2_000,
+    private readonly window = SEQUENCE_WINDOW,
+  ) {}
+
+  get size(): number {
+    return this.#pairs.size;
+  }
+
+  /** Forgets every pair: after a retention gap, the events it deleted would each count again as a sequence gap. */
+  clear(): void {
+    this.#pairs.clear();
+  }
+
+  check(publisher: string, level: string, seq: number): WindowCheck {
+    const key = `${publisher}\u0000${level}`;
+    const pair = this.#pairs.get(key);
+    if (pair === undefined) {
+      if (this.#pairs.size >= this.capacity) this.#pairs.delete(this.#pairs.keys().next().value as string);
+      const seen = new Uint8Array(this.window >> 3);
+      this.#pairs.set(key, { highest: seq, seen });
+      this.#mark(seen, seq);
+      return { kind: 'next' };
+    }
+    this.#pairs.delete(key);
+    this.#pairs.set(key, pair);
+    if (seq > pair.highest) {
+      // Clear the bits of the numbers skipped over: they are new ground for the window.
+      const from = Math.max(pair.highest + 1, seq - this.window + 1);
+      for (let n = from; n < seq; n++) this.#clear(pair.seen, n);
+      this.#mark(pair.seen, seq);
+      const expected = pair.highest + 1;
+      pair.highest = seq;
+      return seq > expected ? { kind: 'gap', expected, missed: seq - expected } : { kind: 'next' };
+    }
+    if (seq <= pair.highest - this.window || this.#has(pair.seen, seq)) return { kind: 'duplicate' };
+    this.#mark(pair.seen, seq);
+    return { kind: 'late' };
+  }
+
+  #bit(seq: number): [number, number] {
+    const index = seq % this.window;
+    return [index >> 3, 1 << (index & 7)];
+  }
+
+  #mark(seen: Uint8Array, seq: number): void {
+    const [byte, mask] = this.#bit(seq);
+    seen[byte] = (seen[byte] as number) | mask;
+  }
+
+  #clear(seen: Uint8Array, seq: number): void {
+    const [byte, mask] = this.#bit(seq);
+    seen[byte] = (seen[byte] as number) & ~mask;
+  }
+
+  #has(seen: Uint8Array, seq: number): boolean {
+    const [byte, mask] = this.#bit(seq);
+    return ((seen[byte] as number) & mask) !== 0;
+  }
+}

@@ -7,7 +7,31 @@ import { shippedConfig } from '../helpers.js';
 const EXAMPLES = new URL('../../examples/', import.meta.url);
 
 type Bindings = Record<string, Record<string, unknown>>;
-type Config = { vhosts: Record<string, { bindings?: Bindings }> };
+type Config = { eventBusLogger?: Record<string, unknown>; vhosts: Record<string, { bindings?: Bindings; queues?: Record<string, unknown> }> };
+
+// A config with history on (examples/rascal-with-history.json): the history key, its stream queue and its binding
+// taken out; what is left must be the shipped config. Returns them, or undefined when the config has no history.
+function splitHistory(config: Config): { rest: Config; stream: unknown; bindings: Bindings } | undefined {
+  const key = config.eventBusLogger?.history;
+  if (typeof key !== 'string') return undefined;
+  const rest = structuredClone(config);
+  delete rest.eventBusLogger?.history;
+  let stream: unknown;
+  const bindings: Bindings = {};
+  for (const settings of Object.values(rest.vhosts)) {
+    if (settings.queues?.[key] !== undefined) {
+      stream = settings.queues[key];
+      delete settings.queues[key];
+    }
+    for (const [name, binding] of Object.entries(settings.bindings ?? {})) {
+      if (binding.destination === key) {
+        bindings[name] = binding;
+        delete settings.bindings?.[name];
+      }
+    }
+  }
+  return { rest, stream, bindings };
+}
 
 async function exampleConfigs(): Promise<string[]> {
   const files: string[] = [];
@@ -43,6 +67,7 @@ describe('example configs', () => {
     const [[, shippedBinding] = []] = Object.entries(Object.values(shipped.vhosts)[0]?.bindings ?? {});
     for (const file of await exampleConfigs()) {
       const example = JSON.parse(await readFile(new URL(file, EXAMPLES), 'utf8')) as Config;
+      if (splitHistory(example)) continue;
       const { rest, added } = splitAddedLevels(example, shipped);
       expect(rest, `${file} differs from config/rascal.json in more than its added levels`).to.deep.equal(shipped);
       expect(Object.keys(added), `${file} adds no level`).to.not.be.empty;
@@ -50,6 +75,26 @@ describe('example configs', () => {
         expect(binding, `${file}: binding "${level}"`).to.deep.equal({ ...shippedBinding, bindingKey: level });
       }
     }
+  });
+
+  it('examples/rascal-with-history.json is the shipped config plus the history key, a stream queue and its # binding', async () => {
+    const shipped = (await shippedConfig()) as Config;
+    const example = JSON.parse(await readFile(new URL('rascal-with-history.json', EXAMPLES), 'utf8')) as Config;
+    const split = splitHistory(example);
+    expect(split, 'it sets eventBusLogger.history').to.not.equal(undefined);
+    expect(split?.rest, 'apart from its history additions it is config/rascal.json').to.deep.equal(shipped);
+    expect(split?.stream).to.have.nested.property('options.arguments.x-queue-type', 'stream');
+    expect(Object.values(split?.bindings ?? {})).to.deep.equal([{ source: 'logger_metaclass', destination: 'history', destinationType: 'queue', bindingKey: '#' }]);
+  });
+
+  it("the README's history edit is the one examples/rascal-with-history.json makes", async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const snippet = /^```json\n(\{\n  "eventBusLogger": \{ "history": "history" \}[\s\S]*?)^```$/m.exec(readme)?.[1];
+    expect(snippet, 'README.md: the ```json block that turns history on').to.be.a('string');
+    const edit = JSON.parse(snippet as string) as { vhosts: { '/': { queues: { history: unknown }; bindings: { history: unknown } } } };
+    const example = JSON.parse(await readFile(new URL('rascal-with-history.json', EXAMPLES), 'utf8')) as Config;
+    expect(edit.vhosts['/'].queues.history).to.deep.equal(example.vhosts['/']?.queues?.history);
+    expect(edit.vhosts['/'].bindings.history).to.deep.equal(example.vhosts['/']?.bindings?.history);
   });
 
   it("the README's warning binding is the one examples/rascal-with-warning.json adds", async () => {

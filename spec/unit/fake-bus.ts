@@ -17,6 +17,8 @@ function stubChannel(queueName: () => string): StubChannel {
     consume: sinon.stub().callsArgWith(3, null, { consumerTag: 'ctag' }),
     cancel: sinon.stub().callsArgWith(1, null, {}),
     deleteQueue: sinon.stub().callsArgWith(2, null, {}),
+    // No queue exists on the fake broker: a passive check fails as a 404 does.
+    checkQueue: sinon.stub().callsFake((name: string, cb: (e: Error) => void) => cb(new Error(`NOT_FOUND - no queue '${name}'`))),
     ack: sinon.stub(),
     close: sinon.stub().callsFake((cb: () => void) => cb()),
     publish: sinon.stub().returns(true),
@@ -55,15 +57,20 @@ export class FakeBus extends TypedEventEmitter<BusConnectionEvents> implements B
     this.closed = true;
   }
 
+  // The newest channel that consumes (a passive check may have opened a scratch channel since).
+  private consumerChannel(): StubChannel {
+    return (this.channels.filter((channel) => channel.consume.called).at(-1) ?? this.channels.at(-1)) as StubChannel;
+  }
+
   /** The delivery tags of the newest consumer channel's acks, each with its allUpTo flag: `[[3, true], [5, false]]`. */
   acks(): Array<[number, boolean]> {
-    const consumer = this.channels.at(-1) as StubChannel;
+    const consumer = this.consumerChannel();
     return consumer.ack.getCalls().map((call) => [call.args[0].fields.deliveryTag, call.args[1] === true]);
   }
 
   /** The consumer callback of the newest consumer channel. */
   deliver(routingKey: string, body: string | Buffer, properties: AmqpMessage['properties'] = { contentType: 'application/json' }): AmqpMessage {
-    const consumer = this.channels.at(-1) as StubChannel;
+    const consumer = this.consumerChannel();
     const onMessage = consumer.consume.lastCall.args[1] as (message: AmqpMessage) => void;
     // Delivery tags count from 1 on each channel, as the broker's do.
     const deliveryTag = (this.deliveryTags.get(consumer) ?? 0) + 1;

@@ -1,0 +1,165 @@
+// `history()`: reads the bus's history stream once, from `since` up to where the stream ended when the read began
+// (its last offset, found by a probe), on a channel of its own; then ends. Never noAck, nack, reject, a global
+// prefetch or basic.get (each closes the whole connection on RabbitMQ 3.10): a per-consumer prefetch and acks.
+import createDebug from 'debug';
+import type { Bus } from '../bus/connection.js';
+import { EventBusLoggerError } from '../errors.js';
+import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
+import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
+import { EMPTY_STREAM_WAIT, closeQuietly, offsetOf, probeOffset, scratchChannel } from './history.js';
+import { SequenceWindow } from './sequence.js';
+import { streamOffsetArgument, type StreamStart } from './since.js';
+
+const debug = createDebug('event-bus-logger:history-read');
+
+/** One event of `history()`. */
+export interface HistoryEvent<L extends string = string> {
+  level: L;
+  data: EventData;
+  meta: EventMeta<L>;
+}
+
+export interface HistoryReadParts {
+  bus: Pick<Bus, 'channel'>;
+  stream: string;
+  since: StreamStart;
+  /** An upper bound: an offset (inclusive) or a time (events stamped after it are skipped). */
+  until: StreamStart | undefined;
+  /** Every configured level: a record with another routing key is skipped. */
+  levels: ReadonlySet<string>;
+  /** The levels asked for. */
+  wanted: ReadonlySet<string>;
+  maxMessageBytes: number;
+  prefetch: number;
+}
+
+/**
+ * Reads the history stream from `since` up to its last offset when the read began (found by a probe), then ends.
+ * A finite async iterator; `return()` (breaking out of a `for await`) closes its channel, and with it its consumer.
+ */
+export class HistoryRead<L extends string> implements AsyncIterableIterator<HistoryEvent<L>> {
+  readonly #parts: HistoryReadParts;
+  readonly #sequence = new SequenceWindow();
+  readonly #queue: AmqpMessage[] = [];
+  #channel: AmqpChannel | undefined;
+  #opening: Promise<void> | undefined;
+  #end: number | undefined;
+  #done = false;
+  #failure: Error | undefined;
+  #wake: (() => void) | undefined;
+  #before: number | undefined;
+  #received = false;
+
+  constructor(parts: HistoryReadParts) {
+    this.#parts = parts;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<HistoryEvent<L>>> {
+    this.#opening ??= this.#open();
+    await this.#opening;
+    for (;;) {
+      if (this.#done) return this.#finish();
+      const message = this.#queue.shift();
+      if (!message) {
+        if (this.#failure) {
+          const failure = this.#failure;
+          await this.#finish();
+          throw failure;
+        }
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        continue;
+      }
+      this.#channel?.ack(message);
+      const event = this.#accept(message);
+      if (event) return { done: false, value: event };
+    }
+  }
+
+  async return(): Promise<IteratorResult<HistoryEvent<L>>> {
+    return this.#finish();
+  }
+
+  async #finish(): Promise<IteratorResult<HistoryEvent<L>>> {
+    this.#done = true;
+    this.#queue.length = 0;
+    const channel = this.#channel;
+    this.#channel = undefined;
+    if (channel) await closeQuietly(channel);
+    return { done: true, value: undefined };
+  }
+
+  // The event of one record, or undefined when it is skipped; marks the read done at the end offset.
+  #accept(message: AmqpMessage): HistoryEvent<L> | undefined {
+    const { levels, wanted, maxMessageBytes, until } = this.#parts;
+    const offset = offsetOf(message);
+    if (offset === undefined || this.#end === undefined) return undefined;
+    if (offset > this.#end) {
+      this.#done = true;
+      return undefined;
+    }
+    if (offset === this.#end) this.#done = true;
+    const timestamp = message.properties.timestamp;
+    if (this.#before !== undefined) {
+      if (typeof timestamp === 'number' && timestamp < this.#before) return undefined;
+      this.#before = undefined;
+    }
+    if (until?.kind === 'time' && typeof timestamp === 'number' && timestamp * 1000 > until.time.getTime()) return undefined;
+    if (!wanted.has(message.fields.routingKey)) return undefined;
+    const decoded = decodeMessage<L>(message, levels, maxMessageBytes);
+    if (!decoded.ok) {
+      debug('skipped offset %d: %s', offset, decoded.reason);
+      return undefined;
+    }
+    const { level, data, meta } = decoded;
+    if (meta.publisher !== undefined && meta.seq !== undefined && this.#sequence.check(meta.publisher, level, meta.seq).kind === 'duplicate') {
+      return undefined;
+    }
+    return { level, data, meta };
+  }
+
+  async #open(): Promise<void> {
+    const { bus, stream, since, until, prefetch } = this.#parts;
+    const last = await probeOffset(bus, stream, 'last');
+    this.#end = until?.kind === 'offset' && last !== undefined ? Math.min(last, until.offset) : last;
+    if (this.#end === undefined || since.kind === 'now' || (since.kind === 'offset' && since.offset > this.#end)) {
+      this.#done = true;
+      return;
+    }
+    this.#before = since.kind === 'time' ? Math.floor(since.time.getTime() / 1000) : undefined;
+    const channel = await scratchChannel(bus);
+    this.#channel = channel;
+    channel.on('close', () => {
+      if (this.#done || this.#channel !== channel) return;
+      this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: its channel closed (the connection was lost); read again from the offset after the last event read`);
+      this.#wake?.();
+    });
+    await call<unknown>((cb) => channel.prefetch(prefetch, false, cb));
+    await call<unknown>((cb) =>
+      channel.consume(
+        stream,
+        (message) => {
+          if (!message || this.#done) return;
+          this.#received = true;
+          this.#queue.push(message);
+          this.#wake?.();
+        },
+        { noAck: false, arguments: { 'x-stream-offset': streamOffsetArgument(since) } },
+        cb,
+      ),
+    );
+    if (since.kind === 'time') {
+      // When every record is older than `since`, the broker starts at the end and says nothing: with no record
+      // within the wait of an empty stream, there is nothing to read.
+      setTimeout(() => {
+        if (!this.#received && !this.#done) {
+          this.#done = true;
+          this.#wake?.();
+        }
+      }, EMPTY_STREAM_WAIT).unref();
+    }
+  }
+}
