@@ -24,5 +24,5 @@ export type { EventBusLoggerErrorCode } from './errors.js';
 export type { EventData, EventMeta } from './wire-format.js';
 export type { TlsFiles } from './tls.js';
 export type { HistoryEvent } from './consume/history-read.js';
-export type { HistoryOptions } from './logger.js';
+export type { HistoryOptions } from './consume/history-read.js';
 export type { HistorySince } from './options.js';

@@ -7,19 +7,15 @@ import createDebug from 'debug';
 import { BusConnection, type Bus, type OpenBus } from './bus/connection.js';
 import { ensureExchange } from './bus/exchange.js';
 import { BusSession } from './bus/session.js';
-import { Delivery } from './consume/delivery.js';
-import { HistoryListener, checkUnboundHistory, declareHistory, warnOnce } from './consume/history.js';
-import { HistoryRead, type HistoryEvent } from './consume/history-read.js';
-import { LiveQueue } from './consume/live-queue.js';
-import { SequenceWindow } from './consume/sequence.js';
-import { parseSince } from './consume/since.js';
-import { EventBusLoggerError, accessError, configError, describeError } from './errors.js';
+import { wireConsumers, type Consumers } from './consume/consumers.js';
+import { readHistory, type HistoryEvent, type HistoryOptions } from './consume/history-read.js';
+import { EventBusLoggerError, accessError, describeError } from './errors.js';
 import { ListenerFailures } from './listener-failures.js';
 import { TypedEventEmitter, type EventBusLoggerEvents, type EventHandler, type LifecycleEvents } from './events.js';
-import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions, type HistorySince, type ResolvedOptions } from './options.js';
+import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions, type ResolvedOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { Stats, type EventBusLoggerStats } from './stats.js';
-import { HOW_TO_TURN_HISTORY_ON, type DefaultLevel, type Topology } from './topology.js';
+import type { DefaultLevel, Topology } from './topology.js';
 import { encodeData, publishProperties, type EventData, type EventMeta } from './wire-format.js';
 
 const debug = createDebug('event-bus-logger:logger');
@@ -36,22 +32,10 @@ interface Parts {
   bus: Bus;
   publisher: Publisher;
   session: BusSession;
-  liveQueue: LiveQueue | undefined;
-  historyListener: HistoryListener | undefined;
-  delivery: Delivery<string>;
+  consumers: Consumers;
   exchange: string;
 }
 
-
-/** What {@link EventBusLogger.history} reads. */
-export interface HistoryOptions<L extends string = string> {
-  /** Where to start: `'now'`, `'start'`, a duration (`'10m'`), an ISO 8601 time or a `Date`, or a stream offset. */
-  since: HistorySince;
-  /** Where to stop, inclusive: a stream offset, or a time (a duration back from now, an ISO 8601 time, a `Date`). @default the stream's last offset when the call began */
-  until?: HistorySince;
-  /** Only these levels. @default every configured level */
-  levels?: readonly NoInfer<L>[];
-}
 
 const noop = (): void => undefined;
 
@@ -131,9 +115,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
 
   /** The name of this logger's queue (known once ready). */
   get queue(): string | undefined {
-    const { session, liveQueue, historyListener, topology } = this.#parts;
-    if (!session?.channels) return undefined;
-    return historyListener ? topology?.history?.stream : liveQueue?.name;
+    const { session, consumers } = this.#parts;
+    return session?.channels ? consumers?.queue : undefined;
   }
 
   /** True while connected and consuming. */
@@ -175,38 +158,11 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const report = this.#report;
     const stats = this.#stats;
     const publisher = new Publisher({ exchange, publishTimeout: settings.publishTimeout, bufferMaxEvents: settings.bufferMaxEvents, bufferMaxBytes: settings.bufferMaxBytes });
-    const sequence = settings.history ? new SequenceWindow() : undefined;
-    const delivery = new Delivery<string>({
-      levels: new Set(topology.listenLevels),
-      maxMessageBytes: settings.maxMessageBytes,
-      stats,
-      report,
-      handle: (level, data, meta) => this.#receive(level as L, data, meta as EventMeta<L>),
-      ...(sequence ? { sequence } : {}),
-    });
     const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready() });
-    const historyListener =
-      settings.history && topology.history
-        ? new HistoryListener({
-            bus,
-            stream: topology.history.stream,
-            since: settings.history.since,
-            prefetch: settings.prefetch,
-            skip: new Set(topology.levels.filter((level) => !topology.listenLevels.includes(level))),
-            delivery,
-            sequence: sequence as SequenceWindow,
-            report,
-            stats,
-          })
-        : undefined;
-    const liveQueue = topology.listenLevels.length === 0 || historyListener ? undefined : new LiveQueue({ exchange, topology, settings, instanceId: this.#instanceId, delivery });
-    this.#parts = { settings, topology, bus, publisher, session, liveQueue, historyListener, delivery, exchange };
     session.addSetup(({ channels }) => ensureExchange(channels.consumer, exchange, topology.exchangeOptions, topology.vhost, bus.checksExchange !== true));
-    const warn = warnOnce();
-    if (topology.history) session.addSetup(declareHistory(bus, exchange, topology.history, warn));
-    else session.addSetup(checkUnboundHistory(bus, topology.historyName, warn));
-    if (liveQueue) session.addSetup(liveQueue.setup);
-    if (historyListener) session.addSetup(historyListener.setup);
+    const handle = (level: string, data: EventData, meta: EventMeta<string>): void | Promise<unknown> => this.#receive(level as L, data, meta as EventMeta<L>);
+    const consumers = wireConsumers({ bus, session, exchange, topology, settings, instanceId: this.#instanceId, stats, report, handle });
+    this.#parts = { settings, topology, bus, publisher, session, consumers, exchange };
     if (this.#state !== 'starting') return;
     await session.open();
     this.#state = 'running';
@@ -368,16 +324,15 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     if (this.#state === 'starting') await this.#starting?.catch(noop);
     if (this.#state === 'stopped') return;
     this.#state = 'stopping';
-    const { settings, session, liveQueue, historyListener, publisher, delivery, bus } = this.#parts;
+    const { settings, session, consumers, publisher, bus } = this.#parts;
     session?.closing();
     const timeout = settings?.stopTimeout ?? DEFAULTS.stopTimeout;
     const deadline = performance.now() + timeout;
     const left = (): number => Math.max(0, deadline - performance.now());
     const channels = session?.channels;
-    if (channels && liveQueue && bus?.isUp) await liveQueue.stop(channels.consumer, left());
-    if (channels && historyListener && bus?.isUp) await historyListener.stop(channels.consumer, left());
+    if (channels && consumers && bus?.isUp) await consumers.stop(channels.consumer, left());
     if (publisher && !(await publisher.idle(left()))) debug('stop: publishes still unconfirmed after stopTimeout');
-    await delivery?.settled(left());
+    await consumers?.delivery.settled(left());
     publisher?.close(new EventBusLoggerError('STOPPED', `Event not confirmed: the logger stopped (stopTimeout ${timeout} ms) before the broker confirmed it`));
     // stopTimeout bounds the close too: a broker that does not answer it (a link that stopped carrying bytes) gets
     // what is left of stopTimeout, at least a second, then the socket is destroyed.
@@ -397,31 +352,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * for await (const { level, data, meta } of logger.history({ since: '1h', levels: ['critical'] })) console.log(meta.offset, level, data);
    */
   history(options: HistoryOptions<L>): AsyncIterableIterator<HistoryEvent<L>> {
-    if (options === null || typeof options !== 'object') throw new TypeError(`Expected history() options { since, until?, levels? }, got ${options === null ? 'null' : typeof options}`);
-    const since = parseSince(options.since, 'since');
-    const until = options.until === undefined ? undefined : parseSince(options.until, 'until');
-    if (until && (until.kind === 'now' || until.kind === 'start')) throw new TypeError(`Invalid \`until\` "${until.kind}"; expected a stream offset, a duration, an ISO 8601 time or a Date`);
     const { bus, topology, settings } = this.#parts;
     if (this.#state === 'stopping' || this.#state === 'stopped') throw new EventBusLoggerError('STOPPED', 'Cannot read history: the logger is stopped');
     if (this.#state !== 'running' || !bus || !topology || !settings) throw new EventBusLoggerError('NOT_STARTED', 'Cannot read history: the logger is not started; await logger.start() or use EventBusLogger.create()');
-    if (!topology.history) throw configError(`history() needs a history stream, and the config of bus "${topology.exchange}" declares none; ${HOW_TO_TURN_HISTORY_ON}`);
-    let wanted: Set<string> = new Set(topology.levels);
-    if (options.levels !== undefined) {
-      if (!Array.isArray(options.levels) || options.levels.length === 0 || options.levels.some((level) => !topology.levels.includes(level))) {
-        throw new TypeError(`Expected \`levels\` to be a non-empty array of configured levels (${topology.levels.join(', ')}), got ${JSON.stringify(options.levels)}`);
-      }
-      wanted = new Set(options.levels);
-    }
-    return new HistoryRead<L>({
-      bus,
-      stream: topology.history.stream,
-      since,
-      until,
-      levels: new Set(topology.levels),
-      wanted,
-      maxMessageBytes: settings.maxMessageBytes,
-      prefetch: settings.prefetch,
-    });
+    return readHistory<L>(options, { bus, topology, settings });
   }
 
   /** Stops the logger at the end of an `await using` block. */

@@ -1,6 +1,8 @@
 // The bus topology: the Rascal config (config/rascal.json by default) read into the shape of the bus, with the
 // options that shape it applied (config, name, url, levels, listen): the exchange, the listener queue's options,
 // the levels, the URLs, and what Rascal declares.
+// Over 300 lines: each section of the config (bus, exchange, levels, history, URLs, TLS) is validated here, with
+// an error that names the key.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { LIFECYCLE_EVENTS } from './events.js';

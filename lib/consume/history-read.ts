@@ -3,12 +3,14 @@
 // prefetch or basic.get (each closes the whole connection on RabbitMQ 3.10): a per-consumer prefetch and acks.
 import createDebug from 'debug';
 import type { Bus } from '../bus/connection.js';
-import { EventBusLoggerError } from '../errors.js';
+import { EventBusLoggerError, configError } from '../errors.js';
+import type { HistorySince, ResolvedOptions } from '../options.js';
+import { HOW_TO_TURN_HISTORY_ON, type Topology } from '../topology.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
 import { EMPTY_STREAM_WAIT, closeQuietly, offsetOf, probeOffset, scratchChannel } from './history.js';
 import { SequenceWindow } from './sequence.js';
-import { streamOffsetArgument, type StreamStart } from './since.js';
+import { parseSince, streamOffsetArgument, type StreamStart } from './since.js';
 
 const debug = createDebug('event-bus-logger:history-read');
 
@@ -17,6 +19,45 @@ export interface HistoryEvent<L extends string = string> {
   level: L;
   data: EventData;
   meta: EventMeta<L>;
+}
+
+/** What {@link EventBusLogger.history} reads. */
+export interface HistoryOptions<L extends string = string> {
+  /** Where to start: `'now'`, `'start'`, a duration (`'10m'`), an ISO 8601 time or a `Date`, or a stream offset. */
+  since: HistorySince;
+  /** Where to stop, inclusive: a stream offset, or a time (a duration back from now, an ISO 8601 time, a `Date`). @default the stream's last offset when the call began */
+  until?: HistorySince;
+  /** Only these levels. @default every configured level */
+  levels?: readonly NoInfer<L>[];
+}
+
+/**
+ * Checks what `history()` was given and starts the read. Throws a TypeError for a malformed `since`, `until` or
+ * `levels`, a `CONFIG` error when the bus has no history.
+ */
+export function readHistory<L extends string>(options: HistoryOptions<L>, { bus, topology, settings }: { bus: Pick<Bus, 'channel'>; topology: Topology; settings: ResolvedOptions }): HistoryRead<L> {
+  if (options === null || typeof options !== 'object') throw new TypeError(`Expected history() options { since, until?, levels? }, got ${options === null ? 'null' : typeof options}`);
+  const since = parseSince(options.since, 'since');
+  const until = options.until === undefined ? undefined : parseSince(options.until, 'until');
+  if (until && (until.kind === 'now' || until.kind === 'start')) throw new TypeError(`Invalid \`until\` "${until.kind}"; expected a stream offset, a duration, an ISO 8601 time or a Date`);
+  if (!topology.history) throw configError(`history() needs a history stream, and the config of bus "${topology.exchange}" declares none; ${HOW_TO_TURN_HISTORY_ON}`);
+  let wanted: Set<string> = new Set(topology.levels);
+  if (options.levels !== undefined) {
+    if (!Array.isArray(options.levels) || options.levels.length === 0 || options.levels.some((level) => !topology.levels.includes(level))) {
+      throw new TypeError(`Expected \`levels\` to be a non-empty array of configured levels (${topology.levels.join(', ')}), got ${JSON.stringify(options.levels)}`);
+    }
+    wanted = new Set(options.levels);
+  }
+  return new HistoryRead<L>({
+    bus,
+    stream: topology.history.stream,
+    since,
+    until,
+    levels: new Set(topology.levels),
+    wanted,
+    maxMessageBytes: settings.maxMessageBytes,
+    prefetch: settings.prefetch,
+  });
 }
 
 export interface HistoryReadParts {

@@ -1,0 +1,75 @@
+// Which consumers a logger runs, wired to one delivery pipeline and registered as session setup steps: the live
+// queue (a temporary queue per logger), or a catch-up listener on the history stream; and the history stream
+// declared (or, on a bus without history, a warning when someone else's history stream goes unbound).
+import type { Bus } from '../bus/connection.js';
+import type { BusSession } from '../bus/session.js';
+import type { Report } from '../events.js';
+import type { ResolvedOptions } from '../options.js';
+import type { Stats } from '../stats.js';
+import type { Topology } from '../topology.js';
+import type { EventData, EventMeta } from '../wire-format.js';
+import { Delivery } from './delivery.js';
+import { HistoryListener, checkUnboundHistory, declareHistory, warnOnce } from './history.js';
+import { LiveQueue } from './live-queue.js';
+import { SequenceWindow } from './sequence.js';
+import type { AmqpChannel } from '../rascal.js';
+
+export interface ConsumerParts {
+  bus: Bus;
+  session: BusSession;
+  exchange: string;
+  topology: Topology;
+  settings: ResolvedOptions;
+  instanceId: string;
+  stats: Stats;
+  report: Report;
+  handle: (level: string, data: EventData, meta: EventMeta<string>) => void | Promise<unknown>;
+}
+
+export interface Consumers {
+  delivery: Delivery<string>;
+  liveQueue: LiveQueue | undefined;
+  historyListener: HistoryListener | undefined;
+  /** The queue or stream consumed, once declared. */
+  readonly queue: string | undefined;
+  /** Stops consuming (within `timeout` ms) before the logger waits for the rest. */
+  stop(consumer: AmqpChannel, timeout: number): Promise<void>;
+}
+
+/** Builds the consumers of a logger and registers their setup steps on its session, after the exchange's. */
+export function wireConsumers({ bus, session, exchange, topology, settings, instanceId, stats, report, handle }: ConsumerParts): Consumers {
+  const sequence = settings.history ? new SequenceWindow() : undefined;
+  const delivery = new Delivery<string>({ levels: new Set(topology.listenLevels), maxMessageBytes: settings.maxMessageBytes, stats, report, handle, ...(sequence ? { sequence } : {}) });
+  const historyListener =
+    settings.history && topology.history && sequence
+      ? new HistoryListener({
+          bus,
+          stream: topology.history.stream,
+          since: settings.history.since,
+          prefetch: settings.prefetch,
+          skip: new Set(topology.levels.filter((level) => !topology.listenLevels.includes(level))),
+          delivery,
+          sequence,
+          report,
+          stats,
+        })
+      : undefined;
+  const liveQueue = topology.listenLevels.length === 0 || historyListener ? undefined : new LiveQueue({ exchange, topology, settings, instanceId, delivery });
+  const warn = warnOnce();
+  if (topology.history) session.addSetup(declareHistory(bus, exchange, topology.history, warn));
+  else session.addSetup(checkUnboundHistory(bus, topology.historyName, warn));
+  if (liveQueue) session.addSetup(liveQueue.setup);
+  if (historyListener) session.addSetup(historyListener.setup);
+  return {
+    delivery,
+    liveQueue,
+    historyListener,
+    get queue() {
+      return historyListener ? topology.history?.stream : liveQueue?.name;
+    },
+    async stop(consumer, timeout) {
+      if (liveQueue) await liveQueue.stop(consumer, timeout);
+      if (historyListener) await historyListener.stop(consumer, timeout);
+    },
+  };
+}
