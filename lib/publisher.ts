@@ -1,5 +1,7 @@
 // The publish path: confirm-channel publishing with our own bookkeeping (no per-publish listeners, no pool),
 // the bounded buffer that holds events while the broker is unreachable or blocks publishing, and the publish timeout.
+// Over 300 lines because the buffer, the nack retries and the timeout sweep share one set of entries and must
+// agree on every one of them (each settles exactly once); splitting them would spread that bookkeeping out.
 import createDebug from 'debug';
 import { EventBusLoggerError } from './errors.js';
 import type { AmqpConfirmChannel, AmqpMessage } from './rascal.js';
