@@ -21,6 +21,13 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
    */
   url?: string | readonly string[];
   /**
+   * The order a logger tries its URLs in. 'given': as listed, the first preferred and the others fail-over, so a
+   * deployment can pin loggers to nodes. 'random': each process draws its own order once (Rascal's 'random'
+   * connection strategy), which spreads many processes across a cluster's nodes; loggers in one process share it.
+   * @default 'given' (or the config's `connectionStrategy`: 'fixed' is 'given')
+   */
+  urlOrder?: 'given' | 'random';
+  /**
    * The bus: the name of the topic exchange. Loggers with the same name see each other's events.
    * @default the config's exchange, 'logger_metaclass' in the shipped config
    */
@@ -177,7 +184,7 @@ function bool(options: Record<string, unknown>, key: string, fallback: boolean):
 }
 
 const KNOWN_OPTIONS = new Set([
-  'url', 'name', 'levels', 'listen', 'config', 'appId', 'publishTimeout', 'startTimeout', 'waitForBroker', 'stopTimeout', 'prefetch',
+  'url', 'urlOrder', 'name', 'levels', 'listen', 'config', 'appId', 'publishTimeout', 'startTimeout', 'waitForBroker', 'stopTimeout', 'prefetch',
   'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'resumable', 'history',
   'tls',
 ]);

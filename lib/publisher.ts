@@ -1,5 +1,7 @@
 // The publish path: confirm-channel publishing with our own bookkeeping (no per-publish listeners, no pool),
 // the bounded buffer that holds events while the broker is unreachable or blocks publishing, and the publish timeout.
+// Over 300 lines because the buffer, the nack retries and the timeout sweep share one set of entries and must
+// agree on every one of them (each settles exactly once); splitting them would spread that bookkeeping out.
 import createDebug from 'debug';
 import { EventBusLoggerError, accessError } from './errors.js';
 import type { AmqpConfirmChannel, AmqpMessage } from './rascal.js';
@@ -17,7 +19,15 @@ interface Entry {
   /** Set when the broker returned it as unroutable (only with `mandatory`). */
   returned: boolean;
   settled: boolean;
+  /** Nacks so far: each one is retried after a short delay, until `publishTimeout`. */
+  nacks: number;
+  /** The broker's reason of the last nack, while the entry waits for its retry. */
+  nackedWith?: string;
 }
+
+// The delays between a nack and the retry: 25 ms, doubling, up to 1 s.
+const NACK_RETRY_MIN = 25;
+const NACK_RETRY_MAX = 1000;
 
 export interface PublisherLimits {
   exchange: string;
@@ -43,6 +53,10 @@ export class Publisher {
   // Events handed to the channel and not yet confirmed, oldest first.
   private inflight = new Set<Entry>();
   private byMessageId = new Map<string, Entry>();
+  // Nacked events waiting for their retry, with its timer.
+  private retrying = new Map<Entry, NodeJS.Timeout>();
+  // Set once a retried event went back in flight: then `inflight` is no longer in deadline order.
+  private outOfOrder = false;
   private sweeper: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private closedWith: Error | undefined;
@@ -62,7 +76,7 @@ export class Publisher {
   publish(level: string, body: Buffer, properties: PublishProperties): Promise<void> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     return new Promise<void>((resolve, reject) => {
-      const entry: Entry = { level, body, properties, deadline: performance.now() + this.limits.publishTimeout, resolve, reject, returned: false, settled: false };
+      const entry: Entry = { level, body, properties, deadline: performance.now() + this.limits.publishTimeout, resolve, reject, returned: false, settled: false, nacks: 0 };
       this.counters.published++;
       if (this.channel && this.held === undefined && this.buffer.length === 0) {
         this.send(entry);
@@ -157,7 +171,9 @@ export class Publisher {
   close(error: Error): void {
     this.closedWith = error;
     this.channel = undefined;
-    for (const entry of [...this.buffer, ...this.inflight]) this.fail(entry, error);
+    for (const timer of this.retrying.values()) clearTimeout(timer);
+    for (const entry of [...this.buffer, ...this.inflight, ...this.retrying.keys()]) this.fail(entry, error);
+    this.retrying.clear();
     this.buffer = [];
     this.bufferedBytes = 0;
     this.inflight.clear();
@@ -207,7 +223,7 @@ export class Publisher {
       return;
     }
     if (error) {
-      this.fail(entry, new EventBusLoggerError('NACKED', `Event not accepted: the broker refused it (${error.message})`));
+      this.onNack(entry, error);
     } else if (entry.returned) {
       this.fail(entry, new EventBusLoggerError('UNROUTABLE', `Event not delivered: no queue is bound to exchange "${this.limits.exchange}" for level "${entry.level}" (nobody listens to it)`));
     } else {
@@ -216,6 +232,38 @@ export class Publisher {
       entry.resolve();
       this.checkIdle();
     }
+  }
+
+  /**
+   * amqplib does not say why the broker nacked, and the usual reason is passing: a queue the event was routed to
+   * lived on a cluster node that just died, and the broker nacks until it has cleaned that queue up (the other
+   * queues did get the event). So a nack is retried, after a short growing delay, until `publishTimeout`; it
+   * rejects with `NACKED` only when the last attempt was nacked. At-least-once: listeners drop the copies.
+   */
+  private onNack(entry: Entry, error: Error): void {
+    entry.nacks++;
+    const delay = Math.min(NACK_RETRY_MIN * 2 ** (entry.nacks - 1), NACK_RETRY_MAX);
+    if (performance.now() + delay >= entry.deadline) {
+      this.fail(entry, new EventBusLoggerError('NACKED', `Event not accepted: the broker refused it (${error.message}), ${entry.nacks === 1 ? 'once' : `${entry.nacks} times`} within publishTimeout (${this.limits.publishTimeout} ms)`));
+      return;
+    }
+    debug('%s #%s nacked (%s); retry %d in %d ms', entry.level, entry.properties.headers['x-seq'], error.message, entry.nacks, delay);
+    entry.nackedWith = error.message;
+    const timer = setTimeout(() => {
+      this.retrying.delete(entry);
+      if (entry.settled) return;
+      entry.nackedWith = undefined;
+      this.counters.republished++;
+      this.outOfOrder = true;
+      if (this.channel && this.held === undefined) this.send(entry);
+      else {
+        this.buffer.unshift(entry);
+        this.bufferedBytes += entry.body.length;
+      }
+    }, delay);
+    timer.unref();
+    this.retrying.set(entry, timer);
+    this.ensureSweeper();
   }
 
   private onReturn(message: AmqpMessage): void {
@@ -233,7 +281,7 @@ export class Publisher {
   }
 
   private isIdle(): boolean {
-    return this.inflight.size === 0 && this.buffer.length === 0;
+    return this.inflight.size === 0 && this.buffer.length === 0 && this.retrying.size === 0;
   }
 
   private checkIdle(): void {
@@ -249,9 +297,11 @@ export class Publisher {
   // fires with nothing due it re-arms for what is pending then, or stays off.
   private ensureSweeper(): void {
     if (this.sweeper) return;
-    const first = this.inflight.values().next().value ?? this.buffer[0];
-    if (!first) return;
-    const oldest = Math.min(first.deadline, this.buffer[0]?.deadline ?? Infinity);
+    let oldest = Math.min(this.inflight.values().next().value?.deadline ?? Infinity, this.buffer[0]?.deadline ?? Infinity);
+    // Retried events (nacked ones) are not in deadline order: look at each of them.
+    for (const entry of this.retrying.keys()) oldest = Math.min(oldest, entry.deadline);
+    if (this.outOfOrder) for (const entry of this.inflight) oldest = Math.min(oldest, entry.deadline);
+    if (oldest === Infinity) return;
     this.sweeper = setTimeout(() => {
       this.sweeper = undefined;
       this.sweep();
@@ -269,10 +319,20 @@ export class Publisher {
     const now = performance.now();
     const timeout = this.limits.publishTimeout;
     for (const entry of this.inflight) {
-      if (entry.deadline > now) break;
+      if (entry.deadline > now) {
+        if (this.outOfOrder) continue;
+        break;
+      }
       this.inflight.delete(entry);
       this.byMessageId.delete(entry.properties.messageId);
       this.fail(entry, new EventBusLoggerError('PUBLISH_TIMEOUT', `Event not confirmed by the broker within publishTimeout (${timeout} ms); it was sent and may or may not have reached the bus`));
+    }
+    if (this.outOfOrder && this.inflight.size === 0) this.outOfOrder = false;
+    for (const [entry, timer] of this.retrying) {
+      if (entry.deadline > now) continue;
+      clearTimeout(timer);
+      this.retrying.delete(entry);
+      this.fail(entry, new EventBusLoggerError('NACKED', `Event not accepted: the broker refused it (${entry.nackedWith ?? 'nacked'}), ${entry.nacks} times within publishTimeout (${timeout} ms)`));
     }
     if (this.buffer.some((entry) => entry.deadline <= now)) {
       const keep: Entry[] = [];

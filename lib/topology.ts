@@ -55,6 +55,7 @@ export interface TopologyOptions {
   config?: BusConfig<string> | string | undefined;
   name?: string | undefined;
   url?: string | readonly string[] | undefined;
+  urlOrder?: 'given' | 'random' | undefined;
   levels?: readonly string[] | undefined;
   listen?: boolean | undefined;
   tls?: TlsFiles | undefined;
@@ -241,6 +242,15 @@ export async function loadTopology(options: TopologyOptions, resolved: { appId: 
     vhost.connections = (urls ?? [DEFAULT_URL]).map((url) => ({ ...structuredClone(settings), url }));
     delete vhost.connection;
   }
+  // The order the URLs are tried in: as given (the first preferred) unless `urlOrder: 'random'` spreads processes
+  // across the nodes. An explicit option beats the config's connectionStrategy; without either, 'fixed' (Rascal's
+  // own default is 'random').
+  if (options.urlOrder !== undefined) {
+    if (options.urlOrder !== 'given' && options.urlOrder !== 'random') {
+      throw configError(`Expected \`urlOrder\` to be 'given' (try the URLs in order, the first preferred) or 'random' (spread processes across them), got ${describeValue(options.urlOrder)}`);
+    }
+    vhost.connectionStrategy = options.urlOrder === 'random' ? 'random' : 'fixed';
+  } else vhost.connectionStrategy ??= 'fixed';
   const connectionList = (vhost.connections ?? [vhost.connection]) as unknown[];
   const loggableUrls = (Array.isArray(connectionList) ? connectionList : [connectionList]).map((connection) =>
     maskUrl(typeof connection === 'string' ? connection : isRecord(connection) && typeof connection.url === 'string' ? connection.url : 'amqp://(from config attributes)'),

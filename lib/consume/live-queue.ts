@@ -74,11 +74,17 @@ export class LiveQueue {
     const resumable = this.#parts.settings.resumable !== undefined;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, Math.max(0, timeout));
-      const close = (): void =>
-        consumer.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const close = (): void => {
+        try {
+          consumer.close(done);
+        } catch {
+          done(); // amqplib throws when the channel is already closed (its connection just died): nothing to stop
+        }
+      };
       if (resumable && queue) consumer.deleteQueue(queue, {}, close);
       else close();
     });

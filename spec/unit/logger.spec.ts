@@ -130,10 +130,10 @@ describe('EventBusLogger (stubbed broker)', () => {
       expect(logger.stats()).to.include({ published: 1, confirmed: 1 });
     });
 
-    it('rejects with NACKED when the broker nacks', async () => {
-      const { logger, bus } = await started();
+    it('rejects with NACKED when the broker nacks every attempt until publishTimeout', async () => {
+      const { logger, bus } = await started({ publishTimeout: 200 });
+      bus.confirm.publish.callsFake((_exchange, _key, _body, _options, confirm) => (confirm(new Error('message nacked')), true));
       const done = logger.critical({});
-      (bus.confirm.publish.firstCall.args[4] as (error: Error) => void)(new Error('message nacked'));
       const error = await rejection(done);
       expect(error).to.be.instanceOf(EventBusLoggerError);
       expect(error.code).to.equal('NACKED');

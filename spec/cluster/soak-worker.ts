@@ -1,0 +1,80 @@
+// One process of the chaos soak (spec/cluster/soak.ts), run with --expose-gc: a publisher sending numbered events
+// one at a time, or a plain listener recording what it received. It reports to the soak over IPC when told to
+// finish, and samples its retained heap (after a GC) every few seconds.
+import { EventBusLogger } from '../../lib/index.js';
+import { shippedConfig } from '../helpers.js';
+
+const [role, id, urlList, name] = process.argv.slice(2) as [string, string, string, string];
+const send = (message: unknown): void => void process.send?.(message);
+let finishing = false;
+const finished = new Promise<void>((resolve) =>
+  process.on('message', (message: { kind: string }) => {
+    if (message.kind !== 'finish') return;
+    finishing = true;
+    resolve();
+  }),
+);
+const heap: Array<[number, number]> = [];
+const gc = (globalThis as { gc?: () => void }).gc;
+const sampler = setInterval(() => {
+  gc?.();
+  heap.push([Date.now(), process.memoryUsage().heapUsed]);
+}, 3000);
+
+const config = await shippedConfig();
+config.vhosts['/'].connection.options.heartbeat = 2; // a frozen link is noticed in 4 to 6 s
+const logger = new EventBusLogger({ url: urlList.split(','), name, config, appId: id, publishTimeout: 30_000, waitForBroker: true, startTimeout: 60_000, listen: role !== 'publisher' });
+
+if (role === 'publisher') {
+  await logger.start();
+  const outcomes: Array<[number, number, number, string]> = []; // n, sent at (epoch ms), latency ms, '' or error code
+  let unsettled = 0;
+  let n = 0;
+  send({ kind: 'ready' });
+  const loop = (async () => {
+    while (!finishing) {
+      const at = Date.now();
+      const started = performance.now();
+      const seq = ++n;
+      unsettled++;
+      try {
+        await logger.info({ p: id, n: seq });
+        outcomes.push([seq, at, performance.now() - started, '']);
+      } catch (error) {
+        outcomes.push([seq, at, performance.now() - started, (error as { code?: string }).code ?? 'ERROR']);
+      }
+      unsettled--;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  await finished;
+  // the publish in flight settles within publishTimeout (30 s); one that does not is reported as unsettled
+  await Promise.race([loop, new Promise((resolve) => setTimeout(resolve, 40_000))]);
+  clearInterval(sampler);
+  send({ kind: 'report', role, id, sent: n, unsettled, outcomes, heap, stats: logger.stats() });
+} else {
+  // what arrived, per publisher (its soak id, in the data): the n of each event in order; its 'gap' reports
+  const received: Record<string, number[]> = {};
+  const gaps: Record<string, Array<[number, number]>> = {};
+  const idOf = new Map<string, string>(); // publisher instance id -> soak id
+  let last = Date.now();
+  logger.on('info', (data, meta) => {
+    const p = String(data.p);
+    idOf.set(meta.publisher as string, p);
+    (received[p] ??= []).push(data.n as number);
+    last = Date.now();
+  });
+  logger.on('gap', (gap) => {
+    const p = idOf.get(gap.publisher) ?? gap.publisher;
+    (gaps[p] ??= []).push([gap.expected, gap.received]);
+  });
+  await logger.start();
+  send({ kind: 'ready' });
+  await finished;
+  // the publishers have stopped: take what is still on its way
+  while (Date.now() - last < 3000) await new Promise((resolve) => setTimeout(resolve, 200));
+  clearInterval(sampler);
+  send({ kind: 'report', role, id, received, gaps, heap, stats: logger.stats() });
+}
+await logger.stop();
+process.disconnect?.();
