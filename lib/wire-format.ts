@@ -1,11 +1,17 @@
 // The wire format: what an event looks like on the bus. This is the contract with other clients.
 //   routing key  = the level
 //   body         = the JSON of the event data, nothing else
-//   contentType  = application/json, contentEncoding = utf-8
-//   timestamp    = seconds since the epoch (AMQP's unit); messageId = a UUID; appId = the publisher's app
-//   headers      = host, pid, x-publisher (publisher instance id), x-seq (its sequence number, from 1)
+//   contentType  = application/json
+//   timestamp    = seconds since the epoch (AMQP's unit); appId = the publisher's app
+//   messageId    = <nonce>@<host>:<pid>/<level tag>.<seq>: the publisher (nonce@host:pid, one per logger), then the
+//                  publisher's tag for the level (its index among the publisher's levels) and the event's sequence
+//                  number within that publisher and level, from 1. No header table: AMQP tables cost amqplib a
+//                  generic encode and decode, the broker a parse, and (with the other properties) push the content
+//                  header past the 64 bytes below which the broker handles it for less.
+// Version 1 (older versions of this library) put a UUID in messageId, contentEncoding utf-8, and the headers host,
+// pid, x-publisher and x-seq: still decoded, deduplicated and gap-checked.
 import { isUtf8 } from 'node:buffer';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { inspect, types } from 'node:util';
 import { describeError, kindOf, maskUrl } from './errors.js';
@@ -40,16 +46,20 @@ export interface EventMeta<L extends string = string> {
 /** AMQP message properties we write. */
 export type PublishProperties = {
   contentType: string;
-  contentEncoding: string;
   timestamp: number;
   messageId: string;
   appId: string;
-  headers: { host: string; pid: number; 'x-publisher': string; 'x-seq': number };
   mandatory?: boolean;
 };
 
-const HOST = hostname();
-const PID = process.pid;
+/**
+ * A new publisher id, `<nonce>@<host>:<pid>`: one per logger. The host and pid ride in it so that every event
+ * carries them without a header table; the 6-character nonce (base64url) tells apart the loggers of one process and
+ * a process that reuses a pid.
+ */
+export function newPublisherId(): string {
+  return `${randomBytes(5).toString('base64url').slice(0, 6)}@${hostname()}:${process.pid}`;
+}
 
 /** True for a plain object: `{...}`, `Object.create(null)` or JSON.parse's objects; not an array, Date, Map, class... */
 export function isPlainObject(value: unknown): value is EventData {
@@ -186,15 +196,17 @@ export function encodeData(data: unknown): Buffer {
   return Buffer.from(json, 'utf8');
 }
 
-/** The AMQP properties of one event. */
-export function publishProperties(appId: string, publisher: string, seq: number, mandatory: boolean): PublishProperties {
+/**
+ * The AMQP properties of one event of `publisher` (from {@link newPublisherId}): `levelTag` is the publisher's tag for
+ * the level (the level's index among its levels: it makes messageIds unique across levels), `seq` the event's
+ * sequence number within that publisher and level.
+ */
+export function publishProperties(appId: string, publisher: string, levelTag: number, seq: number, mandatory: boolean): PublishProperties {
   const properties: PublishProperties = {
     contentType: 'application/json',
-    contentEncoding: 'utf-8',
     timestamp: Math.floor(Date.now() / 1000),
-    messageId: randomUUID(),
+    messageId: `${publisher}/${levelTag}.${seq}`,
     appId,
-    headers: { host: HOST, pid: PID, 'x-publisher': publisher, 'x-seq': seq },
   };
   if (mandatory) properties.mandatory = true;
   return properties;
@@ -257,25 +269,60 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
   if (!isPlainObject(data)) {
     return { ok: false, reason: `body is JSON ${kindOf(data)}; expected a JSON object` };
   }
-  const headers = properties.headers ?? {};
   const timestamp = typeof properties.timestamp === 'number' && Number.isFinite(properties.timestamp) ? new Date(properties.timestamp * 1000) : new Date();
-  const pid = headers.pid;
-  const seq = headers['x-seq'];
-  return {
-    ok: true,
+  const messageId = text(properties.messageId);
+  const meta: EventMeta<L> = {
     level: level as L,
-    data: data as EventData,
-    meta: {
-      level: level as L,
-      routingKey: level,
-      timestamp,
-      messageId: text(properties.messageId),
-      appId: text(properties.appId),
-      host: text(headers.host),
-      pid: typeof pid === 'number' ? pid : undefined,
-      publisher: text(headers['x-publisher']),
-      seq: typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : undefined,
-      redelivered: fields.redelivered === true,
-    },
+    routingKey: level,
+    timestamp,
+    messageId,
+    appId: text(properties.appId),
+    host: undefined,
+    pid: undefined,
+    publisher: undefined,
+    seq: undefined,
+    redelivered: fields.redelivered === true,
   };
+  // amqplib hands over an empty header table when the publisher sent none (as this version does).
+  const headers = properties.headers;
+  if (headers && hasKeys(headers)) readHeaders(headers, meta);
+  else if (messageId !== undefined) readMessageId(messageId, meta);
+  return { ok: true, level: level as L, data: data as EventData, meta };
+}
+
+function hasKeys(object: object): boolean {
+  for (const _ in object) return true;
+  return false;
+}
+
+const positiveInteger = (value: number): number | undefined => (Number.isSafeInteger(value) && value > 0 ? value : undefined);
+
+// Version 1: headers host, pid, x-publisher, x-seq. Values of the wrong type are ignored, not trusted.
+function readHeaders(headers: Record<string, unknown>, meta: EventMeta<string>): void {
+  const { pid, 'x-seq': seq } = headers;
+  meta.host = text(headers.host);
+  meta.pid = typeof pid === 'number' ? pid : undefined;
+  meta.publisher = text(headers['x-publisher']);
+  meta.seq = typeof seq === 'number' ? positiveInteger(seq) : undefined;
+}
+
+// Version 2: messageId `<nonce>@<host>:<pid>/<level tag>.<seq>`. A messageId of any other shape (another client's)
+// is only a messageId. String scans and short anchored tests: this runs for every event.
+const NONCE = /^[\w-]{6}$/;
+const DIGITS = /^\d{1,15}$/;
+function readMessageId(id: string, meta: EventMeta<string>): void {
+  const slash = id.lastIndexOf('/');
+  const dot = id.lastIndexOf('.');
+  const colon = id.lastIndexOf(':', slash);
+  const at = id.indexOf('@');
+  if (at !== 6 || colon <= at || slash <= colon || dot <= slash + 1) return;
+  const seqText = id.slice(dot + 1);
+  const pidText = id.slice(colon + 1, slash);
+  if (!DIGITS.test(seqText) || !DIGITS.test(pidText) || !DIGITS.test(id.slice(slash + 1, dot)) || !NONCE.test(id.slice(0, 6))) return;
+  const seq = positiveInteger(Number(seqText));
+  if (seq === undefined) return;
+  meta.publisher = id.slice(0, slash);
+  meta.host = id.slice(at + 1, colon);
+  meta.pid = Number(pidText);
+  meta.seq = seq;
 }
