@@ -3,13 +3,11 @@
 //   body         = the JSON of the event data, nothing else
 //   contentType  = application/json
 //   timestamp    = seconds since the epoch (AMQP's unit); appId = the publisher's app
-//   messageId    = <nonce>@<host>:<pid>/<level tag>.<seq>: the publisher (nonce@host:pid, one per logger), then the
-//                  publisher's tag for the level (its index among the publisher's levels) and the event's sequence
-//                  number within that publisher and level, from 1. No header table: AMQP tables cost amqplib a
-//                  generic encode and decode, the broker a parse, and (with the other properties) push the content
-//                  header past the 64 bytes below which the broker handles it for less.
-// Version 1 (older versions of this library) put a UUID in messageId, contentEncoding utf-8, and the headers host,
-// pid, x-publisher and x-seq: still decoded, deduplicated and gap-checked.
+//   messageId    = <nonce>@<host>:<pid>/<level tag>.<seq>: the publisher (one per logger), the level's index among
+//                  the publisher's levels, the sequence number within publisher and level (from 1). No header table:
+//                  it costs a generic encode and decode, a broker parse, and bytes (the broker handles properties of
+//                  up to 64 bytes for less). Version 1 (older versions: a UUID messageId, contentEncoding, headers
+//                  host, pid, x-publisher, x-seq) is still decoded, deduplicated and gap-checked.
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -272,16 +270,8 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
   const timestamp = typeof properties.timestamp === 'number' && Number.isFinite(properties.timestamp) ? new Date(properties.timestamp * 1000) : new Date();
   const messageId = text(properties.messageId);
   const meta: EventMeta<L> = {
-    level: level as L,
-    routingKey: level,
-    timestamp,
-    messageId,
-    appId: text(properties.appId),
-    host: undefined,
-    pid: undefined,
-    publisher: undefined,
-    seq: undefined,
-    redelivered: fields.redelivered === true,
+    level: level as L, routingKey: level, timestamp, messageId, appId: text(properties.appId),
+    host: undefined, pid: undefined, publisher: undefined, seq: undefined, redelivered: fields.redelivered === true,
   };
   // amqplib hands over an empty header table when the publisher sent none (as this version does).
   const headers = properties.headers;
@@ -306,23 +296,15 @@ function readHeaders(headers: Record<string, unknown>, meta: EventMeta<string>):
   meta.seq = typeof seq === 'number' ? positiveInteger(seq) : undefined;
 }
 
-// Version 2: messageId `<nonce>@<host>:<pid>/<level tag>.<seq>`. A messageId of any other shape (another client's)
-// is only a messageId. String scans and short anchored tests: this runs for every event.
-const NONCE = /^[\w-]{6}$/;
-const DIGITS = /^\d{1,15}$/;
+// Version 2: messageId `<nonce>@<host>:<pid>/<level tag>.<seq>`; a messageId of another shape (another client's) is
+// only a messageId. One anchored pattern with a single greedy part: linear in the (at most 255 byte) messageId.
+const MESSAGE_ID = /^([\w-]{6}@(.+):(\d{1,15}))\/\d{1,15}\.(\d{1,15})$/;
 function readMessageId(id: string, meta: EventMeta<string>): void {
-  const slash = id.lastIndexOf('/');
-  const dot = id.lastIndexOf('.');
-  const colon = id.lastIndexOf(':', slash);
-  const at = id.indexOf('@');
-  if (at !== 6 || colon <= at || slash <= colon || dot <= slash + 1) return;
-  const seqText = id.slice(dot + 1);
-  const pidText = id.slice(colon + 1, slash);
-  if (!DIGITS.test(seqText) || !DIGITS.test(pidText) || !DIGITS.test(id.slice(slash + 1, dot)) || !NONCE.test(id.slice(0, 6))) return;
-  const seq = positiveInteger(Number(seqText));
-  if (seq === undefined) return;
-  meta.publisher = id.slice(0, slash);
-  meta.host = id.slice(at + 1, colon);
-  meta.pid = Number(pidText);
+  const match = MESSAGE_ID.exec(id);
+  const seq = match ? positiveInteger(Number(match[4])) : undefined;
+  if (!match || seq === undefined) return;
+  meta.publisher = match[1];
+  meta.host = match[2];
+  meta.pid = Number(match[3]);
   meta.seq = seq;
 }
