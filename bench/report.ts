@@ -138,7 +138,7 @@ export function aggregate(samples: readonly Sample[], clients: readonly ClientNa
       const ratio = median(perRun(client, base));
       row.ratio[client] = ratio;
       const target = metric.target;
-      if (!target || client === 'amqplib') continue;
+      if (!target || client === 'amqplib' || client === 'amqplib-minimal') continue;
       if (ratio === null || value == null) {
         row.pass[client] = null;
         continue;
