@@ -33,7 +33,7 @@ export interface EventMeta<L extends string = string> {
   host: string | undefined;
   /** The publisher's process id, if it sent one. */
   pid: number | undefined;
-  /** The publisher's instance id (each logger has its own), if it sent one. */
+  /** The publisher's id, if it sent one: `<nonce>@<host>:<pid>` (each logger has its own; older versions sent a UUID). */
   publisher: string | undefined;
   /** The event's sequence number within its publisher, from 1, if it sent one. */
   seq: number | undefined;
@@ -298,7 +298,7 @@ function readHeaders(headers: Record<string, unknown>, meta: EventMeta<string>):
 
 // Version 2: messageId `<nonce>@<host>:<pid>/<level tag>.<seq>`; a messageId of another shape (another client's) is
 // only a messageId. One anchored pattern with a single greedy part: linear in the (at most 255 byte) messageId.
-const MESSAGE_ID = /^([\w-]{6}@(.+):(\d{1,15}))\/\d{1,15}\.(\d{1,15})$/;
+const MESSAGE_ID = /^([\w-]{6}@(.*):(\d{1,15}))\/\d{1,15}\.(\d{1,15})$/;
 function readMessageId(id: string, meta: EventMeta<string>): void {
   const match = MESSAGE_ID.exec(id);
   const seq = match ? positiveInteger(Number(match[4])) : undefined;
