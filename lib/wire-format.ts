@@ -42,13 +42,7 @@ export interface EventMeta<L extends string = string> {
 }
 
 /** AMQP message properties we write. */
-export type PublishProperties = {
-  contentType: string;
-  timestamp: number;
-  messageId: string;
-  appId: string;
-  mandatory?: boolean;
-};
+export type PublishProperties = { contentType: string; timestamp: number; messageId: string; appId: string; mandatory?: boolean };
 
 /**
  * A new publisher id, `<nonce>@<host>:<pid>`: one per logger. The host and pid ride in it so that every event
@@ -248,7 +242,7 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
   if (content.length > maxMessageBytes) return { ok: false, reason: `body of ${content.length} bytes is over maxMessageBytes (${maxMessageBytes})` };
   if (content.length === 0) return { ok: false, reason: 'empty body; expected a JSON object' };
   const contentType = text(properties.contentType);
-  if (contentType !== undefined && !JSON_CONTENT_TYPE.test(contentType)) {
+  if (contentType !== undefined && contentType !== 'application/json' && !JSON_CONTENT_TYPE.test(contentType)) {
     return { ok: false, reason: `content type "${contentType.slice(0, 100)}" is not JSON; expected application/json` };
   }
   const contentEncoding = text(properties.contentEncoding);
@@ -280,12 +274,10 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
   return { ok: true, level: level as L, data: data as EventData, meta };
 }
 
-function hasKeys(object: object): boolean {
+const hasKeys = (object: object): boolean => {
   for (const _ in object) return true;
   return false;
-}
-
-const positiveInteger = (value: number): number | undefined => (Number.isSafeInteger(value) && value > 0 ? value : undefined);
+};
 
 // Version 1: headers host, pid, x-publisher, x-seq. Values of the wrong type are ignored, not trusted.
 function readHeaders(headers: Record<string, unknown>, meta: EventMeta<string>): void {
@@ -293,18 +285,35 @@ function readHeaders(headers: Record<string, unknown>, meta: EventMeta<string>):
   meta.host = text(headers.host);
   meta.pid = typeof pid === 'number' ? pid : undefined;
   meta.publisher = text(headers['x-publisher']);
-  meta.seq = typeof seq === 'number' ? positiveInteger(seq) : undefined;
+  meta.seq = typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
 }
 
 // Version 2: messageId `<nonce>@<host>:<pid>/<level tag>.<seq>`; a messageId of another shape (another client's) is
-// only a messageId. One anchored pattern with a single greedy part: linear in the (at most 255 byte) messageId.
-const MESSAGE_ID = /^([\w-]{6}@(.*):(\d{1,15}))\/\d{1,15}\.(\d{1,15})$/;
+// only a messageId. This runs for every event: the publisher part is checked once and remembered (up to 4,096, then
+// forgotten all at once); the level tag and sequence number must be 1 to 15 digits.
+const PUBLISHER = /^[\w-]{6}@(.*):(\d{1,15})$/;
+const publishers = new Map<string, { host: string; pid: number } | null>();
 function readMessageId(id: string, meta: EventMeta<string>): void {
-  const match = MESSAGE_ID.exec(id);
-  const seq = match ? positiveInteger(Number(match[4])) : undefined;
-  if (!match || seq === undefined) return;
-  meta.publisher = match[1];
-  meta.host = match[2];
-  meta.pid = Number(match[3]);
+  const slash = id.lastIndexOf('/');
+  const dot = id.lastIndexOf('.');
+  if (slash < 0 || dot <= slash + 1 || dot - slash > 16 || id.length - dot > 16 || dot === id.length - 1) return;
+  let seq = 0;
+  for (let i = slash + 1; i < id.length; i++) {
+    const digit = id.charCodeAt(i) - 48;
+    if (i === dot) seq = 0;
+    else if (digit >= 0 && digit <= 9) seq = seq * 10 + digit;
+    else return;
+  }
+  let known = publishers.get(id.slice(0, slash));
+  if (known === undefined) {
+    const match = PUBLISHER.exec(id.slice(0, slash));
+    known = match ? { host: match[1] as string, pid: Number(match[2]) } : null;
+    if (publishers.size >= 4096) publishers.clear();
+    publishers.set(id.slice(0, slash), known);
+  }
+  if (known === null || seq === 0) return;
+  meta.publisher = id.slice(0, slash);
+  meta.host = known.host;
+  meta.pid = known.pid;
   meta.seq = seq;
 }
