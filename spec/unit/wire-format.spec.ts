@@ -62,6 +62,15 @@ describe('wire format', () => {
     });
   });
 
+  it('reads back what it writes, up to 15-digit sequence numbers', () => {
+    const publisher = newPublisherId();
+    for (const seq of [1, 9, 10, 123_456, 999_999_999_999_999]) {
+      const properties = publishProperties('app', publisher, 12, seq, false);
+      const decoded = decodeMessage(message('{}', { ...properties, headers: {} }), LEVELS, 1024);
+      expect((decoded as { meta: object }).meta, String(seq)).to.deep.include({ publisher, host: hostname(), pid: process.pid, seq });
+    }
+  });
+
   it('decodes the previous format (headers host, pid, x-publisher, x-seq; a UUID messageId)', () => {
     const headers = { host: 'old-host', pid: 42, 'x-publisher': '0b0c9a5e-6f1e-4a8e-9d5e-3c2b1a0f9e8d', 'x-seq': 9 };
     const properties = { contentType: 'application/json', contentEncoding: 'utf-8', timestamp: 1_700_000_000, messageId: '5f1d7c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f', appId: 'old', headers };
