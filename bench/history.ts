@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import amqplib from 'amqplib';
 import { EventBusLogger } from '../lib/index.js';
-import { encodeData, publishProperties } from '../lib/wire-format.js';
+import { encodeData, newPublisherId, publishProperties } from '../lib/wire-format.js';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const HISTORY_CONFIG = new globalThis.URL('../examples/rascal-with-history.json', import.meta.url).pathname;
@@ -41,12 +41,12 @@ async function rawPublish(bus: string, history: boolean): Promise<{ sequential: 
     await channel.assertQueue(`${bus}.history`, { durable: true, arguments: STREAM_ARGS });
     await channel.bindQueue(`${bus}.history`, bus, '#');
   }
-  const publisher = randomUUID();
+  const publisher = newPublisherId();
   let seq = 0;
   const publish = (): Promise<void> =>
     new Promise((resolve, reject) => {
       seq++;
-      channel.publish(bus, 'info', body(seq), publishProperties('bench', publisher, seq, false), (error) => (error ? reject(error) : resolve()));
+      channel.publish(bus, 'info', body(seq), publishProperties('bench', publisher, 0, seq, false), (error) => (error ? reject(error) : resolve()));
     });
   for (let i = 0; i < WARMUP; i++) await publish();
   let start = performance.now();
@@ -80,9 +80,9 @@ async function fill(bus: string): Promise<void> {
   await channel.assertExchange(bus, 'topic', { durable: false, autoDelete: false });
   await channel.assertQueue(`${bus}.history`, { durable: true, arguments: STREAM_ARGS });
   await channel.bindQueue(`${bus}.history`, bus, '#');
-  const publisher = randomUUID();
+  const publisher = newPublisherId();
   for (let seq = 1; seq <= REPLAY; seq++) {
-    if (!channel.publish(bus, 'info', body(seq), publishProperties('bench', publisher, seq, false))) await new Promise((r) => channel.once('drain', r));
+    if (!channel.publish(bus, 'info', body(seq), publishProperties('bench', publisher, 0, seq, false))) await new Promise((r) => channel.once('drain', r));
   }
   await channel.waitForConfirms();
   await connection.close();

@@ -11,7 +11,7 @@ import { connect } from 'amqplib';
 import { CLIENT_NAMES, exchangeExists, type ClientName, type ConnectOptions } from './clients/common.js';
 import { loadAdapter } from './clients/registry.js';
 import { brokerOutage, proxyOutage, type Outage } from './outage.js';
-import { BOUNDED, WORKLOADS, aggregate, outageBounded, svg, table, type Sample, type Workload } from './report.js';
+import { BOUNDED, WORKLOADS, aggregate, minimalSpread, outageBounded, svg, table, type Sample, type Workload } from './report.js';
 import { fanout, finishWorker, startWorker, type ChildRun, type Params, type Result } from './workloads.js';
 
 const { values: flags } = parseArgs({
@@ -73,11 +73,11 @@ async function record(run: number, client: ClientName, workload: Workload, excha
     everyChildExitedAlone &&= exitedAlone;
     if (!exitedAlone) errors.push({ run, client, workload, error: 'a child process did not exit by itself (open handle/connection); killed' });
     samples.push({ run, client, workload, result });
-    log(`  ${client.padEnd(8)} ${summarize(workload, result)}`);
+    log(`  ${client.padEnd(15)} ${summarize(workload, result)}`);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     errors.push({ run, client, workload, error: message });
-    log(`  ${client.padEnd(8)} FAILED: ${message.split('\n').slice(0, 3).join(' | ')}`);
+    log(`  ${client.padEnd(15)} FAILED: ${message.split('\n').slice(0, 3).join(' | ')}`);
   }
   if (await exchangeExists(brokerUrl, exchange)) leftovers.push(exchange);
 }
@@ -180,6 +180,7 @@ async function main(): Promise<void> {
     '',
     table(rows, clients),
     '',
+    ...minimalSpread(rows),
     ...outageDetails.map((s) => [
       `outage run ${s.run} ${s.client}: ${summarize('outage', s.result)}, recovery ${s.result.recoveryMs == null ? 'n/a' : `${Math.round(Number(s.result.recoveryMs))} ms`}`,
       `    publishes started before: ${JSON.stringify(s.result.beforeOutage)}`,

@@ -16,7 +16,7 @@ import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions, type Resol
 import { Publisher } from './publisher.js';
 import { Stats, type EventBusLoggerStats } from './stats.js';
 import type { DefaultLevel, Topology } from './topology.js';
-import { encodeData, publishProperties, type EventData, type EventMeta } from './wire-format.js';
+import { encodeData, newPublisherId, publishProperties, type EventData, type EventMeta } from './wire-format.js';
 
 const debug = createDebug('event-bus-logger:logger');
 
@@ -86,6 +86,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   readonly #openBus: OpenBus;
   readonly #plan: BusPlan | undefined;
   readonly #instanceId = randomUUID();
+  readonly #publisherId = newPublisherId();
   readonly #stats = new Stats();
   readonly #subscribers = new Set<EventHandler<L>>();
   readonly #listenerFailures: ListenerFailures;
@@ -221,7 +222,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     }
     const seq = (this.#seq.get(level) ?? 0) + 1;
     this.#seq.set(level, seq);
-    return publisher.publish(level, body, publishProperties(settings.appId, this.#instanceId, seq, settings.mandatory));
+    return publisher.publish(level, body, publishProperties(settings.appId, this.#publisherId, topology.levels.indexOf(level), seq, settings.mandatory));
   }
 
   /**

@@ -247,7 +247,7 @@ export class Publisher {
       this.fail(entry, new EventBusLoggerError('NACKED', `Event not accepted: the broker refused it (${error.message}), ${entry.nacks === 1 ? 'once' : `${entry.nacks} times`} within publishTimeout (${this.limits.publishTimeout} ms)`));
       return;
     }
-    debug('%s #%s nacked (%s); retry %d in %d ms', entry.level, entry.properties.headers['x-seq'], error.message, entry.nacks, delay);
+    debug('%s %s nacked (%s); retry %d in %d ms', entry.level, entry.properties.messageId, error.message, entry.nacks, delay);
     entry.nackedWith = error.message;
     const timer = setTimeout(() => {
       this.retrying.delete(entry);

@@ -1,11 +1,16 @@
 // The wire format: what an event looks like on the bus. This is the contract with other clients.
 //   routing key  = the level
 //   body         = the JSON of the event data, nothing else
-//   contentType  = application/json, contentEncoding = utf-8
-//   timestamp    = seconds since the epoch (AMQP's unit); messageId = a UUID; appId = the publisher's app
-//   headers      = host, pid, x-publisher (publisher instance id), x-seq (its sequence number, from 1)
+//   contentType  = application/json
+//   timestamp    = seconds since the epoch (AMQP's unit); appId = the publisher's app
+//   messageId    = <nonce>@<host>:<pid>/<level tag>.<seq>: the publisher (one per logger), the level's index among
+//                  the publisher's levels, the sequence number within publisher and level (from 1). No header table:
+//                  it costs a generic encode and decode, a broker parse, and bytes (the broker handles properties of
+//                  up to 64 bytes for less). Version 1 (older versions: a UUID messageId, contentEncoding, headers
+//                  host, pid, x-publisher, x-seq) is still decoded, deduplicated and gap-checked.
+// Over 300 lines: both formats are decoded here, and the encoder holds the plain-object and Error rules.
 import { isUtf8 } from 'node:buffer';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { inspect, types } from 'node:util';
 import { describeError, kindOf, maskUrl } from './errors.js';
@@ -29,7 +34,7 @@ export interface EventMeta<L extends string = string> {
   host: string | undefined;
   /** The publisher's process id, if it sent one. */
   pid: number | undefined;
-  /** The publisher's instance id (each logger has its own), if it sent one. */
+  /** The publisher's id, if it sent one: `<nonce>@<host>:<pid>` (each logger has its own; older versions sent a UUID). */
   publisher: string | undefined;
   /** The event's sequence number within its publisher, from 1, if it sent one. */
   seq: number | undefined;
@@ -43,18 +48,16 @@ export interface EventMeta<L extends string = string> {
 }
 
 /** AMQP message properties we write. */
-export type PublishProperties = {
-  contentType: string;
-  contentEncoding: string;
-  timestamp: number;
-  messageId: string;
-  appId: string;
-  headers: { host: string; pid: number; 'x-publisher': string; 'x-seq': number };
-  mandatory?: boolean;
-};
+export type PublishProperties = { contentType: string; timestamp: number; messageId: string; appId: string; mandatory?: boolean };
 
-const HOST = hostname();
-const PID = process.pid;
+/**
+ * A new publisher id, `<nonce>@<host>:<pid>`: one per logger. The host and pid ride in it so that every event
+ * carries them without a header table; the 6-character nonce (base64url) tells apart the loggers of one process and
+ * a process that reuses a pid.
+ */
+export function newPublisherId(): string {
+  return `${randomBytes(5).toString('base64url').slice(0, 6)}@${hostname()}:${process.pid}`;
+}
 
 /** True for a plain object: `{...}`, `Object.create(null)` or JSON.parse's objects; not an array, Date, Map, class... */
 export function isPlainObject(value: unknown): value is EventData {
@@ -191,15 +194,17 @@ export function encodeData(data: unknown): Buffer {
   return Buffer.from(json, 'utf8');
 }
 
-/** The AMQP properties of one event. */
-export function publishProperties(appId: string, publisher: string, seq: number, mandatory: boolean): PublishProperties {
+/**
+ * The AMQP properties of one event of `publisher` (from {@link newPublisherId}): `levelTag` is the publisher's tag for
+ * the level (the level's index among its levels: it makes messageIds unique across levels), `seq` the event's
+ * sequence number within that publisher and level.
+ */
+export function publishProperties(appId: string, publisher: string, levelTag: number, seq: number, mandatory: boolean): PublishProperties {
   const properties: PublishProperties = {
     contentType: 'application/json',
-    contentEncoding: 'utf-8',
     timestamp: Math.floor(Date.now() / 1000),
-    messageId: randomUUID(),
+    messageId: `${publisher}/${levelTag}.${seq}`,
     appId,
-    headers: { host: HOST, pid: PID, 'x-publisher': publisher, 'x-seq': seq },
   };
   if (mandatory) properties.mandatory = true;
   return properties;
@@ -243,7 +248,7 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
   if (content.length > maxMessageBytes) return { ok: false, reason: `body of ${content.length} bytes is over maxMessageBytes (${maxMessageBytes})` };
   if (content.length === 0) return { ok: false, reason: 'empty body; expected a JSON object' };
   const contentType = text(properties.contentType);
-  if (contentType !== undefined && !JSON_CONTENT_TYPE.test(contentType)) {
+  if (contentType !== undefined && contentType !== 'application/json' && !JSON_CONTENT_TYPE.test(contentType)) {
     return { ok: false, reason: `content type "${contentType.slice(0, 100)}" is not JSON; expected application/json` };
   }
   const contentEncoding = text(properties.contentEncoding);
@@ -262,26 +267,64 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
   if (!isPlainObject(data)) {
     return { ok: false, reason: `body is JSON ${kindOf(data)}; expected a JSON object` };
   }
-  const headers = properties.headers ?? {};
   const timestamp = typeof properties.timestamp === 'number' && Number.isFinite(properties.timestamp) ? new Date(properties.timestamp * 1000) : new Date();
-  const pid = headers.pid;
-  const seq = headers['x-seq'];
-  return {
-    ok: true,
-    level: level as L,
-    data: data as EventData,
-    meta: {
-      level: level as L,
-      routingKey: level,
-      timestamp,
-      messageId: text(properties.messageId),
-      appId: text(properties.appId),
-      host: text(headers.host),
-      pid: typeof pid === 'number' ? pid : undefined,
-      publisher: text(headers['x-publisher']),
-      seq: typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : undefined,
-      redelivered: fields.redelivered === true,
-      ...(typeof headers['x-stream-offset'] === 'number' ? { offset: headers['x-stream-offset'] } : {}),
-    },
+  const messageId = text(properties.messageId);
+  const meta: EventMeta<L> = {
+    level: level as L, routingKey: level, timestamp, messageId, appId: text(properties.appId),
+    host: undefined, pid: undefined, publisher: undefined, seq: undefined, redelivered: fields.redelivered === true,
   };
+  // amqplib hands over an empty header table when the publisher sent none (as this version does); a stream adds
+  // its own x-stream-offset header to what it delivers.
+  const headers = properties.headers;
+  if (headers && hasKeys(headers)) {
+    if (headers['x-publisher'] !== undefined || headers['x-seq'] !== undefined || headers.host !== undefined || headers.pid !== undefined) readHeaders(headers, meta);
+    else if (messageId !== undefined) readMessageId(messageId, meta);
+    const offset = headers['x-stream-offset'];
+    if (typeof offset === 'number') meta.offset = offset;
+  } else if (messageId !== undefined) readMessageId(messageId, meta);
+  return { ok: true, level: level as L, data: data as EventData, meta };
+}
+
+const hasKeys = (object: object): boolean => {
+  for (const _ in object) return true;
+  return false;
+};
+
+// Version 1: headers host, pid, x-publisher, x-seq. Values of the wrong type are ignored, not trusted.
+function readHeaders(headers: Record<string, unknown>, meta: EventMeta<string>): void {
+  const { pid, 'x-seq': seq } = headers;
+  meta.host = text(headers.host);
+  meta.pid = typeof pid === 'number' ? pid : undefined;
+  meta.publisher = text(headers['x-publisher']);
+  meta.seq = typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
+}
+
+// Version 2: messageId `<nonce>@<host>:<pid>/<level tag>.<seq>`; a messageId of another shape (another client's) is
+// only a messageId. This runs for every event: the publisher part is checked once and remembered (up to 4,096, then
+// forgotten all at once); the level tag and sequence number must be 1 to 15 digits.
+const PUBLISHER = /^[\w-]{6}@(.*):(\d{1,15})$/;
+const publishers = new Map<string, { host: string; pid: number } | null>();
+function readMessageId(id: string, meta: EventMeta<string>): void {
+  const slash = id.lastIndexOf('/');
+  const dot = id.lastIndexOf('.');
+  if (slash < 0 || dot <= slash + 1 || dot - slash > 16 || id.length - dot > 16 || dot === id.length - 1) return;
+  let seq = 0;
+  for (let i = slash + 1; i < id.length; i++) {
+    const digit = id.charCodeAt(i) - 48;
+    if (i === dot) seq = 0;
+    else if (digit >= 0 && digit <= 9) seq = seq * 10 + digit;
+    else return;
+  }
+  let known = publishers.get(id.slice(0, slash));
+  if (known === undefined) {
+    const match = PUBLISHER.exec(id.slice(0, slash));
+    known = match ? { host: match[1] as string, pid: Number(match[2]) } : null;
+    if (publishers.size >= 4096) publishers.clear();
+    publishers.set(id.slice(0, slash), known);
+  }
+  if (known === null || seq === 0) return;
+  meta.publisher = id.slice(0, slash);
+  meta.host = known.host;
+  meta.pid = known.pid;
+  meta.seq = seq;
 }

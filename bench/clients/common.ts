@@ -1,11 +1,11 @@
 // The one interface every benchmarked client implements, and the few helpers they share.
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { connect } from 'amqplib';
 
 /** The clients the benchmark compares; bench/clients/registry.ts loads their adapters. */
-export const CLIENT_NAMES = ['amqplib', 'rascal', 'library'] as const;
+export const CLIENT_NAMES = ['amqplib', 'amqplib-minimal', 'rascal', 'library'] as const;
 export type ClientName = (typeof CLIENT_NAMES)[number];
 
 /** The event every workload publishes: small JSON. `t` is a wall-clock timestamp in ms (sub-ms precision). */
@@ -51,21 +51,29 @@ export const EXCHANGE_OPTIONS = { durable: false, autoDelete: false } as const;
 
 /**
  * The AMQP properties the library sets on every event (lib/wire-format.ts), so the raw clients put the same message
- * on the wire: content type and encoding, timestamp, messageId, appId, and the headers host, pid, x-publisher (an
- * id per client, `publisher`) and x-seq (its sequence number, from 1).
+ * on the wire: content type, timestamp, appId, and messageId `<publisher>/<level tag>.<seq>` (`publisher` from
+ * {@link publisherId}; the level tag of `info`, 0, and the sequence number, from 1).
  */
 export function eventProperties(appId: string, publisher: string, seq: number) {
   return {
     contentType: 'application/json',
-    contentEncoding: 'utf-8',
     timestamp: Math.floor(Date.now() / 1000),
-    messageId: randomUUID(),
+    messageId: `${publisher}/0.${seq}`,
     appId,
-    headers: { host: HOST, pid: process.pid, 'x-publisher': publisher, 'x-seq': seq },
   };
 }
-const HOST = hostname();
-export const APP_ID = 'event-bus-logger-bench';
+
+/** A publisher id as the library makes one: `<nonce>@<host>:<pid>`. */
+export function publisherId(): string {
+  return `${randomBytes(5).toString('base64url').slice(0, 6)}@${hostname()}:${process.pid}`;
+}
+
+/**
+ * The appId the library sends in the bench (its default: the script's name, bench/worker.ts), so that every client
+ * puts the same number of bytes on the wire: the broker's cost per message steps up once the properties pass 64
+ * bytes, so a longer appId here would compare different messages.
+ */
+export const APP_ID = 'worker';
 
 /** Deletes `exchange` over a short-lived connection of its own (works whatever state the client is in). */
 export async function deleteExchange(brokerUrl: string, exchange: string): Promise<void> {

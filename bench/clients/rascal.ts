@@ -8,7 +8,7 @@ import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import {
-  APP_ID, EXCHANGE_OPTIONS, LEVELS, deleteExchange, eventProperties,
+  APP_ID, EXCHANGE_OPTIONS, LEVELS, deleteExchange, eventProperties, publisherId as newPublisherId,
   type BenchEvent, type ClientAdapter, type Endpoint,
 } from './common.js';
 
@@ -60,7 +60,7 @@ export const adapter: ClientAdapter = {
       handler(content);
     });
 
-    const publisherId = randomUUID();
+    const publisherId = newPublisherId();
     let seq = 0;
     return {
       async publish(event) {

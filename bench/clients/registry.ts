@@ -4,6 +4,7 @@ import type { ClientAdapter, ClientName } from './common.js';
 
 const ADAPTERS: Record<ClientName, () => Promise<ClientAdapter>> = {
   amqplib: async () => (await import('./amqplib.js')).adapter,
+  'amqplib-minimal': async () => (await import('./amqplib-minimal.js')).adapter,
   rascal: async () => (await import('./rascal.js')).adapter,
   library: async () => (await import('./library.js')).adapter,
 };

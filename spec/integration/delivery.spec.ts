@@ -35,7 +35,8 @@ describe('delivery', () => {
       const [data, meta] = await received;
       expect(data).to.deep.equal({ [level]: true });
       expect(meta).to.include({ level, routingKey: level, host: hostname(), pid: process.pid, seq: 1, redelivered: false });
-      expect(meta.messageId).to.match(/^[0-9a-f-]{36}$/);
+      expect(meta.publisher).to.match(new RegExp(`^[\\w-]{6}@${hostname().replace(/\./g, '\\.')}:${process.pid}$`));
+      expect(meta.messageId).to.equal(`${meta.publisher}/${LEVELS.indexOf(level)}.1`);
       expect(meta.appId).to.be.a('string').and.not.equal('');
       expect(Math.abs(meta.timestamp.getTime() - Date.now())).to.be.below(60_000);
       await quiet(200);

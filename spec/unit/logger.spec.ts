@@ -111,6 +111,30 @@ describe('EventBusLogger (stubbed broker)', () => {
       expect(gaps).to.deep.equal([{ publisher: 'p1', level: 'info', expected: 3, received: 5, missed: 2 }]);
       expect(logger.stats()).to.include({ duplicates: 2, missed: 2 });
     });
+
+    it('drops duplicates and reports gaps in the messageId format too, a publisher\'s levels apart', async () => {
+      const { logger, bus } = await started();
+      const seen: Array<[string, number, string | undefined, number | undefined]> = [];
+      const gaps: GapInfo[] = [];
+      logger.subscribe(({ level, meta }) => void seen.push([level, meta.seq!, meta.host, meta.pid]));
+      logger.on('gap', (gap) => gaps.push(gap));
+      const id = (tag: number, seq: number): string => `AbC-_9@web-1:77/${tag}.${seq}`;
+      for (const seq of [1, 2, 2, 5, 3, 6]) bus.deliver('info', '{}', { messageId: id(0, seq) });
+      bus.deliver('critical', '{}', { messageId: id(1, 1) });
+      expect(seen).to.deep.equal([['info', 1, 'web-1', 77], ['info', 2, 'web-1', 77], ['info', 5, 'web-1', 77], ['info', 6, 'web-1', 77], ['critical', 1, 'web-1', 77]]);
+      expect(gaps).to.deep.equal([{ publisher: 'AbC-_9@web-1:77', level: 'info', expected: 3, received: 5, missed: 2 }]);
+      expect(logger.stats()).to.include({ duplicates: 2, missed: 2 });
+    });
+
+    it('numbers its own events per level, with a messageId unique across levels', async () => {
+      const { logger, bus } = await started();
+      void logger.info({});
+      void logger.critical({});
+      void logger.info({});
+      const ids = bus.confirm.publish.getCalls().map((call) => (call.args[3] as { messageId: string }).messageId);
+      const publisher = ids[0]!.slice(0, ids[0]!.lastIndexOf('/'));
+      expect(ids).to.deep.equal([`${publisher}/0.1`, `${publisher}/1.1`, `${publisher}/0.2`]);
+    });
   });
 
   describe('publish', () => {
@@ -119,8 +143,9 @@ describe('EventBusLogger (stubbed broker)', () => {
       const done = logger.info({ info: true });
       const [exchange, routingKey, body, properties, confirm] = bus.confirm.publish.firstCall.args;
       expect([exchange, routingKey, body.toString()]).to.deep.equal(['unit_bus', 'info', '{"info":true}']);
-      expect(properties).to.deep.include({ contentType: 'application/json', contentEncoding: 'utf-8', appId: 'unit' });
-      expect(properties.headers).to.include({ pid: process.pid, 'x-seq': 1 });
+      expect(properties).to.deep.include({ contentType: 'application/json', appId: 'unit' });
+      expect(properties).to.not.have.property('headers');
+      expect(properties.messageId).to.match(new RegExp(`^[\\w-]{6}@.+:${process.pid}/0\\.1$`));
       let settled = false;
       void done.then(() => (settled = true));
       await flush();

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { Publisher } from '../../lib/publisher.js';
 import type { AmqpConfirmChannel } from '../../lib/rascal.js';
-import type { PublishProperties } from '../../lib/wire-format.js';
+import { newPublisherId, publishProperties, type PublishProperties } from '../../lib/wire-format.js';
 import { rejection, until } from '../helpers.js';
 
 type Confirm = (error: Error | null) => void;
@@ -14,8 +14,10 @@ type Confirm = (error: Error | null) => void;
 function confirmChannel(answer: (attempt: number) => 'ack' | 'nack' | 'none') {
   const attempts: number[] = [];
   const publish = sinon.stub().callsFake((_exchange: string, _key: string, _body: Buffer, properties: PublishProperties, confirm: Confirm) => {
-    attempts.push(properties.headers['x-seq']);
-    const reply = answer(attempts.filter((seq) => seq === properties.headers['x-seq']).length);
+    // The event's sequence number: the end of its messageId (`<publisher>/<level tag>.<seq>`).
+    const seq = Number(properties.messageId.slice(properties.messageId.lastIndexOf('.') + 1));
+    attempts.push(seq);
+    const reply = answer(attempts.filter((other) => other === seq).length);
     if (reply === 'ack') setImmediate(() => confirm(null));
     if (reply === 'nack') setImmediate(() => confirm(new Error('message nacked')));
     return true;
@@ -25,7 +27,7 @@ function confirmChannel(answer: (attempt: number) => 'ack' | 'nack' | 'none') {
 }
 
 function properties(seq: number): PublishProperties {
-  return { headers: { host: 'h', pid: 1, 'x-publisher': 'p', 'x-seq': seq }, messageId: `m${seq}`, mandatory: false } as unknown as PublishProperties;
+  return publishProperties('app', newPublisherId(), 0, seq, false);
 }
 
 function publisher(publishTimeout: number): Publisher {

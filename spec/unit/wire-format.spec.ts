@@ -1,5 +1,14 @@
 import { expect } from 'chai';
-import { decodeMessage, encodeData, publishProperties, type IncomingMessage } from '../../lib/wire-format.js';
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { decodeMessage, encodeData, newPublisherId, publishProperties, type IncomingMessage } from '../../lib/wire-format.js';
+
+// amqplib's own encoder, as channel.publish uses it (its argument handling adds the empty header table).
+const require = createRequire(import.meta.url);
+const amqplibFile = (file: string): unknown => require(join(dirname(require.resolve('amqplib')), 'lib', file));
+const { encodeProperties, BasicProperties } = amqplibFile('defs.js') as { encodeProperties: (...args: unknown[]) => unknown; BasicProperties: number };
+const { publish: publishArgs } = amqplibFile('api_args.js') as { publish: (exchange: string, routingKey: string, options: object) => object };
 
 const LEVELS = new Set(['info', 'critical']);
 
@@ -8,14 +17,76 @@ function message(body: string | Buffer, properties: IncomingMessage['properties'
 }
 
 describe('wire format', () => {
-  it('encodes the data alone as the body, and the rest as properties and headers', () => {
+  it('encodes the data alone as the body, and the rest as four properties: no header table', () => {
     expect(encodeData({ info: true }).toString()).to.equal('{"info":true}');
-    const properties = publishProperties('app', 'pub-1', 7, false);
-    expect(properties).to.deep.include({ contentType: 'application/json', contentEncoding: 'utf-8', appId: 'app' });
-    expect(properties.headers).to.deep.include({ pid: process.pid, 'x-publisher': 'pub-1', 'x-seq': 7 });
-    expect(Math.abs(properties.timestamp - Date.now() / 1000)).to.be.below(5);
-    expect(properties).to.not.have.property('mandatory');
-    expect(publishProperties('app', 'p', 1, true).mandatory).to.equal(true);
+    const properties = publishProperties('app', 'AbC-_9@web-1:4321', 2, 7, false);
+    const { timestamp, ...rest } = properties;
+    expect(rest).to.deep.equal({ contentType: 'application/json', messageId: 'AbC-_9@web-1:4321/2.7', appId: 'app' });
+    expect(Math.abs(timestamp - Date.now() / 1000)).to.be.below(5);
+    expect(Number.isInteger(timestamp)).to.equal(true);
+    expect(publishProperties('app', 'p', 0, 1, true).mandatory).to.equal(true);
+  });
+
+  it('makes publisher ids `<nonce>@<host>:<pid>`, a new nonce each time', () => {
+    const id = newPublisherId();
+    expect(id).to.match(new RegExp(`^[\\w-]{6}@${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${process.pid}$`));
+    expect(newPublisherId()).to.not.equal(id);
+  });
+
+  // The broker handles a message whose content-header properties (flags and fields, as amqplib encodes them with
+  // its always-present empty header table) fit in 64 bytes for markedly less CPU than one past it (an Erlang heap
+  // binary against an off-heap one): pin the bytes of a typical event, and that it stays within them.
+  it('puts a typical event\'s properties on the wire byte for byte, within 64 bytes', () => {
+    const properties = { ...publishProperties('worker', 'AbC-_9@vm:12345', 0, 1234, false), timestamp: 1_700_000_000 };
+    const frame = encodeProperties(BasicProperties, 1, 13, publishArgs('bus', 'info', properties)) as Buffer;
+    // frame: type 2, channel, payload size, then class 60, weight 0, body size 13, then the properties; frame end 206.
+    const propertiesBin = frame.subarray(7 + 12, frame.length - 1);
+    expect(propertiesBin.toString('hex')).to.equal(
+      [
+        'a0c8', // flags: contentType, headers, messageId, timestamp, appId
+        '10', Buffer.from('application/json').toString('hex'),
+        '00000000', // the empty header table amqplib always sends
+        '16', Buffer.from('AbC-_9@vm:12345/0.1234').toString('hex'),
+        '000000006553f100', // timestamp 1700000000
+        '06', Buffer.from('worker').toString('hex'),
+      ].join(''),
+    );
+    expect(propertiesBin.length).to.be.at.most(64);
+  });
+
+  it('decodes its own format: publisher, host, pid and sequence from the messageId', () => {
+    const decoded = decodeMessage(message('{}', { contentType: 'application/json', timestamp: 1_700_000_000, messageId: 'AbC-_9@web-1.example:4321/2.7', appId: 'app', headers: {} }), LEVELS, 1024);
+    expect(decoded.ok).to.equal(true);
+    expect((decoded as { meta: object }).meta).to.deep.include({
+      messageId: 'AbC-_9@web-1.example:4321/2.7', appId: 'app', publisher: 'AbC-_9@web-1.example:4321', host: 'web-1.example', pid: 4321, seq: 7,
+    });
+  });
+
+  it('reads back what it writes, up to 15-digit sequence numbers', () => {
+    const publisher = newPublisherId();
+    for (const seq of [1, 9, 10, 123_456, 999_999_999_999_999]) {
+      const properties = publishProperties('app', publisher, 12, seq, false);
+      const decoded = decodeMessage(message('{}', { ...properties, headers: {} }), LEVELS, 1024);
+      expect((decoded as { meta: object }).meta, String(seq)).to.deep.include({ publisher, host: hostname(), pid: process.pid, seq });
+    }
+  });
+
+  it('decodes the previous format (headers host, pid, x-publisher, x-seq; a UUID messageId)', () => {
+    const headers = { host: 'old-host', pid: 42, 'x-publisher': '0b0c9a5e-6f1e-4a8e-9d5e-3c2b1a0f9e8d', 'x-seq': 9 };
+    const properties = { contentType: 'application/json', contentEncoding: 'utf-8', timestamp: 1_700_000_000, messageId: '5f1d7c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f', appId: 'old', headers };
+    const decoded = decodeMessage(message('{"old":true}', properties), LEVELS, 1024);
+    expect(decoded).to.deep.include({ ok: true, data: { old: true } });
+    expect((decoded as { meta: object }).meta).to.deep.include({
+      messageId: '5f1d7c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f', appId: 'old', host: 'old-host', pid: 42, publisher: '0b0c9a5e-6f1e-4a8e-9d5e-3c2b1a0f9e8d', seq: 9,
+    });
+  });
+
+  it('reads another client\'s messageId as a messageId only, whatever its shape', () => {
+    for (const messageId of ['5f1d7c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f', 'order-17', 'a@b:1/0.5', 'AbC-_9@h:x/0.5', 'AbC-_9@h:1/0.0', 'AbC-_9@h:1/.5', 'AbC-_9@h:1/0.5x', 'AbC-_9@h/0.5', 'AbC-_9@h:1/0.99999999999999999']) {
+      const decoded = decodeMessage(message('{}', { messageId }), LEVELS, 1024);
+      expect(decoded.ok, messageId).to.equal(true);
+      expect((decoded as { meta: object }).meta, messageId).to.deep.include({ messageId, publisher: undefined, seq: undefined, host: undefined, pid: undefined });
+    }
   });
 
   it('decodes a foreign client\'s JSON with no content type', () => {
