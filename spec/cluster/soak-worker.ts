@@ -5,7 +5,8 @@ import { EventBusLogger } from '../../lib/index.js';
 import { shippedConfig } from '../helpers.js';
 
 const [role, id, urlList, name] = process.argv.slice(2) as [string, string, string, string];
-const send = (message: unknown): void => void process.send?.(message);
+// resolves once the message is handed over: a process that disconnects before that loses a big report
+const send = (message: unknown): Promise<void> => new Promise((resolve) => (process.send ? process.send(message, undefined, {}, () => resolve()) : resolve()));
 let finishing = false;
 const finished = new Promise<void>((resolve) =>
   process.on('message', (message: { kind: string }) => {
@@ -51,7 +52,7 @@ if (role === 'publisher') {
   // the publish in flight settles within publishTimeout (30 s); one that does not is reported as unsettled
   await Promise.race([loop, new Promise((resolve) => setTimeout(resolve, 40_000))]);
   clearInterval(sampler);
-  send({ kind: 'report', role, id, sent: n, unsettled, outcomes, heap, stats: logger.stats() });
+  await send({ kind: 'report', role, id, sent: n, unsettled, outcomes, heap, stats: logger.stats() });
 } else {
   // what arrived, per publisher (its soak id, in the data): the n of each event in order; its 'gap' reports
   const received: Record<string, number[]> = {};
@@ -74,7 +75,7 @@ if (role === 'publisher') {
   // the publishers have stopped: take what is still on its way
   while (Date.now() - last < 3000) await new Promise((resolve) => setTimeout(resolve, 200));
   clearInterval(sampler);
-  send({ kind: 'report', role, id, received, gaps, heap, stats: logger.stats() });
+  await send({ kind: 'report', role, id, received, gaps, heap, stats: logger.stats() });
 }
 await logger.stop();
 process.disconnect?.();
