@@ -31,7 +31,7 @@ function help(): string {
   return `Usage:
   ${PROGRAM} tail [--levels info,critical] [--json] [--since <spec> [--no-follow]] [options]
   ${PROGRAM} publish <level> [json] [options]
-  ${PROGRAM} web [--port 8080] [--host 127.0.0.1] [--token <value>] [--levels info,critical] [options]
+  ${PROGRAM} web [--port 8080] [--host 127.0.0.1] [--token <value>] [--levels info,critical] [--since <spec>] [options]
   ${PROGRAM} help | --help | -h
   ${PROGRAM} --version
 
@@ -70,8 +70,7 @@ Options:
                      How long connecting may take before the command gives up (exit 3). Default: ${DEFAULTS.startTimeout}
   --levels <a,b>     tail: the levels to listen to, comma-separated. Default: every configured level
   --json             tail: print NDJSON even on a terminal. Default: off (NDJSON only when not a terminal)
-  --since <spec>     tail: print the bus's history from <spec>, then follow live (no gap, no duplicate at the
-                     seam): now, start, a duration <int>s|m|h|d (10m), an ISO 8601 time
+  --since <spec>     tail, web: the bus's history from <spec>, then live (no gap, no duplicate at the seam): now, start, a duration <int>s|m|h|d (10m), an ISO 8601 time
                      (2026-11-29T03:00:00Z) or a stream offset (a whole number; --json records carry "offset").
                      Needs a config with history (examples/rascal-with-history.json). Default: live only
   --no-follow        tail --since: exit 0 once caught up with the history as it was when tail started

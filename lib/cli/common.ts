@@ -2,7 +2,9 @@
 // before connecting, and the notices both print.
 import { readFileSync } from 'node:fs';
 import { CONNECTION_DROPPED, exchangeExists } from '../bus/connection.js';
+import { parseSince } from '../consume/since.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
+import { HOW_TO_TURN_HISTORY_ON } from '../topology.js';
 import type { EventBusLogger } from '../logger.js';
 import { planBus, type BusPlan, type EventBusLoggerOptions } from '../options.js';
 
@@ -139,3 +141,20 @@ export function asCliError(error: unknown): CliError {
 }
 
 /** Writes to stdout; a closed pipe (`| head`) ends the command quietly. */
+
+/** Checks `--since` before anything reaches the broker: a usage error (exit 2) naming the accepted forms. */
+export function checkSince(since: string | undefined): void {
+  if (since === undefined) return;
+  try {
+    parseSince(since, '--since');
+  } catch (error) {
+    throw usage((error as Error).message.replace('Invalid `--since`', '--since: invalid'));
+  }
+}
+
+/** `--since` reads the bus's history: a usage error when the config this process uses declares none. */
+export function requireHistory(since: string | undefined, { topology }: BusPlan): void {
+  if (since !== undefined && !topology.history) {
+    throw usage(`--since reads the bus's history, and the config of bus "${topology.exchange}" declares none; ${HOW_TO_TURN_HISTORY_ON}, and pass it with --config`);
+  }
+}

@@ -1,10 +1,8 @@
 // `event-bus-logger tail`: prints every event of the bus, as NDJSON or readable lines, until Ctrl-C or SIGTERM.
 import { formatJson, formatPretty, tailRecord, useColor, type TailRecord } from '../bridges/event-record.js';
-import { parseSince } from '../consume/since.js';
 import { EventBusLogger } from '../logger.js';
 import type { EventBusLoggerOptions } from '../options.js';
-import { HOW_TO_TURN_HISTORY_ON } from '../topology.js';
-import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, loggerOptions, onlyFor, plan, reportDropped, usage, warnIfNewBus, type Parsed } from './common.js';
+import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onlyFor, plan, reportDropped, requireHistory, usage, warnIfNewBus, type Parsed } from './common.js';
 
 function writer(onClosed: () => void): (line: string) => void {
   let closed = false;
@@ -34,13 +32,7 @@ export async function tail(parsed: Parsed): Promise<number> {
     options.levels = levels;
   }
   if (values['no-follow'] && values.since === undefined) throw usage('--no-follow needs --since: without it tail reads nothing but live events; e.g. --since 10m --no-follow');
-  if (values.since !== undefined) {
-    try {
-      parseSince(values.since, '--since');
-    } catch (error) {
-      throw usage((error as Error).message.replace('Invalid `--since`', '--since: invalid'));
-    }
-  }
+  checkSince(values.since);
   const followHistory = values.since !== undefined && !values['no-follow'];
   const loggerSettings: EventBusLoggerOptions<string> = { appId: DEFAULT_APP_ID, ...options, ...(followHistory ? { history: { since: values.since as string } } : {}) };
   if (values['no-follow']) {
@@ -48,9 +40,7 @@ export async function tail(parsed: Parsed): Promise<number> {
     delete loggerSettings.levels;
   }
   const tailPlan = await plan(loggerSettings);
-  if (values.since !== undefined && !tailPlan.topology.history) {
-    throw usage(`--since reads the bus's history, and the config of bus "${tailPlan.topology.exchange}" declares none; ${HOW_TO_TURN_HISTORY_ON}, and pass it with --config`);
-  }
+  requireHistory(values.since, tailPlan);
   const bus = tailPlan.topology;
   await warnIfNewBus(tailPlan);
   const json = values.json === true || process.stdout.isTTY !== true;

@@ -4,7 +4,7 @@ import { tailRecord } from '../bridges/event-record.js';
 import { EventBusLogger } from '../logger.js';
 import { Feed } from '../web/feed.js';
 import { WebServer, isLoopback } from '../web/server.js';
-import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, loggerOptions, onlyFor, plan, reportDropped, usage, warnIfNewBus, type Parsed } from './common.js';
+import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onlyFor, plan, reportDropped, requireHistory, usage, warnIfNewBus, type Parsed } from './common.js';
 
 /** The environment variable that holds the access token when `--token` is not given. */
 export const TOKEN_VARIABLE = 'EVENT_BUS_LOGGER_TOKEN';
@@ -18,7 +18,7 @@ function port(value: string | undefined): number {
 
 export async function web(parsed: Parsed): Promise<number> {
   const { values, args } = parsed;
-  onlyFor('web', values, ['levels', 'port', 'host', 'token']);
+  onlyFor('web', values, ['levels', 'port', 'host', 'token', 'since']);
   if (args.length > 0) throw usage(`web takes no arguments, got "${args.join(' ')}"; see ${PROGRAM} --help`);
   const options = loggerOptions(values);
   if (values.levels !== undefined) {
@@ -26,6 +26,7 @@ export async function web(parsed: Parsed): Promise<number> {
     if (levels.length === 0) throw usage('--levels needs at least one level, e.g. --levels info,critical');
     options.levels = levels;
   }
+  checkSince(values.since);
   const host = values.host ?? '127.0.0.1';
   if (host === '') throw usage('--host expects an address to listen on, e.g. --host 127.0.0.1');
   const listenPort = port(values.port);
@@ -34,8 +35,11 @@ export async function web(parsed: Parsed): Promise<number> {
   const token = isLoopback(host) ? undefined : (values.token ?? (process.env[TOKEN_VARIABLE] || randomBytes(24).toString('base64url')));
   if (values.token !== undefined && isLoopback(host)) process.stderr.write(`${PROGRAM}: --token is not needed on ${host} (only this machine can connect); ignoring it\n`);
 
-  const loggerSettings = { appId: DEFAULT_APP_ID, ...options };
+  // With --since, a catch-up listener: the history from there, then live, with no gap and no duplicate between.
+  const since = values.since;
+  const loggerSettings = { appId: DEFAULT_APP_ID, ...options, ...(since !== undefined ? { history: { since } } : {}) };
   const webPlan = await plan(loggerSettings);
+  requireHistory(since, webPlan);
   const bus = webPlan.topology;
   await warnIfNewBus(webPlan);
   const logger = new EventBusLogger<string>(loggerSettings, undefined, webPlan);
@@ -44,7 +48,8 @@ export async function web(parsed: Parsed): Promise<number> {
   logger.subscribe(({ level, data, meta }) => feed.event(tailRecord(level, data, meta)));
   logger.on('ready', ({ queue, levels }) => {
     connected = true;
-    feed.notice({ kind: 'connected', text: `listening on ${bus.exchange} as ${queue} (levels ${levels.join(', ')})` });
+    const what = since !== undefined ? `reading ${queue} from ${since}, then following live` : `listening on ${bus.exchange} as ${queue}`;
+    feed.notice({ kind: 'connected', text: `${what} (levels ${levels.join(', ')})` });
   });
   logger.on('disconnected', ({ reason }) => {
     connected = false;

@@ -158,4 +158,43 @@ describe('event-bus-logger web (HTTP)', function () {
     expect(misplaced.code).to.equal(2);
     expect(misplaced.stderr).to.include('--port is not an option of tail');
   });
+
+  describe('--since (a bus with history)', () => {
+    const historyConfig = new URL('../../examples/rascal-with-history.json', import.meta.url).pathname;
+
+    afterEach(async () => {
+      const connection = await rawConnection();
+      try {
+        await (await connection.createChannel()).deleteQueue(`${name}.history`);
+      } finally {
+        await connection.close();
+      }
+    });
+
+    it('starts with the replay of the history from --since, then follows live: every event once, in order', async () => {
+      const publisher = await EventBusLogger.create<string>({ url: AMQP_URL, name, config: historyConfig, listen: false });
+      try {
+        await publisher.info({ n: 1 });
+        await publisher.critical({ n: 2 });
+        const { port, cli } = await startWeb(name, ['--config', historyConfig, '--since', 'start']);
+        const stream = get(port, '/events', { Host: `127.0.0.1:${port}` }, 3000);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await publisher.info({ n: 3 });
+        const events = (await stream).body.split('\n\n').filter((frame) => frame.includes('event: event'));
+        expect(events.map((frame) => /"data":\{"n":(\d+)\}/.exec(frame)?.[1])).to.deep.equal(['1', '2', '3']);
+        expect(cli.stderr + cli.stdout).to.not.include('Error');
+      } finally {
+        await publisher.stop();
+      }
+    });
+
+    it('exits 2 before connecting for a malformed --since, or --since on a bus whose config has no history', async () => {
+      const malformed = await runCli(['web', '--since', 'yesterday', '--name', name, '--port', '0']);
+      expect(malformed.code).to.equal(2);
+      expect(malformed.stderr).to.include('--since: invalid');
+      const historyless = await runCli(['web', '--since', 'start', '--name', name, '--port', '0', '--url', AMQP_URL]);
+      expect(historyless.code).to.equal(2);
+      expect(historyless.stderr).to.include('declares none').and.include('turn history on');
+    });
+  });
 });
