@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { uniqueName } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
-import { cluster, NODES, url, type ClusterNode } from './harness.js';
+import { cluster, NODES, PORTS, url, type ClusterNode } from './harness.js';
 
 function parseMinutes(argv: string[]): number {
   const at = argv.indexOf('--minutes');
@@ -32,7 +32,7 @@ type Report = PublisherReport | ListenerReport;
 const bootStarted = Date.now();
 await cluster.up();
 console.log(`soak: cluster up in ${((Date.now() - bootStarted) / 1000).toFixed(1)} s; running ${minutes} min of faults`);
-const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5673 }); // in front of node a: the frozen link
+const proxy = await TcpProxy.start({ host: '127.0.0.1', port: PORTS.a }); // in front of node a: the frozen link
 const name = uniqueName('soak');
 const plans: Array<[string, string, string[]]> = [
   ['listener', 'L1', [url('b'), url('c'), url('a')]],
