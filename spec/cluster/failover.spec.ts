@@ -1,11 +1,17 @@
 // Fail-over on a real 3-node RabbitMQ cluster (.ci/cluster: nodes a, b, c on 5673-5675), each fault hitting it
 // while a publisher keeps sending numbered events one at a time. Run by `npm run test:cluster`.
+import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import { EventBusLogger, type EventBusLoggerOptions } from '../../lib/index.js';
 import { next, uniqueName, until } from '../helpers.js';
 import { cluster, NODES, PORTS, urls, useCluster, type ClusterNode } from './harness.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import { Received, Traffic } from './traffic.js';
+
+/** examples/rascal-with-history.json: the shipped config with the history stream on. */
+async function historyConfig(): Promise<any> {
+  return JSON.parse(await readFile(new URL('../../examples/rascal-with-history.json', import.meta.url), 'utf8'));
+}
 
 describe('on a 3-node cluster', function () {
   useCluster(this);
@@ -81,6 +87,33 @@ describe('on a 3-node cluster', function () {
     } finally {
       await proxy.close();
     }
+  });
+
+  it("a catch-up (history) listener's node killed: the stream has a replica on every node; the listener resumes on another node and gets every confirmed event once, in order", async () => {
+    const config = await historyConfig();
+    // The listener comes first, on node b: it declares the stream, whose leader is then on b (the declaring
+    // client's node), so the kill takes the stream's leader and the listener's node at once.
+    const listener = new Received(await logger(['b', 'c', 'a'], { config, history: { since: 'now' } }));
+    const members = await cluster.ctl<Array<{ name: string; members: string[]; leader: string }>>('a', 'list_queues', 'name', 'members', 'leader');
+    const stream = members.find((q) => q.name === `${name}.history`);
+    expect(stream?.members, 'the history stream has a replica on each node').to.have.length(3);
+    expect(stream?.leader, "the stream's leader").to.match(/^[^@]+-b@/);
+    const witness = new Received(await logger(['c', 'a', 'b'], { config, history: { since: 'now' } }));
+    const publisher = await logger(['a', 'b', 'c'], { config, listen: false, publishTimeout: 60_000 });
+    const traffic = new Traffic(publisher);
+    await traffic.more(300);
+    const movedTo = readyOn(listener.logger);
+    await cluster.kill('b');
+    expect(await movedTo, 'the listener fails over to the next URL').to.equal('c');
+    await traffic.more(300);
+    await traffic.stop();
+    const last = traffic.confirmed.at(-1);
+    await until(() => listener.ns.at(-1) === last && witness.ns.at(-1) === last, 'the last confirmed event at both catch-up listeners', 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // a late copy would arrive now
+    expect(traffic.rejected, 'publishes rejected while a node died').to.deep.equal([]);
+    expect(listener.reconnects).to.equal(1);
+    listener.expectEveryOnceInOrder(traffic.confirmed);
+    witness.expectEveryOnceInOrder(traffic.confirmed);
   });
 
   it('stop_app and start_app of the node everyone uses: all fail over, every publish resolves, nothing missed goes unreported', async () => {

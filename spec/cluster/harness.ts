@@ -1,5 +1,6 @@
 // The cluster specs' (and the soak's) hold on the 3-node RabbitMQ cluster that .ci/cluster runs beside the default
-// broker: nodes a, b, c on 127.0.0.1:5673-5675. `useCluster()` brings it up once per process (or reuses a healthy one
+// broker: nodes a, b, c on 127.0.0.1:5673-5675 (EBL_CLUSTER_PORT, EBL_CLUSTER_NAME and EBL_CLUSTER_DIR move it aside:
+// see .ci/cluster). `useCluster()` brings it up once per process (or reuses a healthy one
 // another process started, with EBL_CLUSTER_REUSE=1), heals it before each spec, and tears it down when the
 // process ends however it ends: normally, on SIGINT/SIGTERM, or killed outright (a watchdog process does it then).
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -9,7 +10,9 @@ import { promisify } from 'node:util';
 
 export const NODES = ['a', 'b', 'c'] as const;
 export type ClusterNode = (typeof NODES)[number];
-export const PORTS: Record<ClusterNode, number> = { a: 5673, b: 5674, c: 5675 };
+const PORT0 = Number(process.env.EBL_CLUSTER_PORT ?? 5673);
+if (!Number.isInteger(PORT0) || PORT0 < 1024 || PORT0 > 45533) throw new Error(`EBL_CLUSTER_PORT must be a port from 1024 to 45533 (node a's; b and c take the next two), got '${process.env.EBL_CLUSTER_PORT}'`);
+export const PORTS: Record<ClusterNode, number> = { a: PORT0, b: PORT0 + 1, c: PORT0 + 2 };
 
 const SCRIPT = fileURLToPath(new URL('../../.ci/cluster', import.meta.url));
 const execFileAsync = promisify(execFile);

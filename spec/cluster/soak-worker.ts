@@ -1,8 +1,10 @@
 // One process of the chaos soak (spec/cluster/soak.ts), run with --expose-gc: a publisher sending numbered events
-// one at a time, or a plain listener recording what it received. It reports to the soak over IPC when told to
-// finish, and samples its retained heap (after a GC) every few seconds.
+// one at a time, a plain listener recording what it received, or a catch-up listener (role 'catchup') doing the
+// same from the bus's history stream, from its start. Every process uses examples/rascal-with-history.json (the bus
+// has history). It reports to the soak over IPC when told to finish, and samples its retained heap (after a GC)
+// every few seconds.
+import { readFile } from 'node:fs/promises';
 import { EventBusLogger } from '../../lib/index.js';
-import { shippedConfig } from '../helpers.js';
 
 const [role, id, urlList, name] = process.argv.slice(2) as [string, string, string, string];
 // resolves once the message is handed over: a process that disconnects before that loses a big report
@@ -22,9 +24,22 @@ const sampler = setInterval(() => {
   heap.push([Date.now(), process.memoryUsage().heapUsed]);
 }, 3000);
 
-const config = await shippedConfig();
+const config = JSON.parse(await readFile(new URL('../../examples/rascal-with-history.json', import.meta.url), 'utf8'));
 config.vhosts['/'].connection.options.heartbeat = 2; // a frozen link is noticed in 4 to 6 s
-const logger = new EventBusLogger({ url: urlList.split(','), name, config, appId: id, publishTimeout: 30_000, waitForBroker: true, startTimeout: 60_000, listen: role !== 'publisher' });
+const logger = new EventBusLogger({
+  url: urlList.split(','),
+  name,
+  config,
+  appId: id,
+  publishTimeout: 30_000,
+  waitForBroker: true,
+  startTimeout: 60_000,
+  listen: role !== 'publisher',
+  ...(role === 'catchup' ? { history: { since: 'start' as const } } : {}),
+});
+// when this process lost its connection: a publish in flight then may be sent twice, and out of order
+const disconnects: number[] = [];
+logger.on('disconnected', () => void disconnects.push(Date.now()));
 
 if (role === 'publisher') {
   await logger.start();
@@ -52,9 +67,10 @@ if (role === 'publisher') {
   // the publish in flight settles within publishTimeout (30 s); one that does not is reported as unsettled
   await Promise.race([loop, new Promise((resolve) => setTimeout(resolve, 40_000))]);
   clearInterval(sampler);
-  await send({ kind: 'report', role, id, sent: n, unsettled, outcomes, heap, stats: logger.stats() });
+  await send({ kind: 'report', role, id, sent: n, unsettled, outcomes, disconnects, heap, stats: logger.stats() });
 } else {
-  // what arrived, per publisher (its soak id, in the data): the n of each event in order; its 'gap' reports
+  // what arrived, per publisher (its soak id, in the data): the n of each event in order; its 'gap' reports (from
+  // a catch-up listener, one with reason 'retention' has no publisher: it is kept under '')
   const received: Record<string, number[]> = {};
   const gaps: Record<string, Array<[number, number]>> = {};
   const idOf = new Map<string, string>(); // publisher instance id -> soak id
@@ -66,7 +82,7 @@ if (role === 'publisher') {
     last = Date.now();
   });
   logger.on('gap', (gap) => {
-    const p = idOf.get(gap.publisher) ?? gap.publisher;
+    const p = gap.publisher === '' ? '' : (idOf.get(gap.publisher) ?? gap.publisher);
     (gaps[p] ??= []).push([gap.expected, gap.received]);
   });
   await logger.start();

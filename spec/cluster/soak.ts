@@ -1,13 +1,13 @@
-// The chaos soak: `npm run soak -- --minutes N`. Publisher and plain listener processes on the 3-node cluster
-// (.ci/cluster) while random faults hit it: a node killed (-9) and started again, stop_app/start_app,
-// close_all_connections on a node, a frozen TCP link (spec/tcp-proxy.ts) under two of the processes. Then a checker
-// proves what the README promises and prints a summary table; the exit code is 1 when a check fails.
-// Catch-up (history) listeners are not part of it yet.
+// The chaos soak: `npm run soak -- --minutes N`. Publisher, plain listener and catch-up (history) listener processes
+// on the 3-node cluster (.ci/cluster), on a bus with history (examples/rascal-with-history.json: its stream has a
+// replica on each node), while random faults hit it: a node killed (-9) and started again, stop_app/start_app,
+// close_all_connections on a node, a frozen TCP link (spec/tcp-proxy.ts) under three of the processes. Then a
+// checker proves what the README promises and prints a summary table; the exit code is 1 when a check fails.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { uniqueName } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
-import { cluster, NODES, url, type ClusterNode } from './harness.js';
+import { cluster, NODES, PORTS, url, type ClusterNode } from './harness.js';
 
 function parseMinutes(argv: string[]): number {
   const at = argv.indexOf('--minutes');
@@ -25,19 +25,21 @@ const WORKER = fileURLToPath(new URL('./soak-worker.ts', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
 
-interface PublisherReport { role: 'publisher'; id: string; sent: number; unsettled: number; outcomes: Array<[number, number, number, string]>; heap: Array<[number, number]> }
-interface ListenerReport { role: 'listener'; id: string; received: Record<string, number[]>; gaps: Record<string, Array<[number, number]>>; heap: Array<[number, number]>; stats: { duplicates: number } }
+interface PublisherReport { role: 'publisher'; id: string; sent: number; unsettled: number; outcomes: Array<[number, number, number, string]>; disconnects: number[]; heap: Array<[number, number]> }
+interface ListenerReport { role: 'listener' | 'catchup'; id: string; received: Record<string, number[]>; gaps: Record<string, Array<[number, number]>>; heap: Array<[number, number]>; stats: { duplicates: number } }
 type Report = PublisherReport | ListenerReport;
 
 const bootStarted = Date.now();
 await cluster.up();
 console.log(`soak: cluster up in ${((Date.now() - bootStarted) / 1000).toFixed(1)} s; running ${minutes} min of faults`);
-const proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5673 }); // in front of node a: the frozen link
+const proxy = await TcpProxy.start({ host: '127.0.0.1', port: PORTS.a }); // in front of node a: the frozen link
 const name = uniqueName('soak');
 const plans: Array<[string, string, string[]]> = [
   ['listener', 'L1', [url('b'), url('c'), url('a')]],
   ['listener', 'L2', [proxy.url(), url('c'), url('b')]],
   ['listener', 'L3', [url('c'), url('a'), url('b')]],
+  ['catchup', 'C1', [url('c'), url('b'), url('a')]],
+  ['catchup', 'C2', [proxy.url(), url('b'), url('c')]],
   ['publisher', 'P1', [url('a'), url('b'), url('c')]],
   ['publisher', 'P2', [proxy.url(), url('b'), url('c')]],
 ];
@@ -97,7 +99,7 @@ async function finish(ids: string[]): Promise<void> {
   while (ids.some((id) => !reports.has(id)) && Date.now() < deadline) await sleep(200);
 }
 await finish(plans.filter(([role]) => role === 'publisher').map(([, id]) => id));
-await finish(plans.filter(([role]) => role === 'listener').map(([, id]) => id));
+await finish(plans.filter(([role]) => role !== 'publisher').map(([, id]) => id));
 await sleep(1500);
 for (const { child } of workers) if (child.exitCode === null) child.kill('SIGKILL');
 await proxy.close();
@@ -106,6 +108,7 @@ await proxy.close();
 const failures: string[] = [...crashes];
 const publishers = [...reports.values()].filter((r): r is PublisherReport => r.role === 'publisher');
 const listeners = [...reports.values()].filter((r): r is ListenerReport => r.role === 'listener');
+const catchups = [...reports.values()].filter((r): r is ListenerReport => r.role === 'catchup');
 for (const [, id] of plans) if (!reports.has(id)) failures.push(`${id} never reported`);
 let lost = 0;
 let reportedMissed = 0;
@@ -127,6 +130,39 @@ for (const p of publishers) {
     }
   }
 }
+// Catch-up listeners: every confirmed event of every publisher exactly once, gap or not, in the publisher's order
+// except an event that may have been sent twice (its publish spanned a lost connection of its publisher): its
+// first copy may never have reached the stream, so the one that did can come after later events.
+let catchupReceived = 0;
+let catchupLost = 0;
+let catchupDuplicates = 0;
+let catchupOutOfOrder = 0;
+let catchupResentLate = 0;
+let catchupGaps = 0;
+for (const c of catchups) {
+  catchupGaps += Object.values(c.gaps).reduce((sum, gaps) => sum + gaps.length, 0);
+  for (const p of publishers) {
+    const got = c.received[p.id] ?? [];
+    catchupReceived += got.length;
+    catchupDuplicates += got.length - new Set(got).size;
+    const have = new Set(got);
+    catchupLost += p.outcomes.filter((o) => o[3] === '' && !have.has(o[0])).length;
+    const outcomeOf = new Map(p.outcomes.map((o) => [o[0], o]));
+    const mayBeResent = (n: number): boolean => {
+      const o = outcomeOf.get(n);
+      return o !== undefined && p.disconnects.some((d) => d >= o[1] && d <= o[1] + o[2]);
+    };
+    let highest = 0;
+    for (const n of got) {
+      if (n > highest) highest = n;
+      else if (mayBeResent(n)) catchupResentLate++;
+      else catchupOutOfOrder++;
+    }
+  }
+}
+if (catchupLost > 0) failures.push(`${catchupLost} confirmed events never reached a catch-up listener`);
+if (catchupDuplicates > 0) failures.push(`${catchupDuplicates} events delivered twice to a catch-up listener`);
+if (catchupOutOfOrder > 0) failures.push(`${catchupOutOfOrder} events out of their publisher's order at a catch-up listener (not re-sent after a failure)`);
 if (lost > 0) failures.push(`${lost} confirmed events missed by a plain listener without a 'gap' report`);
 if (duplicates > 0) failures.push(`${duplicates} events delivered twice to a listener`);
 if (outOfOrder > 0) failures.push(`${outOfOrder} events out of their publisher's order at a listener`);
@@ -153,7 +189,7 @@ for (const f of faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
 const rejected = new Map<string, number>();
 for (const [, , , code] of outcomes) if (code) rejected.set(code, (rejected.get(code) ?? 0) + 1);
 const rows: Array<[string, string]> = [
-  ['duration', `${minutes} min (${publishers.length} publishers, ${listeners.length} plain listeners, 3 nodes)`],
+  ['duration', `${minutes} min (${publishers.length} publishers, ${listeners.length} plain listeners, ${catchups.length} catch-up listeners, 3 nodes)`],
   ['events published', String(outcomes.length)],
   ['confirmed', String(outcomes.filter((o) => o[3] === '').length)],
   ['rejected', rejected.size === 0 ? '0' : [...rejected].map(([code, count]) => `${count} ${code}`).join(', ')],
@@ -163,6 +199,11 @@ const rows: Array<[string, string]> = [
   ['losses (missed, not reported)', String(lost)],
   ['duplicates delivered', `${duplicates} (dropped by the listeners: ${listeners.reduce((s, l) => s + (l.stats.duplicates ?? 0), 0)})`],
   ['out of order', String(outOfOrder)],
+  ['catch-up listeners: events received', String(catchupReceived)],
+  ['catch-up listeners: confirmed events lost', String(catchupLost)],
+  ['catch-up listeners: duplicates delivered', `${catchupDuplicates} (dropped by them: ${catchups.reduce((s, c) => s + (c.stats.duplicates ?? 0), 0)})`],
+  ['catch-up listeners: out of order', `${catchupOutOfOrder} (re-sent after a failure, allowed: ${catchupResentLate})`],
+  ["catch-up listeners: 'gap' reports", String(catchupGaps)],
   ['p99 publish latency, all', p99(outcomes.map((o) => o[2]))],
   ['p99 publish latency, during faults', p99(duringFault.map((o) => o[2]))],
   ['retained heap, last third - first third (MB)', memory.join(', ')],
@@ -175,5 +216,5 @@ console.log('-'.repeat(width + 40));
 if (failures.length > 0) {
   console.log(`soak: FAILED\n  ${failures.join('\n  ')}`);
   process.exitCode = 1;
-} else console.log('soak: passed: every publish settled, no crash, every event a plain listener missed was reported by gap, memory bounded');
+} else console.log('soak: passed: every publish settled, no crash, every event a plain listener missed was reported by gap, every confirmed event reached every catch-up listener once, memory bounded');
 await cluster.down();
