@@ -243,23 +243,30 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   // One received event: the subclass hook (the level's listeners by default), then the subscribers. Returns a
   // promise that never rejects while any of them runs.
   #receive(level: L, data: EventData, meta: EventMeta<L>): void | Promise<unknown> {
+    // No closure per event here: this runs for every event received.
     let pending: Array<Promise<unknown>> | undefined;
-    const track = (result: unknown): void => {
-      if (isPromiseLike(result)) (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#listenerFailures.failed(level, error, true)));
-    };
     try {
-      track(this.handle(level, data, meta));
+      pending = this.#track(level, this.handle(level, data, meta), pending);
     } catch (error) {
       this.#listenerFailures.failed(level, error, false);
     }
-    for (const subscriber of this.#subscribers) {
-      try {
-        track(subscriber({ level, data, meta }));
-      } catch (error) {
-        this.#listenerFailures.failed(level, error, false);
+    if (this.#subscribers.size > 0) {
+      for (const subscriber of this.#subscribers) {
+        try {
+          pending = this.#track(level, subscriber({ level, data, meta }), pending);
+        } catch (error) {
+          this.#listenerFailures.failed(level, error, false);
+        }
       }
     }
     if (pending) return Promise.all(pending);
+  }
+
+  // A listener's result: a promise is followed (its rejection reported) and added to `pending`.
+  #track(level: L, result: unknown, pending: Array<Promise<unknown>> | undefined): Array<Promise<unknown>> | undefined {
+    if (!isPromiseLike(result)) return pending;
+    (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#listenerFailures.failed(level, error, true)));
+    return pending;
   }
 
   /**
