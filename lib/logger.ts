@@ -208,7 +208,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     if (this.#state !== 'running' || !publisher || !settings || !topology) {
       return Promise.reject(new EventBusLoggerError('NOT_STARTED', 'Event not sent: the logger is not started; await logger.start() or use EventBusLogger.create()'));
     }
-    if (!topology.levels.includes(level)) {
+    const levelTag = topology.levels.indexOf(level);
+    if (levelTag < 0) {
       return Promise.reject(new TypeError(`Unknown level ${JSON.stringify(level)}; expected one of the configured levels: ${topology.levels.join(', ')}`));
     }
     let body: Buffer;
@@ -222,7 +223,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     }
     const seq = (this.#seq.get(level) ?? 0) + 1;
     this.#seq.set(level, seq);
-    return publisher.publish(level, body, publishProperties(settings.appId, this.#publisherId, topology.levels.indexOf(level), seq, settings.mandatory));
+    return publisher.publish(level, body, publishProperties(settings.appId, this.#publisherId, levelTag, seq, settings.mandatory));
   }
 
   /**
