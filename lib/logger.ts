@@ -208,7 +208,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     if (this.#state !== 'running' || !publisher || !settings || !topology) {
       return Promise.reject(new EventBusLoggerError('NOT_STARTED', 'Event not sent: the logger is not started; await logger.start() or use EventBusLogger.create()'));
     }
-    if (!topology.levels.includes(level)) {
+    const levelTag = topology.levels.indexOf(level);
+    if (levelTag < 0) {
       return Promise.reject(new TypeError(`Unknown level ${JSON.stringify(level)}; expected one of the configured levels: ${topology.levels.join(', ')}`));
     }
     let body: Buffer;
@@ -222,7 +223,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     }
     const seq = (this.#seq.get(level) ?? 0) + 1;
     this.#seq.set(level, seq);
-    return publisher.publish(level, body, publishProperties(settings.appId, this.#publisherId, topology.levels.indexOf(level), seq, settings.mandatory));
+    return publisher.publish(level, body, publishProperties(settings.appId, this.#publisherId, levelTag, seq, settings.mandatory));
   }
 
   /**
@@ -243,23 +244,30 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   // One received event: the subclass hook (the level's listeners by default), then the subscribers. Returns a
   // promise that never rejects while any of them runs.
   #receive(level: L, data: EventData, meta: EventMeta<L>): void | Promise<unknown> {
+    // No closure per event here: this runs for every event received.
     let pending: Array<Promise<unknown>> | undefined;
-    const track = (result: unknown): void => {
-      if (isPromiseLike(result)) (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#listenerFailures.failed(level, error, true)));
-    };
     try {
-      track(this.handle(level, data, meta));
+      pending = this.#track(level, this.handle(level, data, meta), pending);
     } catch (error) {
       this.#listenerFailures.failed(level, error, false);
     }
-    for (const subscriber of this.#subscribers) {
-      try {
-        track(subscriber({ level, data, meta }));
-      } catch (error) {
-        this.#listenerFailures.failed(level, error, false);
+    if (this.#subscribers.size > 0) {
+      for (const subscriber of this.#subscribers) {
+        try {
+          pending = this.#track(level, subscriber({ level, data, meta }), pending);
+        } catch (error) {
+          this.#listenerFailures.failed(level, error, false);
+        }
       }
     }
     if (pending) return Promise.all(pending);
+  }
+
+  // A listener's result: a promise is followed (its rejection reported) and added to `pending`.
+  #track(level: L, result: unknown, pending: Array<Promise<unknown>> | undefined): Array<Promise<unknown>> | undefined {
+    if (!isPromiseLike(result)) return pending;
+    (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#listenerFailures.failed(level, error, true)));
+    return pending;
   }
 
   /**

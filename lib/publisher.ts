@@ -3,6 +3,7 @@
 // Over 300 lines because the buffer, the nack retries and the timeout sweep share one set of entries and must
 // agree on every one of them (each settles exactly once); splitting them would spread that bookkeeping out.
 import createDebug from 'debug';
+import { coalesceWrites } from './coalesce-writes.js';
 import { EventBusLoggerError, accessError } from './errors.js';
 import type { AmqpConfirmChannel, AmqpMessage } from './rascal.js';
 import type { PublishProperties } from './wire-format.js';
@@ -96,6 +97,7 @@ export class Publisher {
   /** Starts sending on a (new) confirm channel: first everything buffered, in order (unless held). */
   attach(channel: AmqpConfirmChannel): void {
     this.channel = channel;
+    coalesceWrites(channel);
     channel.on('return', (message) => this.onReturn(message));
     // The broker refused a publish (403: no write permission on the exchange) and closes the channel: what was
     // sent on it, and what waits, would be refused alike, so they fail with ACCESS rather than being re-sent on

@@ -164,6 +164,18 @@ function convertObject(value: object, path: Array<string | number>, ancestors: o
   return copy ?? value;
 }
 
+// True when toWire would return `data` itself: no toJSON, and no value that is an object or a BigInt (most events
+// are flat). Checked first because it allocates nothing; for...in also sees inherited keys, which only sends more
+// data down the full path.
+function isFlat(data: EventData): boolean {
+  if (typeof data.toJSON === 'function') return false;
+  for (const key in data) {
+    const value = data[key];
+    if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') return false;
+  }
+  return true;
+}
+
 /**
  * Serialises event data. The top level must be a plain object; nested values are read as JSON.stringify reads
  * them (`toJSON` honoured), except that an Error is sent as its name, message, stack, own fields, cause and
@@ -174,9 +186,9 @@ export function encodeData(data: unknown): Buffer {
   if (!isPlainObject(data)) {
     throw new TypeError(`Expected the event data to be a plain object like { info: true }, got ${describeGiven(data)}`);
   }
-  let wire: unknown;
+  let wire: unknown = data;
   try {
-    wire = toWire(data, '', [], [], false);
+    if (!isFlat(data)) wire = toWire(data, '', [], [], false);
   } catch (error) {
     // Ours name the path; a getter or toJSON that threw, or data nested too deep for the stack, are wrapped.
     if (error instanceof TypeError) throw error;
@@ -303,7 +315,14 @@ function readHeaders(headers: Record<string, unknown>, meta: EventMeta<string>):
 // only a messageId. This runs for every event: the publisher part is checked once and remembered (up to 4,096, then
 // forgotten all at once); the level tag and sequence number must be 1 to 15 digits.
 const PUBLISHER = /^[\w-]{6}@(.*):(\d{1,15})$/;
-const publishers = new Map<string, { host: string; pid: number } | null>();
+interface KnownPublisher {
+  id: string;
+  host: string;
+  pid: number;
+}
+const publishers = new Map<string, KnownPublisher | null>();
+// The publisher of the last event read.
+let last: KnownPublisher | undefined;
 function readMessageId(id: string, meta: EventMeta<string>): void {
   const slash = id.lastIndexOf('/');
   const dot = id.lastIndexOf('.');
@@ -315,15 +334,25 @@ function readMessageId(id: string, meta: EventMeta<string>): void {
     else if (digit >= 0 && digit <= 9) seq = seq * 10 + digit;
     else return;
   }
-  let known = publishers.get(id.slice(0, slash));
-  if (known === undefined) {
-    const match = PUBLISHER.exec(id.slice(0, slash));
-    known = match ? { host: match[1] as string, pid: Number(match[2]) } : null;
-    if (publishers.size >= 4096) publishers.clear();
-    publishers.set(id.slice(0, slash), known);
+  let known: KnownPublisher | null | undefined;
+  let publisher: string;
+  // Most events come from the publisher of the event before: compare in place rather than slice and look up.
+  if (last !== undefined && slash === last.id.length && id.startsWith(last.id)) {
+    known = last;
+    publisher = last.id;
+  } else {
+    publisher = id.slice(0, slash);
+    known = publishers.get(publisher);
+    if (known === undefined) {
+      const match = PUBLISHER.exec(publisher);
+      known = match ? { id: publisher, host: match[1] as string, pid: Number(match[2]) } : null;
+      if (publishers.size >= 4096) publishers.clear();
+      publishers.set(publisher, known);
+    }
+    if (known !== null) last = known;
   }
   if (known === null || seq === 0) return;
-  meta.publisher = id.slice(0, slash);
+  meta.publisher = publisher;
   meta.host = known.host;
   meta.pid = known.pid;
   meta.seq = seq;

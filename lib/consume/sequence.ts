@@ -5,11 +5,20 @@
 /** What became of one event: deliver it (`missed` events before it never came), or drop it as a duplicate. */
 export type SequenceCheck = { kind: 'next' } | { kind: 'gap'; expected: number; missed: number } | { kind: 'duplicate' };
 
+// The results without fields are shared: they are returned for every event.
+const NEXT: SequenceCheck = Object.freeze({ kind: 'next' });
+const DUPLICATE: SequenceCheck = Object.freeze({ kind: 'duplicate' });
+
 /** How many publisher-level pairs a listener remembers by default. */
 export const MAX_TRACKED_PUBLISHERS = 10_000;
 
 export class SequenceTracker {
   readonly #lastSeen = new Map<string, number>();
+  // The pair of the last check and its key; the key set last (the end of #lastSeen's order).
+  #lastPublisher: string | undefined;
+  #lastLevel: string | undefined;
+  #lastKey = '';
+  #newest: string | undefined;
 
   constructor(private readonly capacity = MAX_TRACKED_PUBLISHERS) {}
 
@@ -19,14 +28,23 @@ export class SequenceTracker {
   }
 
   check(publisher: string, level: string, seq: number): SequenceCheck {
-    const key = `${publisher}\u0000${level}`;
+    // This runs for every event, and most come from the pair of the event before: its key is reused, and a pair
+    // that is already the most recently heard is updated in place rather than moved to the end.
+    if (publisher !== this.#lastPublisher || level !== this.#lastLevel) {
+      this.#lastPublisher = publisher;
+      this.#lastLevel = level;
+      this.#lastKey = `${publisher}\u0000${level}`;
+    }
+    const key = this.#lastKey;
     const last = this.#lastSeen.get(key);
-    if (last !== undefined && seq <= last) return { kind: 'duplicate' };
-    if (last !== undefined) this.#lastSeen.delete(key);
-    else if (this.#lastSeen.size >= this.capacity) this.#lastSeen.delete(this.#lastSeen.keys().next().value as string);
+    if (last !== undefined && seq <= last) return DUPLICATE;
+    if (last !== undefined) {
+      if (key !== this.#newest) this.#lastSeen.delete(key);
+    } else if (this.#lastSeen.size >= this.capacity) this.#lastSeen.delete(this.#lastSeen.keys().next().value as string);
     this.#lastSeen.set(key, seq);
+    this.#newest = key;
     if (last !== undefined && seq > last + 1) return { kind: 'gap', expected: last + 1, missed: seq - last - 1 };
-    return { kind: 'next' };
+    return NEXT;
   }
 }
 

@@ -75,5 +75,21 @@ describe('SequenceTracker', () => {
       expect(tracker.check('A', 'info', 2), "A is remembered: its last number again is a duplicate").to.deep.equal({ kind: 'duplicate' });
       expect(tracker.check('B', 'info', 1), "B is forgotten: its old number is taken as new").to.deep.equal({ kind: 'next' });
     });
+
+    it('keeps that order when a pair speaks many times in a row, right after one of its duplicates, or after another level', () => {
+      const tracker = new SequenceTracker(2);
+      tracker.check('A', 'info', 1);
+      tracker.check('B', 'info', 1);
+      expect(tracker.check('A', 'info', 1)).to.deep.equal({ kind: 'duplicate' });
+      // A speaks after its duplicate: it must move behind B, whose pair was the last one stored.
+      for (let seq = 2; seq <= 4; seq++) expect(tracker.check('A', 'info', seq)).to.deep.equal({ kind: 'next' });
+      expect(tracker.check('C', 'info', 1)).to.deep.equal({ kind: 'next' });
+      expect(tracker.check('A', 'info', 4), 'A is remembered').to.deep.equal({ kind: 'duplicate' });
+      expect(tracker.check('B', 'info', 1), 'B is forgotten').to.deep.equal({ kind: 'next' });
+      // The same publisher on another level is another pair, even right after its own.
+      expect(tracker.check('B', 'critical', 1)).to.deep.equal({ kind: 'next' });
+      expect(tracker.check('B', 'critical', 3)).to.deep.equal({ kind: 'gap', expected: 2, missed: 1 });
+      expect(tracker.check('B', 'info', 1), 'B info is still remembered').to.deep.equal({ kind: 'duplicate' });
+    });
   });
 });

@@ -71,6 +71,17 @@ describe('wire format', () => {
     }
   });
 
+  it('reads each event\'s own publisher when publishers interleave, even ids of one length or one prefix', () => {
+    const ids = ['AAAAAA@h:1', 'BBBBBB@h:2', 'AAAAAA@h:12', 'AAAAAA@h:1', 'bad id', 'AAAAAA@h:1', 'AAAAAA@h:1x', 'BBBBBB@h:2'];
+    ids.forEach((publisher, n) => {
+      const messageId = `${publisher}/0.${n + 1}`;
+      const { meta } = decodeMessage(message('{}', { contentType: 'application/json', messageId }), LEVELS, 1024) as unknown as { meta: Record<string, unknown> };
+      const match = /^[\w-]{6}@(.*):(\d+)$/.exec(publisher);
+      const expected = match ? { publisher, host: match[1], pid: Number(match[2]), seq: n + 1 } : { publisher: undefined, host: undefined, pid: undefined, seq: undefined };
+      expect(meta, messageId).to.deep.include({ messageId, ...expected });
+    });
+  });
+
   it('decodes the previous format (headers host, pid, x-publisher, x-seq; a UUID messageId)', () => {
     const headers = { host: 'old-host', pid: 42, 'x-publisher': '0b0c9a5e-6f1e-4a8e-9d5e-3c2b1a0f9e8d', 'x-seq': 9 };
     const properties = { contentType: 'application/json', contentEncoding: 'utf-8', timestamp: 1_700_000_000, messageId: '5f1d7c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f', appId: 'old', headers };
