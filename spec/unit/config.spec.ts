@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { writeFile, mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULTS, resolveOptions } from '../../lib/options.js';
@@ -86,14 +86,18 @@ describe('options and config', () => {
 
     it('reads a config from a path, and names the file when it is not JSON', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'ebl-'));
-      const config = await shippedConfig();
-      config.vhosts['/'].bindings.audit = { source: 'logger_metaclass', destination: 'listener' };
-      await writeFile(join(dir, 'ok.json'), JSON.stringify(config));
-      expect((await loadTopology({ config: join(dir, 'ok.json') })).levels).to.deep.equal(['info', 'critical', 'audit']);
-      await writeFile(join(dir, 'bad.json'), '{ nope');
-      let error: Error | undefined;
-      await loadTopology({ config: join(dir, 'bad.json') }).catch((e: Error) => (error = e));
-      expect(error?.message).to.match(new RegExp(`^The config file ${join(dir, 'bad.json')} is not valid JSON`));
+      try {
+        const config = await shippedConfig();
+        config.vhosts['/'].bindings.audit = { source: 'logger_metaclass', destination: 'listener' };
+        await writeFile(join(dir, 'ok.json'), JSON.stringify(config));
+        expect((await loadTopology({ config: join(dir, 'ok.json') })).levels).to.deep.equal(['info', 'critical', 'audit']);
+        await writeFile(join(dir, 'bad.json'), '{ nope');
+        let error: Error | undefined;
+        await loadTopology({ config: join(dir, 'bad.json') }).catch((e: Error) => (error = e));
+        expect(error?.message).to.match(new RegExp(`^The config file ${join(dir, 'bad.json')} is not valid JSON`));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     const broken: Array<[string, (config: Record<string, any>) => void, RegExp]> = [
