@@ -70,6 +70,12 @@ export function loggerOptions(values: Parsed['values']): EventBusLoggerOptions<s
   if (values.config !== undefined) options.config = values.config;
   if (values['publish-timeout'] !== undefined) options.publishTimeout = milliseconds('--publish-timeout', values['publish-timeout']);
   if (values['start-timeout'] !== undefined) options.startTimeout = milliseconds('--start-timeout', values['start-timeout']);
+  // --levels: tail and web (onlyFor refuses it for publish).
+  if (values.levels !== undefined) {
+    const levels = values.levels.split(',').map((level) => level.trim()).filter(Boolean);
+    if (levels.length === 0) throw usage('--levels needs at least one level, e.g. --levels info,critical');
+    options.levels = levels;
+  }
   return options;
 }
 

@@ -26,11 +26,6 @@ export async function tail(parsed: Parsed): Promise<number> {
   onlyFor('tail', values, ['levels', 'json', 'since', 'no-follow']);
   if (args.length > 0) throw usage(`tail takes no arguments, got "${args.join(' ')}"; see ${PROGRAM} --help`);
   const options = loggerOptions(values);
-  if (values.levels !== undefined) {
-    const levels = values.levels.split(',').map((level) => level.trim()).filter(Boolean);
-    if (levels.length === 0) throw usage('--levels needs at least one level, e.g. --levels info,critical');
-    options.levels = levels;
-  }
   if (values['no-follow'] && values.since === undefined) throw usage('--no-follow needs --since: without it tail reads nothing but live events; e.g. --since 10m --no-follow');
   checkSince(values.since);
   const followHistory = values.since !== undefined && !values['no-follow'];

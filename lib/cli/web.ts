@@ -21,11 +21,6 @@ export async function web(parsed: Parsed): Promise<number> {
   onlyFor('web', values, ['levels', 'port', 'host', 'token', 'since']);
   if (args.length > 0) throw usage(`web takes no arguments, got "${args.join(' ')}"; see ${PROGRAM} --help`);
   const options = loggerOptions(values);
-  if (values.levels !== undefined) {
-    const levels = values.levels.split(',').map((level) => level.trim()).filter(Boolean);
-    if (levels.length === 0) throw usage('--levels needs at least one level, e.g. --levels info,critical');
-    options.levels = levels;
-  }
   checkSince(values.since);
   const host = values.host ?? '127.0.0.1';
   if (host === '') throw usage('--host expects an address to listen on, e.g. --host 127.0.0.1');
