@@ -164,3 +164,25 @@ export function requireHistory(since: string | undefined, { topology }: BusPlan)
     throw usage(`--since reads the bus's history, and the config of bus "${topology.exchange}" declares none; ${HOW_TO_TURN_HISTORY_ON}, and pass it with --config`);
   }
 }
+
+/**
+ * Stops the command on SIGINT or SIGTERM: the first calls `stop`, a second exits at once (130). Returns the function
+ * that removes the handlers.
+ */
+export function onStopSignals(stop: () => void): () => void {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      process.stderr.write(`${signal} again: exiting without waiting\n`);
+      process.exit(130);
+    }
+    signalled = true;
+    stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}

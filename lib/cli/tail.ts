@@ -2,7 +2,7 @@
 import { formatJson, formatPretty, tailRecord, useColor, type TailRecord } from '../bridges/event-record.js';
 import { EventBusLogger } from '../logger.js';
 import type { EventBusLoggerOptions } from '../options.js';
-import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onlyFor, plan, reportDropped, requireHistory, usage, warnIfNewBus, type Parsed } from './common.js';
+import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, usage, warnIfNewBus, type Parsed } from './common.js';
 
 function writer(onClosed: () => void): (line: string) => void {
   let closed = false;
@@ -71,15 +71,7 @@ export async function tail(parsed: Parsed): Promise<number> {
     process.stderr.write(reason === 'retention' ? `missed offsets ${from}..${to} (${missed}): retention deleted them before tail read them\n` : `missed ${missed} ${level} event(s) of one publisher\n`),
   );
 
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopRequested) {
-      process.stderr.write(`${signal} again: exiting without waiting\n`);
-      process.exit(130);
-    }
-    stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const removeSignals = onStopSignals(stop);
   try {
     try {
       await logger.start();
@@ -91,8 +83,7 @@ export async function tail(parsed: Parsed): Promise<number> {
     await logger.stop();
     reportDropped(logger);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeSignals();
   }
   return EXIT.OK;
 }
@@ -102,12 +93,7 @@ export async function tail(parsed: Parsed): Promise<number> {
 async function printHistory(logger: EventBusLogger<string>, since: string, levels: readonly string[] | undefined, format: (record: TailRecord) => string): Promise<number> {
   let stopRequested = false;
   const print = writer(() => (stopRequested = true));
-  const onSignal = (): void => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const removeSignals = onStopSignals(() => (stopRequested = true));
   try {
     try {
       await logger.start();
@@ -124,8 +110,7 @@ async function printHistory(logger: EventBusLogger<string>, since: string, level
   } catch (error) {
     throw asCliError(error);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeSignals();
     await logger.stop();
     reportDropped(logger);
   }

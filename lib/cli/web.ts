@@ -4,7 +4,7 @@ import { tailRecord } from '../bridges/event-record.js';
 import { EventBusLogger } from '../logger.js';
 import { Feed } from '../web/feed.js';
 import { WebServer, isLoopback } from '../web/server.js';
-import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onlyFor, plan, reportDropped, requireHistory, usage, warnIfNewBus, type Parsed } from './common.js';
+import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, usage, warnIfNewBus, type Parsed } from './common.js';
 
 /** The environment variable that holds the access token when `--token` is not given. */
 export const TOKEN_VARIABLE = 'EVENT_BUS_LOGGER_TOKEN';
@@ -60,16 +60,10 @@ export async function web(parsed: Parsed): Promise<number> {
   let stopRequested = false;
   let requestStop!: () => void;
   const stopping = new Promise<void>((resolve) => (requestStop = resolve));
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopRequested) {
-      process.stderr.write(`${signal} again: exiting without waiting\n`);
-      process.exit(130);
-    }
+  const removeSignals = onStopSignals(() => {
     stopRequested = true;
     requestStop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  });
   let server: WebServer | undefined;
   try {
     try {
@@ -86,8 +80,7 @@ export async function web(parsed: Parsed): Promise<number> {
     if (token !== undefined) process.stdout.write(`${PROGRAM}: off the loopback every request needs that token (it is kept in a cookie after the first visit)\n`);
     await stopping;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeSignals();
     await server?.close();
     feed.close();
     await logger.stop();
