@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import amqplib from 'amqplib';
 import { EventBusLogger } from '../lib/index.js';
-import { encodeData, newPublisherId, publishProperties } from '../lib/wire-format.js';
+import { encodeData } from '../lib/event-data.js';
+import { newPublisherId, publishProperties } from '../lib/wire-format.js';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const HISTORY_CONFIG = new globalThis.URL('../examples/rascal-with-history.json', import.meta.url).pathname;

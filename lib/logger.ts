@@ -1,7 +1,8 @@
 // EventBusLogger: a thin typed EventEmitter over Rascal. Publishes events to the bus with info()/critical()/
 // publish() and re-emits every event of the bus as a typed event named by its level. It wires the rooms that do
 // the work: the bus session (bus/), the publisher, the live queue and the delivery pipeline (consume/).
-// Longer than 300 lines because most of it is the public API's documentation; the work is in the rooms it wires.
+// Longer than 300 lines because most of it is the public API's documentation; the work is in the rooms it wires
+// (a publish is made into a message in outgoing.ts and sent by publisher.ts).
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import { BusConnection, type Bus, type OpenBus } from './bus/connection.js';
@@ -13,10 +14,11 @@ import { EventBusLoggerError, accessError, describeError } from './errors.js';
 import { ListenerFailures } from './listener-failures.js';
 import { TypedEventEmitter, type EventBusLoggerEvents, type EventHandler, type LifecycleEvents } from './events.js';
 import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions, type ResolvedOptions } from './options.js';
+import { Outgoing, type OutgoingMessage } from './outgoing.js';
 import { Publisher } from './publisher.js';
 import { Stats, type EventBusLoggerStats } from './stats.js';
 import type { DefaultLevel, Topology } from './topology.js';
-import { encodeData, newPublisherId, publishProperties, type EventData, type EventMeta } from './wire-format.js';
+import type { EventData, EventMeta } from './wire-format.js';
 
 const debug = createDebug('event-bus-logger:logger');
 
@@ -31,6 +33,7 @@ interface Parts {
   topology: Topology;
   bus: Bus;
   publisher: Publisher;
+  outgoing: Outgoing;
   session: BusSession;
   consumers: Consumers;
   exchange: string;
@@ -86,7 +89,6 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   readonly #openBus: OpenBus;
   readonly #plan: BusPlan | undefined;
   readonly #instanceId = randomUUID();
-  readonly #publisherId = newPublisherId();
   readonly #stats = new Stats();
   readonly #subscribers = new Set<EventHandler<L>>();
   readonly #listenerFailures: ListenerFailures;
@@ -94,7 +96,6 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #parts: Partial<Parts> = {};
-  #seq = new Map<string, number>();
 
   /**
    * A logger that is not connected yet: call {@link start}. Prefer {@link EventBusLogger.create}.
@@ -142,8 +143,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       this.#starting = this.#start().catch(async (error: unknown) => {
         this.#state = 'stopped';
         this.#parts.publisher?.close(new EventBusLoggerError('STOPPED', `The logger failed to start: ${describeError(error)}`));
-        const { session, bus } = this.#parts;
-        await (session ? session.close() : bus?.close());
+        // Bounded as stop() is: a broker that stopped answering mid-start does not hold the rejection up.
+        const { session, bus, settings } = this.#parts;
+        const timeout = Math.max(settings?.stopTimeout ?? DEFAULTS.stopTimeout, 1000);
+        await (session ? session.close(timeout) : bus?.close(timeout));
         throw accessError(error) ?? error;
       });
       this.#starting.catch(noop);
@@ -163,7 +166,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     session.addSetup(({ channels }) => ensureExchange(channels.consumer, exchange, topology.exchangeOptions, topology.vhost, bus.checksExchange !== true));
     const handle = (level: string, data: EventData, meta: EventMeta<string>): void | Promise<unknown> => this.#receive(level as L, data, meta as EventMeta<L>);
     const consumers = wireConsumers({ bus, session, exchange, topology, settings, instanceId: this.#instanceId, stats, report, handle });
-    this.#parts = { settings, topology, bus, publisher, session, consumers, exchange };
+    const outgoing = new Outgoing(topology.levels, settings);
+    this.#parts = { settings, topology, bus, publisher, outgoing, session, consumers, exchange };
     if (this.#state !== 'starting') return;
     await session.open();
     this.#state = 'running';
@@ -201,29 +205,20 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   }
 
   #publish(level: string, data: EventData): Promise<void> {
-    const { publisher, settings, topology } = this.#parts;
+    const { publisher, outgoing } = this.#parts;
     if (this.#state === 'stopping' || this.#state === 'stopped') {
       return Promise.reject(new EventBusLoggerError('STOPPED', `Event not sent: the logger is ${this.#state === 'stopping' ? 'stopping' : 'stopped'}`));
     }
-    if (this.#state !== 'running' || !publisher || !settings || !topology) {
+    if (this.#state !== 'running' || !publisher || !outgoing) {
       return Promise.reject(new EventBusLoggerError('NOT_STARTED', 'Event not sent: the logger is not started; await logger.start() or use EventBusLogger.create()'));
     }
-    const levelTag = topology.levels.indexOf(level);
-    if (levelTag < 0) {
-      return Promise.reject(new TypeError(`Unknown level ${JSON.stringify(level)}; expected one of the configured levels: ${topology.levels.join(', ')}`));
-    }
-    let body: Buffer;
+    let message: OutgoingMessage;
     try {
-      body = encodeData(data);
+      message = outgoing.message(level, data);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (body.length > settings.maxMessageBytes) {
-      return Promise.reject(new RangeError(`Event data is ${body.length} bytes of JSON, over maxMessageBytes (${settings.maxMessageBytes})`));
-    }
-    const seq = (this.#seq.get(level) ?? 0) + 1;
-    this.#seq.set(level, seq);
-    return publisher.publish(level, body, publishProperties(settings.appId, this.#publisherId, levelTag, seq, settings.mandatory));
+    return publisher.publish(level, message.body, message.properties);
   }
 
   /**

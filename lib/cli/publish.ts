@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { Forwarder } from '../bridges/forwarding.js';
 import { kindOf } from '../errors.js';
 import { EventBusLogger } from '../logger.js';
-import { isPlainObject, type EventData } from '../wire-format.js';
+import { isPlainObject, type EventData } from '../event-data.js';
 import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, loggerOptions, onlyFor, plan, reportDropped, usage, warnIfNewBus, type Parsed } from './common.js';
 
 /** Publishes from standard input kept in flight at once. */

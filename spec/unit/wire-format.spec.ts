@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { decodeMessage, encodeData, newPublisherId, publishProperties, type IncomingMessage } from '../../lib/wire-format.js';
+import { encodeData } from '../../lib/event-data.js';
+import { decodeMessage, newPublisherId, publishProperties, type IncomingMessage } from '../../lib/wire-format.js';
 
 // amqplib's own encoder, as channel.publish uses it (its argument handling adds the empty header table).
 const require = createRequire(import.meta.url);
