@@ -155,6 +155,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   }
 
   async #start(): Promise<void> {
+    const started = performance.now();
     const { settings, topology } = this.#plan ?? (await planBus(this.#options));
     this.#stats.levels(topology.levels);
     const bus = await this.#openBus(topology.rascalConfig, topology.vhost, topology.loggableUrls, settings);
@@ -169,7 +170,22 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const outgoing = new Outgoing(topology.levels, settings);
     this.#parts = { settings, topology, bus, publisher, outgoing, session, consumers, exchange };
     if (this.#state !== 'starting') return;
-    await session.open();
+    // startTimeout bounds the whole start: a broker that accepted the connection and then stopped answering (a link
+    // that froze) fails it too, instead of leaving create() pending until the connection's heartbeat gives up.
+    const opening = session.open();
+    opening.catch(noop);
+    let timer: NodeJS.Timeout | undefined;
+    const left = Math.max(0, settings.startTimeout - (performance.now() - started));
+    try {
+      await Promise.race([
+        opening,
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new EventBusLoggerError('CONNECT', `Connected to the event bus at ${bus.url}, but setting up this logger (channels, exchange, queue) did not finish within startTimeout (${settings.startTimeout} ms): the broker stopped answering`)), left);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
     this.#state = 'running';
     this.#ready();
   }

@@ -86,6 +86,14 @@ export async function shippedConfig(): Promise<any> {
   return JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
 }
 
+/** The shipped config with one more level: a binding named `level` from the bus's exchange to the listener queue. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function configWithLevel(level: string): Promise<any> {
+  const config = await shippedConfig();
+  config.vhosts['/'].bindings[level] = { source: 'logger_metaclass', destination: 'listener', destinationType: 'queue', bindingKey: level };
+  return config;
+}
+
 /** The listener queue's cap in the shipped config/rascal.json. */
 export const QUEUE_CAP = { 'x-max-length': 100000, 'x-max-length-bytes': 67108864, 'x-overflow': 'drop-head' };
 

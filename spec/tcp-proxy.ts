@@ -1,13 +1,16 @@
 // A TCP proxy in front of the broker, for fault specs (and the benchmark's outage) that must not disturb anyone
 // else on the broker: cut() resets every connection through it (as a dead TCP link would), down() refuses new
-// ones until up(), freeze() silently stops the traffic of the open ones (a partition, a NAT that forgot them).
+// ones until up(), freeze() silently stops the traffic of the open ones (a partition, a NAT that forgot them), and
+// freezeOnMethod() freezes a connection when its client sends a given AMQP method (a link that froze mid-start).
 import net from 'node:net';
 
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
   private readonly frozen = new WeakSet<[net.Socket, net.Socket]>();
+  private readonly clients = new Set<net.Socket>();
   private accepting = true;
+  private freezeOn: { classId: number; methodId: number } | undefined;
   private constructor(private readonly server: net.Server, readonly port: number) {}
 
   static async start(target = { host: '127.0.0.1', port: 5672 }): Promise<TcpProxy> {
@@ -15,6 +18,7 @@ export class TcpProxy {
     const pairs = new Set<[net.Socket, net.Socket]>();
     // Frozen pairs: as across a partition, one side closing is not heard by the other.
     const frozen = new WeakSet<[net.Socket, net.Socket]>();
+    const clients = new Set<net.Socket>();
     let proxy: TcpProxy | undefined;
     const server = net.createServer((client) => {
       if (!proxy?.accepting) {
@@ -24,6 +28,13 @@ export class TcpProxy {
       const upstream = net.connect(target);
       const pair: [net.Socket, net.Socket] = [client, upstream];
       pairs.add(pair);
+      clients.add(client);
+      client.on('close', () => clients.delete(client));
+      // Registered before pipe(): the chunk that holds the method still reaches the broker, nothing after it does.
+      client.on('data', (chunk: Buffer) => {
+        const method = proxy?.freezeOn;
+        if (method && pairs.has(pair) && holdsMethod(chunk, method.classId, method.methodId)) proxy?.freezePair(pair);
+      });
       for (const socket of [client, upstream]) {
         sockets.add(socket);
         socket.setNoDelay(true);
@@ -40,7 +51,7 @@ export class TcpProxy {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
-    Object.assign(proxy, { sockets, pairs, frozen });
+    Object.assign(proxy, { sockets, pairs, frozen, clients });
     return proxy;
   }
 
@@ -52,6 +63,11 @@ export class TcpProxy {
   /** Connections through the proxy now. */
   get connections(): number {
     return this.sockets.size / 2;
+  }
+
+  /** Client sockets still open (a frozen connection's client side closes when the client gives up on it). */
+  get clientsOpen(): number {
+    return this.clients.size;
   }
 
   /** Resets every connection through the proxy. */
@@ -70,15 +86,28 @@ export class TcpProxy {
    * across a network partition. New connections go through as usual.
    */
   freeze(): void {
-    for (const pair of this.pairs) {
-      const [client, upstream] = pair;
-      this.frozen.add(pair);
-      client.unpipe(upstream);
-      upstream.unpipe(client);
-      client.pause();
-      upstream.pause();
-    }
-    this.pairs.clear();
+    for (const pair of this.pairs) this.freezePair(pair);
+  }
+
+  /**
+   * From now on, freezes a connection (as {@link freeze}) as soon as its client sends the AMQP method
+   * `classId`.`methodId`, e.g. 50, 10 for queue.declare.
+   */
+  freezeOnMethod(classId: number, methodId: number): void {
+    this.freezeOn = { classId, methodId };
+  }
+
+  private freezePair(pair: [net.Socket, net.Socket]): void {
+    const [client, upstream] = pair;
+    this.frozen.add(pair);
+    this.pairs.delete(pair);
+    client.unpipe(upstream);
+    upstream.unpipe(client);
+    // What the client sends is read and dropped, so the proxy still notices the client closing (clientsOpen);
+    // nothing reaches the broker, and the broker hears of no close.
+    client.on('data', () => undefined);
+    client.resume();
+    upstream.pause();
   }
 
   up(): void {
@@ -89,4 +118,13 @@ export class TcpProxy {
     this.down();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+// Whether `chunk` holds an AMQP method frame (type 1) of method `classId`.`methodId`: frame type, channel (2 bytes),
+// size (4 bytes), then the class and method ids (2 bytes each).
+function holdsMethod(chunk: Buffer, classId: number, methodId: number): boolean {
+  for (let i = 0; i + 11 <= chunk.length; i++) {
+    if (chunk[i] === 1 && chunk.readUInt16BE(i + 7) === classId && chunk.readUInt16BE(i + 9) === methodId) return true;
+  }
+  return false;
 }

@@ -1,23 +1,12 @@
 // The winston transport (lib/bridges/winston.ts): a real winston logger writing through `EventBusTransport` to the
 // real broker, and a listener on the same bus.
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import sinon from 'sinon';
 import winston from 'winston';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
 import { EventBusTransport, defaultWinstonLevelMap, winstonLevelMapper } from '../../lib/bridges/winston.js';
-import { AMQP_URL, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
-
-const shipped = JSON.parse(readFileSync(new URL('../../config/rascal.json', import.meta.url), 'utf8')) as {
-  vhosts: { '/': { bindings: Record<string, unknown> } };
-};
-/** The shipped config plus a 'warning' level. */
-function configWithWarning(): typeof shipped {
-  const config = structuredClone(shipped);
-  config.vhosts['/'].bindings.warning = { source: 'logger_metaclass', destination: 'listener', destinationType: 'queue', bindingKey: 'warning' };
-  return config;
-}
+import { AMQP_URL, configWithLevel, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
 
 const ended = new WeakSet<winston.Logger>();
 
@@ -87,7 +76,7 @@ describe('event-bus-logger/winston (winston transport)', function () {
   });
 
   it("maps warn to 'warning' when the config has it, and takes overrides from `levels`", async () => {
-    const config = configWithWarning();
+    const config = await configWithLevel('warning');
     await listen(config);
     const { log } = logger({ config: config as never, levels: { debug: 'critical' }, appId: 'billing' });
     log.warn('disk almost full');

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import pino from 'pino';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
 import { defaultLevelMap, levelMapper } from '../../lib/bridges/pino.js';
-import { AMQP_URL, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, configWithLevel, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
 import { CliProcess, ROOT } from './run-cli.js';
 
 // Under tsx the transport runs from its TypeScript source through this shim, which registers tsx in pino's
@@ -42,16 +42,6 @@ const STARTUP_FAILURES: Array<{ what: string; options: () => Record<string, unkn
     message: /Cannot read the config file \S*no-such-config-\d+\.json: ENOENT/,
   },
 ];
-
-const shipped = JSON.parse(readFileSync(new URL('../../config/rascal.json', import.meta.url), 'utf8')) as {
-  vhosts: { '/': { bindings: Record<string, unknown> } };
-};
-/** The shipped config plus a 'warning' level. */
-function configWithWarning(): typeof shipped {
-  const config = structuredClone(shipped);
-  config.vhosts['/'].bindings.warning = { source: 'logger_metaclass', destination: 'listener', destinationType: 'queue', bindingKey: 'warning' };
-  return config;
-}
 
 type Transport = ReturnType<typeof pino.transport>;
 
@@ -132,7 +122,7 @@ describe('event-bus-logger/pino (pino transport)', function () {
   });
 
   it("maps warn to 'warning' when the bus has it, and follows the levels option", async () => {
-    const config = configWithWarning();
+    const config = await configWithLevel('warning');
     await listen(config);
     const stream = transport({ config, appId: 'billing', levels: { debug: 'critical', 50: 'warning' } });
     const log = pino({ level: 'debug' }, stream);

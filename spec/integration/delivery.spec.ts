@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { hostname } from 'node:os';
 import { EventBusLogger, type EventBusLoggerOptions, type EventData, type EventMeta, type GapInfo } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, next, queueInfo, quiet, shippedConfig, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, configWithLevel, deleteExchange, next, queueInfo, quiet, shippedConfig, uniqueName, until } from '../helpers.js';
 
 const LEVELS = ['info', 'critical'] as const;
 
@@ -109,9 +109,7 @@ describe('delivery', () => {
   });
 
   it('delivers a level added in the config to its listeners', async () => {
-    const config = await shippedConfig();
-    config.vhosts['/'].bindings.warning = { source: 'logger_metaclass', destination: 'listener', destinationType: 'queue', bindingKey: 'warning' };
-    const bus = await logger<'info' | 'critical' | 'warning'>({ config });
+    const bus = await logger<'info' | 'critical' | 'warning'>({ config: await configWithLevel('warning') });
     expect(bus.levels).to.deep.equal(['info', 'critical', 'warning']);
     const received = next<[EventData, EventMeta]>(bus, 'warning');
     await bus.publish('warning', { disk: 91 });

@@ -1,5 +1,6 @@
 // stop() over a link that stopped carrying bytes without closing (a stalled proxy, a frozen NAT entry): the broker
-// never answers the close, and stop() must still resolve, bounded by stopTimeout, leaving nothing open.
+// never answers the close, and stop() must still resolve, bounded by stopTimeout, leaving nothing open. And start()
+// over a link that froze mid-set-up: it rejects within startTimeout instead of waiting forever.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -94,5 +95,16 @@ describe('stop() over a frozen link', function () {
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+  });
+
+  it('start() rejects with CONNECT within startTimeout when the link freezes during set-up, and drops the connection', async () => {
+    // queue.declare: the logger's own queue, its first set-up step after Rascal connected and declared the exchange.
+    proxy.freezeOnMethod(50, 10);
+    const starting = EventBusLogger.create({ url: proxy.url(), name, config: await configWithHeartbeat(0), startTimeout: 2000, stopTimeout: 1000 });
+    const error = await rejection(starting);
+    expect(error.code).to.equal('CONNECT');
+    expect(error.message).to.match(/^Connected to the event bus at amqp:\/\/guest:\*+@127\.0\.0\.1:\d+.*, but setting up this logger \(channels, exchange, queue\) did not finish within startTimeout \(2000 ms\)/);
+    // The client side of the frozen connection is closed (no heartbeat would ever have noticed it).
+    await until(() => proxy.clientsOpen === 0, 'the frozen connection to be dropped', 5000);
   });
 });
