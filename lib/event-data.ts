@@ -37,8 +37,11 @@ const CIRCULAR = '[Circular]';
 
 // The plain object an Error is sent as, as pino's error serializer does: name, message, stack, the own enumerable
 // fields (code, status...), cause and an AggregateError's errors. The values are converted in turn by toWire.
+const maskText = (text: unknown): unknown => (typeof text === 'string' ? maskUrl(text) : text);
+
 function errorFields(error: Error): Record<string, unknown> {
-  const fields: Record<string, unknown> = { name: error.name, message: error.message, stack: error.stack };
+  // A URL's password in the message or stack (a driver's connection error) is masked, as in the library's own errors.
+  const fields: Record<string, unknown> = { name: error.name, message: maskText(error.message), stack: maskText(error.stack) };
   for (const key of Object.keys(error)) fields[key] = (error as unknown as Record<string, unknown>)[key];
   if ('cause' in error && error.cause !== undefined) fields.cause = error.cause;
   const errors = (error as Partial<AggregateError>).errors;

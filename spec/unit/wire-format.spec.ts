@@ -238,6 +238,17 @@ describe('encoding event data', () => {
     expect(sent.deep[0]?.e).to.include({ name: 'TypeError', message: 'inner' });
   });
 
+  it("masks a URL's password in an Error's message and stack, and in its cause's", () => {
+    const cause = new Error('connect ECONNREFUSED amqp://app:s3cret@db:5672');
+    const error = new Error('cannot reach postgres://app:s3cret@db/orders', { cause });
+    const text = encodeData({ err: error }).toString();
+    expect(text).not.to.include('s3cret');
+    const sent = JSON.parse(text) as { err: { message: string; stack: string; cause: { message: string } } };
+    expect(sent.err.message).to.equal('cannot reach postgres://app:***@db/orders');
+    expect(sent.err.stack).to.match(/^Error: cannot reach postgres:\/\/app:\*\*\*@db\/orders\n {4}at /);
+    expect(sent.err.cause.message).to.equal('connect ECONNREFUSED amqp://app:***@db:5672');
+  });
+
   it('sends an Error subclass by its name, and a cause that is not an Error as it is', () => {
     class HttpError extends Error {
       override name = 'HttpError';
