@@ -170,4 +170,34 @@ describe('event-bus-logger web (in chromium)', function () {
     expect(await rows().count()).to.be.at.most(MAX_ROWS);
     expect(pageErrors).to.deep.equal([]);
   });
+
+  it('charts events per second: no bar while the bus is quiet, bars once events flow, scaled to the busiest second', async () => {
+    const { url } = await startWeb(name);
+    await open(url);
+    // The bars on the canvas (#3a7, blended at their half-pixel edges; the label is grey): how many columns hold
+    // one, and the tallest, in pixels. The canvas is 60 px high; the busiest second's bar is 48.
+    type Canvas = { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+    const bars = (): Promise<{ columns: number; tallest: number }> =>
+      page.locator('#chart').evaluate((element) => {
+        const canvas = element as unknown as Canvas;
+        const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+        const heights = new Map<number, number>();
+        for (let i = 0; i < data.length; i += 4) {
+          const [r, g, b, a] = [data[i] as number, data[i + 1] as number, data[i + 2] as number, data[i + 3] as number];
+          const column = (i / 4) % canvas.width;
+          if (a > 0 && g - r > 40 && g - b > 20) heights.set(column, (heights.get(column) ?? 0) + 1);
+        }
+        return { columns: heights.size, tallest: Math.max(0, ...heights.values()) };
+      });
+    await until(async () => /^\d+ ev\/s$/.test((await page.locator('#rate').textContent()) ?? ''), 'the first tick', 5000);
+    expect((await bars()).columns, 'bars before any event').to.equal(0);
+    for (let second = 0; second < 3; second++) {
+      await Promise.all(Array.from({ length: 40 }, (_, n) => publisher.info({ second, n })));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    await until(async () => (await bars()).columns > 0, 'bars on the chart', 10_000);
+    expect((await bars()).tallest, 'the busiest second fills the chart').to.be.within(44, 48);
+    expect(await page.locator('#rate').textContent()).to.match(/^\d+ ev\/s$/);
+    expect(pageErrors).to.deep.equal([]);
+  });
 });
