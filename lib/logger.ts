@@ -366,8 +366,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * Reads the bus's history: the events its history stream holds from `since`, up to its last offset when the call
    * began, then ends. Works on any started logger whose config has history (`listen: false` included). Each event
    * comes once (duplicates by publisher and sequence are dropped), in the stream's order, with `meta.offset`.
-   * Breaking out of the loop releases its consumer. Throws a `TypeError` for a malformed `since`/`until`/`levels`,
-   * an `EventBusLoggerError` `CONFIG` when the config has no history, `NOT_STARTED`/`STOPPED` when not running.
+   * Breaking out of the loop releases its consumer. A lost connection is waited for (up to `resumeTimeout`) and
+   * the read goes on after the last event read; past that the loop throws `CONNECT`, naming the offset to read
+   * again from. Throws a `TypeError` for a malformed `since`/`until`/`levels`/`resumeTimeout`, an
+   * `EventBusLoggerError` `CONFIG` when the config has no history, `NOT_STARTED`/`STOPPED` when not running.
    * @example
    * for await (const { level, data, meta } of logger.history({ since: '1h', levels: ['critical'] })) console.log(meta.offset, level, data);
    */

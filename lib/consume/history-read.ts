@@ -3,7 +3,7 @@
 // prefetch or basic.get (each closes the whole connection on RabbitMQ 3.10): a per-consumer prefetch and acks.
 import createDebug from 'debug';
 import type { Bus } from '../bus/connection.js';
-import { EventBusLoggerError, configError } from '../errors.js';
+import { EventBusLoggerError, configError, describeError } from '../errors.js';
 import type { HistorySince, ResolvedOptions } from '../options.js';
 import { HOW_TO_TURN_HISTORY_ON, type Topology } from '../topology.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
@@ -29,7 +29,15 @@ export interface HistoryOptions<L extends string = string> {
   until?: HistorySince;
   /** Only these levels. @default every configured level */
   levels?: readonly NoInfer<L>[];
+  /**
+   * Milliseconds a read cut by a lost connection waits for the logger to reconnect, then goes on after the last
+   * record it read (nothing twice, nothing missed); 0 makes it throw at once. @default 30000
+   */
+  resumeTimeout?: number;
 }
+
+/** How long a cut read waits for the connection to come back, by default. */
+export const RESUME_TIMEOUT = 30_000;
 
 /**
  * Checks what `history()` was given and starts the read. Throws a TypeError for a malformed `since`, `until` or
@@ -48,6 +56,10 @@ export function readHistory<L extends string>(options: HistoryOptions<L>, { bus,
     }
     wanted = new Set(options.levels);
   }
+  const resumeTimeout = options.resumeTimeout ?? RESUME_TIMEOUT;
+  if (typeof resumeTimeout !== 'number' || !Number.isFinite(resumeTimeout) || resumeTimeout < 0) {
+    throw new TypeError(`Expected \`resumeTimeout\` to be a number of milliseconds from 0, got ${JSON.stringify(options.resumeTimeout)}`);
+  }
   return new HistoryRead<L>({
     bus,
     stream: topology.history.stream,
@@ -57,6 +69,7 @@ export function readHistory<L extends string>(options: HistoryOptions<L>, { bus,
     wanted,
     maxMessageBytes: settings.maxMessageBytes,
     prefetch: settings.prefetch,
+    resumeTimeout,
   });
 }
 
@@ -72,11 +85,15 @@ export interface HistoryReadParts {
   wanted: ReadonlySet<string>;
   maxMessageBytes: number;
   prefetch: number;
+  /** How long a read cut by a lost connection waits for it to come back; 0: it throws at once. */
+  resumeTimeout: number;
 }
 
 /**
  * Reads the history stream from `since` up to its last offset when the read began (found by a probe), then ends.
  * A finite async iterator; `return()` (breaking out of a `for await`) closes its channel, and with it its consumer.
+ * A lost channel (the connection went) is replaced once the records already received are handed out: the read
+ * goes on from the offset after the last record it took, within `resumeTimeout`.
  */
 export class HistoryRead<L extends string> implements AsyncIterableIterator<HistoryEvent<L>> {
   readonly #parts: HistoryReadParts;
@@ -90,6 +107,12 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
   #wake: (() => void) | undefined;
   #before: number | undefined;
   #received = false;
+  // The offset of the last record taken from the queue: a resumed read starts after it.
+  #last: number | undefined;
+  // Set when the channel closed before the end: the next read of an empty queue resumes.
+  #lost = false;
+  // Counts the channels asked for: one that arrives after its attempt was given up is closed.
+  #attempts = 0;
 
   constructor(parts: HistoryReadParts) {
     this.#parts = parts;
@@ -106,15 +129,18 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
       if (this.#done) return this.#finish();
       const message = this.#queue.shift();
       if (!message) {
+        if (this.#lost) await this.#resume();
         if (this.#failure) {
           const failure = this.#failure;
           await this.#finish();
           throw failure;
         }
+        if (this.#lost || this.#done) continue;
         await new Promise<void>((resolve) => (this.#wake = resolve));
         continue;
       }
-      this.#channel?.ack(message);
+      this.#last = offsetOf(message) ?? this.#last;
+      if (!this.#lost) this.#channel?.ack(message);
       const event = this.#accept(message);
       if (event) return { done: false, value: event };
     }
@@ -163,7 +189,7 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
   }
 
   async #open(): Promise<void> {
-    const { bus, stream, since, until, prefetch } = this.#parts;
+    const { bus, stream, since, until } = this.#parts;
     const last = await probeOffset(bus, stream, 'last');
     this.#end = until?.kind === 'offset' && last !== undefined ? Math.min(last, until.offset) : last;
     if (this.#end === undefined || since.kind === 'now' || (since.kind === 'offset' && since.offset > this.#end)) {
@@ -171,27 +197,7 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
       return;
     }
     this.#before = since.kind === 'time' ? Math.floor(since.time.getTime() / 1000) : undefined;
-    const channel = await scratchChannel(bus);
-    this.#channel = channel;
-    channel.on('close', () => {
-      if (this.#done || this.#channel !== channel) return;
-      this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: its channel closed (the connection was lost); read again from the offset after the last event read`);
-      this.#wake?.();
-    });
-    await call<unknown>((cb) => channel.prefetch(prefetch, false, cb));
-    await call<unknown>((cb) =>
-      channel.consume(
-        stream,
-        (message) => {
-          if (!message || this.#done) return;
-          this.#received = true;
-          this.#queue.push(message);
-          this.#wake?.();
-        },
-        { noAck: false, arguments: { 'x-stream-offset': streamOffsetArgument(since) } },
-        cb,
-      ),
-    );
+    await this.#consume(since);
     if (since.kind === 'time') {
       // When every record is older than `since`, the broker starts at the end and says nothing: with no record
       // within the wait of an empty stream, there is nothing to read.
@@ -202,5 +208,87 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
         }
       }, EMPTY_STREAM_WAIT).unref();
     }
+  }
+
+  // Consumes the stream from `from` on a channel of its own.
+  async #consume(from: StreamStart): Promise<void> {
+    const { bus, stream, prefetch } = this.#parts;
+    const attempt = ++this.#attempts;
+    const channel = await scratchChannel(bus);
+    if (attempt !== this.#attempts || this.#done) {
+      await closeQuietly(channel);
+      throw new Error('given up');
+    }
+    this.#channel = channel;
+    channel.on('close', () => {
+      if (this.#done || this.#channel !== channel) return;
+      debug('channel of the read closed at offset %s; resuming after the records already received', this.#last);
+      this.#channel = undefined;
+      this.#lost = true;
+      this.#wake?.();
+    });
+    await call<unknown>((cb) => channel.prefetch(prefetch, false, cb));
+    await call<unknown>((cb) =>
+      channel.consume(
+        stream,
+        (message) => {
+          if (!message || this.#done || this.#channel !== channel) return;
+          this.#received = true;
+          this.#queue.push(message);
+          this.#wake?.();
+        },
+        { noAck: false, arguments: { 'x-stream-offset': streamOffsetArgument(from) } },
+        cb,
+      ),
+    );
+  }
+
+  // After a lost channel: a new one, reading on after the last record taken (or from `since` when none was). Tried
+  // again with a growing delay (the stream may not be back as soon as the connection is) until resumeTimeout;
+  // then the read fails with CONNECT.
+  async #resume(): Promise<void> {
+    const { stream, since, resumeTimeout } = this.#parts;
+    this.#lost = false;
+    const from: StreamStart = this.#last === undefined ? since : { kind: 'offset', offset: this.#last + 1 };
+    const again = `read again ${from.kind === 'offset' ? `from offset ${from.offset}` : 'with the same since'}`;
+    const deadline = performance.now() + resumeTimeout;
+    // Rascal hears of a lost connection a moment after its channels do (its handler runs in setImmediate); a channel
+    // asked for in between is created on the dead connection, which amqplib answers with a throw nobody can catch.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    let delay = 100;
+    let why = 'resumeTimeout 0';
+    while (!this.#done && performance.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      const attempt = this.#consume(from);
+      attempt.catch(() => undefined);
+      try {
+        await Promise.race([
+          attempt,
+          new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => reject(new Error(`not back within resumeTimeout (${resumeTimeout} ms)`)), Math.max(0, deadline - performance.now()));
+          }),
+        ]);
+        debug('resumed from %o', from);
+        return;
+      } catch (error) {
+        why = describeError(error);
+        debug('resume from %o failed: %s', from, why);
+        // This attempt is given up: a channel it opens later is closed at once (#consume checks).
+        this.#attempts++;
+        await this.#dropChannel();
+      } finally {
+        clearTimeout(timer);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - performance.now()))));
+      delay = Math.min(delay * 2, 2000);
+    }
+    if (!this.#done) this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: the connection was lost and the read could not go on (${why}); ${again}`);
+  }
+
+  async #dropChannel(): Promise<void> {
+    const channel = this.#channel;
+    this.#channel = undefined;
+    this.#lost = false;
+    if (channel) await closeQuietly(channel);
   }
 }

@@ -203,6 +203,66 @@ describe('history', function () {
       expect(await consumersOfBus(name)).to.equal(0);
     });
 
+    // prefetch 1: the broker sends a record or two ahead of the reader, so a lost connection cuts the read midway.
+    const cutAfterThree = async (read: AsyncIterableIterator<HistoryEvent<string>>): Promise<unknown[]> => {
+      const got: unknown[] = [];
+      for (let i = 0; i < 3; i++) got.push((await read.next()).value?.data.n);
+      execFileSync('rabbitmqctl', ['close_all_connections', 'spec: history() across a lost connection'], { stdio: 'ignore' });
+      return got;
+    };
+
+    it('goes on after a lost connection, from the event after the last one read: every event once, in order', async () => {
+      const reader = await logger({ listen: false, prefetch: 1 });
+      const reconnected = next(reader, 'reconnected', 20_000);
+      const read = reader.history({ since: 'start' });
+      const got = await cutAfterThree(read);
+      for await (const event of read) got.push(event.data.n);
+      await reconnected;
+      expect(got).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(await consumersOfBus(name)).to.equal(0);
+    });
+
+    it('with resumeTimeout 0, a lost connection ends the read with CONNECT naming the offset to read again from', async () => {
+      const reader = await logger({ listen: false, prefetch: 1 });
+      const reconnected = next(reader, 'reconnected', 20_000);
+      const read = reader.history({ since: 'start', resumeTimeout: 0 });
+      const got = await cutAfterThree(read);
+      let error: (Error & { code?: string }) | undefined;
+      try {
+        for await (const event of read) got.push(event.data.n);
+      } catch (caught) {
+        error = caught as Error & { code?: string };
+      }
+      expect(error?.code).to.equal('CONNECT');
+      const from = Number(/read again from offset (\d+)$/.exec(error?.message ?? '')?.[1]);
+      expect(from, error?.message).to.equal((offsets[got.length - 1] as number) + 1);
+      await reconnected;
+      for (const event of await collect(reader.history({ since: from }))) got.push(event.data.n);
+      expect(got).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+
+    it('a connection that does not come back within resumeTimeout ends the read with CONNECT saying why and where to read again', async () => {
+      const proxy = await TcpProxy.start();
+      try {
+        const reader = await logger({ url: proxy.url(), listen: false, prefetch: 1 });
+        const read = reader.history({ since: 'start', resumeTimeout: 1000 });
+        const got: unknown[] = [];
+        for (let i = 0; i < 3; i++) got.push((await read.next()).value?.data.n);
+        proxy.down();
+        let error: (Error & { code?: string }) | undefined;
+        try {
+          for await (const event of read) got.push(event.data.n);
+        } catch (caught) {
+          error = caught as Error & { code?: string };
+        }
+        expect(error?.code).to.equal('CONNECT');
+        expect(error?.message).to.match(/^Reading the history of ".*\.history" stopped: the connection was lost and the read could not go on \(not back within resumeTimeout \(1000 ms\)\); read again from offset \d+$/);
+        expect(got).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].slice(0, got.length));
+      } finally {
+        await proxy.close();
+      }
+    });
+
     it('two buses never see each other’s history', async () => {
       name = fresh('history-other');
       const other = await logger({ listen: false });
@@ -222,6 +282,9 @@ describe('history', function () {
         expect(error, String(since)).to.be.instanceOf(TypeError);
       }
       expect(() => reader.history({ since: 'start', levels: ['nope'] })).to.throw(TypeError, /configured levels \(info, critical\)/);
+      for (const resumeTimeout of [-1, Number.NaN, '5s']) {
+        expect(() => reader.history({ since: 'start', resumeTimeout: resumeTimeout as number }), String(resumeTimeout)).to.throw(TypeError, /Expected `resumeTimeout` to be a number of milliseconds from 0/);
+      }
       // The connection is still fine: a malformed x-stream-offset would have closed it on RabbitMQ 3.10.
       await reader.info({ still: 'connected' });
       expect(reader.stats().reconnects).to.equal(0);
