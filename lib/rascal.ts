@@ -2,7 +2,7 @@
 // Rascal ships no types and @types/rascal describes rascal 10; these describe rascal 21 as read from its source.
 import { createRequire } from 'node:module';
 
-type Callback<T = void> = (error: Error | null, result: T) => void;
+export type Callback<T = void> = (error: Error | null, result: T) => void;
 
 /** An amqplib callback-API channel, as Rascal's vhost creates it. */
 export interface AmqpChannel {

@@ -6,7 +6,7 @@ import { EventBusLoggerError, describeError } from '../errors.js';
 import { checkExchangesOnly, refusedAtConnect } from './exchange.js';
 import { TypedEventEmitter } from '../events.js';
 import { tlsFailure } from '../tls.js';
-import { createBroker, findVhost, releaseKeepAlive, type AmqpChannel, type AmqpConfirmChannel, type AmqpConnection, type RascalBroker, type RascalVhost } from '../rascal.js';
+import { createBroker, findVhost, releaseKeepAlive, type AmqpChannel, type AmqpConfirmChannel, type AmqpConnection, type Callback, type RascalBroker, type RascalVhost } from '../rascal.js';
 import { Backoff } from './backoff.js';
 
 const debug = createDebug('event-bus-logger:connection');
@@ -51,7 +51,6 @@ export const CONNECTION_DROPPED = 'the connection was dropped';
 
 // Rascal words a failed connect "Failed to connect to: <url>. Original message was: <amqplib's message>".
 const RASCAL_CONNECT_FAILURE = /^Failed to connect to: (\S+)\. Original message was: /;
-
 // RabbitMQ refuses a vhost (missing, or no permission on it) by closing the connection: 530 NOT_ALLOWED.
 const VHOST_REFUSED = /Expected ConnectionOpenOk; got <ConnectionClose/;
 
@@ -227,16 +226,18 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
 
   /** A new regular channel on Rascal's connection. Waits while Rascal is reconnecting. */
   channel(): Promise<AmqpChannel> {
-    return new Promise((resolve, reject) => {
-      this.vhost.getChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(this.track(channel))));
-    });
+    return this.newChannel((done) => this.vhost.getChannel(done));
   }
 
   /** A new confirm channel on Rascal's connection. */
   confirmChannel(): Promise<AmqpConfirmChannel> {
-    return new Promise((resolve, reject) => {
-      this.vhost.getConfirmChannel((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(this.track(channel))));
-    });
+    return this.newChannel((done) => this.vhost.getConfirmChannel(done));
+  }
+
+  // A turn later: until Rascal hears of a lost connection, amqplib throws (uncatchably) on a request for a channel.
+  private async newChannel<C extends AmqpChannel>(get: (done: Callback<C | undefined>) => void): Promise<C> {
+    await new Promise((resolve) => setImmediate(resolve));
+    return new Promise((resolve, reject) => get((error, channel) => (error || !channel ? reject(error ?? new Error('the connection is shutting down')) : resolve(this.track(channel)))));
   }
 
   private track<C extends AmqpChannel>(channel: C): C {

@@ -129,13 +129,14 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
       if (this.#done) return this.#finish();
       const message = this.#queue.shift();
       if (!message) {
-        if (this.#lost) await this.#resume();
+        // Records may have arrived while the read resumed: look at the queue again before waiting.
+        if (this.#lost && (await this.#resume())) continue;
         if (this.#failure) {
           const failure = this.#failure;
           await this.#finish();
           throw failure;
         }
-        if (this.#lost || this.#done) continue;
+        if (this.#done) continue;
         await new Promise<void>((resolve) => (this.#wake = resolve));
         continue;
       }
@@ -245,16 +246,13 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
 
   // After a lost channel: a new one, reading on after the last record taken (or from `since` when none was). Tried
   // again with a growing delay (the stream may not be back as soon as the connection is) until resumeTimeout;
-  // then the read fails with CONNECT.
-  async #resume(): Promise<void> {
+  // then the read fails with CONNECT. True once resumed.
+  async #resume(): Promise<boolean> {
     const { stream, since, resumeTimeout } = this.#parts;
     this.#lost = false;
     const from: StreamStart = this.#last === undefined ? since : { kind: 'offset', offset: this.#last + 1 };
     const again = `read again ${from.kind === 'offset' ? `from offset ${from.offset}` : 'with the same since'}`;
     const deadline = performance.now() + resumeTimeout;
-    // Rascal hears of a lost connection a moment after its channels do (its handler runs in setImmediate); a channel
-    // asked for in between is created on the dead connection, which amqplib answers with a throw nobody can catch.
-    await new Promise((resolve) => setTimeout(resolve, 50));
     let delay = 100;
     let why = 'resumeTimeout 0';
     while (!this.#done && performance.now() < deadline) {
@@ -269,7 +267,7 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
           }),
         ]);
         debug('resumed from %o', from);
-        return;
+        return true;
       } catch (error) {
         why = describeError(error);
         debug('resume from %o failed: %s', from, why);
@@ -283,6 +281,7 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
       delay = Math.min(delay * 2, 2000);
     }
     if (!this.#done) this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: the connection was lost and the read could not go on (${why}); ${again}`);
+    return false;
   }
 
   async #dropChannel(): Promise<void> {
