@@ -377,7 +377,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const { bus, topology, settings } = this.#parts;
     if (this.#state === 'stopping' || this.#state === 'stopped') throw new EventBusLoggerError('STOPPED', 'Cannot read history: the logger is stopped');
     if (this.#state !== 'running' || !bus || !topology || !settings) throw new EventBusLoggerError('NOT_STARTED', 'Cannot read history: the logger is not started; await logger.start() or use EventBusLogger.create()');
-    return readHistory<L>(options, { bus, topology, settings });
+    return readHistory<L>(options, { bus, topology, settings, stopping: () => this.#state === 'stopping' || this.#state === 'stopped' });
   }
 
   /** Stops the logger at the end of an `await using` block. */

@@ -1,7 +1,8 @@
 // What the commands share: exit codes, the error that carries one, the options common to both, reading the bus
 // before connecting, and the notices both print.
 import { readFileSync } from 'node:fs';
-import { CONNECTION_DROPPED, exchangeExists } from '../bus/connection.js';
+import { CONNECTION_DROPPED } from '../bus/connection.js';
+import { exchangeExists } from '../bus/exchange-exists.js';
 import { parseSince } from '../consume/since.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { HOW_TO_TURN_HISTORY_ON } from '../topology.js';

@@ -43,7 +43,10 @@ export const RESUME_TIMEOUT = 30_000;
  * Checks what `history()` was given and starts the read. Throws a TypeError for a malformed `since`, `until` or
  * `levels`, a `CONFIG` error when the bus has no history.
  */
-export function readHistory<L extends string>(options: HistoryOptions<L>, { bus, topology, settings }: { bus: Pick<Bus, 'channel'>; topology: Topology; settings: ResolvedOptions }): HistoryRead<L> {
+export function readHistory<L extends string>(
+  options: HistoryOptions<L>,
+  { bus, topology, settings, stopping }: { bus: Pick<Bus, 'channel'>; topology: Topology; settings: ResolvedOptions; stopping: () => boolean },
+): HistoryRead<L> {
   if (options === null || typeof options !== 'object') throw new TypeError(`Expected history() options { since, until?, levels? }, got ${options === null ? 'null' : typeof options}`);
   const since = parseSince(options.since, 'since');
   const until = options.until === undefined ? undefined : parseSince(options.until, 'until');
@@ -70,6 +73,7 @@ export function readHistory<L extends string>(options: HistoryOptions<L>, { bus,
     maxMessageBytes: settings.maxMessageBytes,
     prefetch: settings.prefetch,
     resumeTimeout,
+    stopping,
   });
 }
 
@@ -87,6 +91,8 @@ export interface HistoryReadParts {
   prefetch: number;
   /** How long a read cut by a lost connection waits for it to come back; 0: it throws at once. */
   resumeTimeout: number;
+  /** True once the logger is stopping: a cut read then ends at once with STOPPED. */
+  stopping: () => boolean;
 }
 
 /**
@@ -256,6 +262,10 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
     let delay = 100;
     let why = 'resumeTimeout 0';
     while (!this.#done && performance.now() < deadline) {
+      if (this.#parts.stopping()) {
+        this.#failure = new EventBusLoggerError('STOPPED', `Reading the history of "${stream}" stopped: the connection was lost and the logger is stopping; ${again}`);
+        return false;
+      }
       let timer: NodeJS.Timeout | undefined;
       const attempt = this.#consume(from);
       attempt.catch(() => undefined);

@@ -241,6 +241,22 @@ describe('history', function () {
       expect(got).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     });
 
+    it('a read cut by a lost connection while the logger stops ends with STOPPED, without waiting out resumeTimeout', async () => {
+      const reader = await logger({ listen: false, prefetch: 1 });
+      const read = reader.history({ since: 'start', resumeTimeout: 45_000 });
+      const got = await cutAfterThree(read);
+      const stopped = reader.stop();
+      let error: (Error & { code?: string }) | undefined;
+      try {
+        for await (const event of read) got.push(event.data.n);
+      } catch (caught) {
+        error = caught as Error & { code?: string };
+      }
+      await stopped;
+      expect(error?.code, error?.message).to.equal('STOPPED');
+      expect(error?.message).to.match(/the logger is stopping; read again from offset \d+$/);
+    });
+
     it('a connection that does not come back within resumeTimeout ends the read with CONNECT saying why and where to read again', async () => {
       const proxy = await TcpProxy.start();
       try {
