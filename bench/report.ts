@@ -42,6 +42,7 @@ interface MetricDef {
 export const METRICS: readonly MetricDef[] = [
   { key: 'sequential', label: 'sequential publish', unit: 'ev/s', workload: 'sequential', field: 'eventsPerSec', higherIsBetter: true, target: { ratio: 0.9, text: '>= 0.9x' }, minimalTarget: { ratio: 0.9, text: '>= 0.9x' } },
   { key: 'sequentialCold', label: 'sequential, first events (cold JIT)', unit: 'ev/s', workload: 'sequential', field: 'coldPerSec', higherIsBetter: true },
+  { key: 'sequentialCpu', label: 'sequential, CPU per event (µs, lower is better)', unit: 'µs', workload: 'sequential', field: 'cpuMicrosPerEvent', higherIsBetter: false },
   { key: 'burstPublish', label: 'burst publish', unit: 'ev/s', workload: 'burst', field: 'publishPerSec', higherIsBetter: true, target: { ratio: 0.8, text: '>= 0.8x' }, minimalTarget: { ratio: 0.85, text: '>= 0.85x' } },
   { key: 'burstE2e', label: 'burst end-to-end', unit: 'ev/s', workload: 'burst', field: 'e2ePerSec', higherIsBetter: true, target: { ratio: 0.8, text: '>= 0.8x' }, minimalTarget: { ratio: 0.85, text: '>= 0.85x' }, mustBeZero: 'lost' },
   { key: 'latencyP50', label: 'latency p50', unit: 'ms', workload: 'latency', field: 'p50Ms', higherIsBetter: false },
