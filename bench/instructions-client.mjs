@@ -1,0 +1,47 @@
+// One client of bench/instructions-per-event.sh, in plain JavaScript so that no transform runs in the measured
+// process: the compiled library (dist/, `npm run build` first) or a minimal raw amqplib client (contentType only,
+// a confirm channel, one ack per message). Awaits W untimed publishes, then N more, each received by the client's
+// own listener. Usage: W=3000 N=6000 node bench/instructions-client.mjs library|minimal
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const amqplib = require('amqplib');
+const which = process.argv[2];
+if (which !== 'library' && which !== 'minimal') throw new Error(`Expected "library" or "minimal", got "${which}"`);
+const warmUp = Number(process.env.W ?? 3000);
+const count = Number(process.env.N ?? 6000);
+const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const exchange = `bench_instructions_${which}_${process.pid}`;
+
+let publish;
+let close;
+if (which === 'library') {
+  const { EventBusLogger } = await import(new URL('../dist/lib/index.js', import.meta.url).href);
+  const logger = await EventBusLogger.create({ url, name: exchange });
+  logger.on('info', () => {});
+  publish = (event) => logger.info(event);
+  close = () => logger.stop();
+} else {
+  const connection = await amqplib.connect(url, { noDelay: true });
+  const publisher = await connection.createConfirmChannel();
+  const consumer = await connection.createChannel();
+  await publisher.assertExchange(exchange, 'topic', { durable: false });
+  const { queue } = await consumer.assertQueue('', { exclusive: true, durable: false });
+  await consumer.bindQueue(queue, exchange, 'info');
+  await consumer.prefetch(1000);
+  await consumer.consume(queue, (message) => {
+    consumer.ack(message);
+    JSON.parse(message.content.toString());
+  });
+  publish = (event) =>
+    new Promise((resolve, reject) =>
+      publisher.publish(exchange, 'info', Buffer.from(JSON.stringify(event)), { contentType: 'application/json' }, (error) => (error ? reject(error) : resolve())),
+    );
+  close = () => connection.close();
+}
+for (let n = 0; n < warmUp + count; n++) await publish({ n, t: performance.now(), msg: 'benchmark event' });
+await close();
+const cleanup = await amqplib.connect(url);
+const channel = await cleanup.createChannel();
+await channel.deleteExchange(exchange);
+await cleanup.close();
