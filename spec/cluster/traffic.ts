@@ -32,6 +32,11 @@ export class Traffic {
     }
   }
 
+  /** How many events were handed to publish() so far (the last one may still be in flight). */
+  get sentSoFar(): number {
+    return this.sent;
+  }
+
   /** Resolves once `count` more events are confirmed than when called. */
   async more(count: number, ms = 60_000): Promise<void> {
     const target = this.confirmed.length + count;
