@@ -11,6 +11,7 @@ import { BusSession } from './bus/session.js';
 import { wireConsumers, type Consumers } from './consume/consumers.js';
 import { readHistory, type HistoryEvent, type HistoryOptions } from './consume/history-read.js';
 import { EventBusLoggerError, accessError, describeError } from './errors.js';
+import { within } from './deadline.js';
 import { ListenerFailures } from './listener-failures.js';
 import { TypedEventEmitter, type EventBusLoggerEvents, type EventHandler, type LifecycleEvents } from './events.js';
 import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions, type ResolvedOptions } from './options.js';
@@ -174,18 +175,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     // that froze) fails it too, instead of leaving create() pending until the connection's heartbeat gives up.
     const opening = session.open();
     opening.catch(noop);
-    let timer: NodeJS.Timeout | undefined;
-    const left = Math.max(0, settings.startTimeout - (performance.now() - started));
-    try {
-      await Promise.race([
-        opening,
-        new Promise<never>((_resolve, reject) => {
-          timer = setTimeout(() => reject(new EventBusLoggerError('CONNECT', `Connected to the event bus at ${bus.url}, but setting up this logger (channels, exchange, queue) did not finish within startTimeout (${settings.startTimeout} ms): the broker stopped answering`)), left);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await within(opening, settings.startTimeout - (performance.now() - started), () =>
+      new EventBusLoggerError('CONNECT', `Connected to the event bus at ${bus.url}, but setting up this logger (channels, exchange, queue) did not finish within startTimeout (${settings.startTimeout} ms): the broker stopped answering`),
+    );
     this.#state = 'running';
     this.#ready();
   }

@@ -7,6 +7,7 @@ import { checkExchangesOnly, refusedAtConnect } from './exchange.js';
 import { TypedEventEmitter } from '../events.js';
 import { tlsFailure } from '../tls.js';
 import { createBroker, findVhost, releaseKeepAlive, type AmqpChannel, type AmqpConfirmChannel, type AmqpConnection, type Callback, type RascalBroker, type RascalVhost } from '../rascal.js';
+import { within } from '../deadline.js';
 import { Backoff } from './backoff.js';
 
 const debug = createDebug('event-bus-logger:connection');
@@ -138,15 +139,9 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
     let checkOnly = false; // set once the broker refused this user the exchange's declare: Rascal then checks it
     for (let attempt = 1; ; attempt++) {
       const remaining = timing.startTimeout - (performance.now() - started);
-      let timer: NodeJS.Timeout | undefined;
       const creating = createBroker(checkOnly ? checkExchangesOnly(config, vhostName) : structuredClone(config));
       try {
-        const broker = await Promise.race([
-          creating,
-          new Promise<never>((_resolve, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within startTimeout (${timing.startTimeout} ms)`)), remaining);
-          }),
-        ]);
+        const broker = await within(creating, remaining, () => new Error(`no answer within startTimeout (${timing.startTimeout} ms)`));
         const connection = new BusConnection(broker, findVhost(broker, vhostName));
         connection.checksExchange = checkOnly;
         return connection;
@@ -170,8 +165,6 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
         if (!timing.waitForBroker || elapsed + delay >= timing.startTimeout) {
           throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (${attempt} attempt${attempt > 1 ? 's' : ''} in ${Math.round(elapsed)} ms): ${reason}`);
         }
-      } finally {
-        clearTimeout(timer);
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = backoff.next();

@@ -4,6 +4,7 @@
 import createDebug from 'debug';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { createBroker } from '../rascal.js';
+import { within } from '../deadline.js';
 import { tlsFailure } from '../tls.js';
 import { RASCAL_CONNECT_FAILURE, VHOST_REFUSED, connectFailure } from './connection.js';
 
@@ -22,13 +23,9 @@ export async function exchangeExists(config: Record<string, unknown>, vhostName:
   vhost.exchanges = { [exchange]: { ...declared, assert: false, check: true } };
   for (const key of ['queues', 'bindings', 'publications', 'subscriptions']) delete vhost[key];
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
   const creating = createBroker(checkConfig);
   try {
-    const broker = await Promise.race([
-      creating,
-      new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no answer within startTimeout (${timeout} ms)`)), timeout))),
-    ]);
+    const broker = await within(creating, timeout, () => new Error(`no answer within startTimeout (${timeout} ms)`));
     await broker.shutdown().catch(() => undefined);
     return true;
   } catch (error) {
@@ -42,7 +39,5 @@ export async function exchangeExists(config: Record<string, unknown>, vhostName:
     }
     debug('exchange check: %s', reason);
     return undefined;
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -3,6 +3,7 @@
 // prefetch or basic.get (each closes the whole connection on RabbitMQ 3.10): a per-consumer prefetch and acks.
 import createDebug from 'debug';
 import type { Bus } from '../bus/connection.js';
+import { within } from '../deadline.js';
 import { EventBusLoggerError, configError, describeError } from '../errors.js';
 import type { HistorySince, ResolvedOptions } from '../options.js';
 import { HOW_TO_TURN_HISTORY_ON, type Topology } from '../topology.js';
@@ -266,16 +267,10 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
         this.#failure = new EventBusLoggerError('STOPPED', `Reading the history of "${stream}" stopped: the connection was lost and the logger is stopping; ${again}`);
         return false;
       }
-      let timer: NodeJS.Timeout | undefined;
       const attempt = this.#consume(from);
       attempt.catch(() => undefined);
       try {
-        await Promise.race([
-          attempt,
-          new Promise<never>((_resolve, reject) => {
-            timer = setTimeout(() => reject(new Error(`not back within resumeTimeout (${resumeTimeout} ms)`)), Math.max(0, deadline - performance.now()));
-          }),
-        ]);
+        await within(attempt, deadline - performance.now(), () => new Error(`not back within resumeTimeout (${resumeTimeout} ms)`));
         debug('resumed from %o', from);
         return true;
       } catch (error) {
@@ -284,8 +279,6 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
         // This attempt is given up: a channel it opens later is closed at once (#consume checks).
         this.#attempts++;
         await this.#dropChannel();
-      } finally {
-        clearTimeout(timer);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - performance.now()))));
       delay = Math.min(delay * 2, 2000);
