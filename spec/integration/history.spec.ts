@@ -203,6 +203,16 @@ describe('history', function () {
       expect(await consumersOfBus(name)).to.equal(0);
     });
 
+    // Reads what is left of `read` into `got`; resolves with the error that ended the read, if one did.
+    const readRest = async (read: AsyncIterableIterator<HistoryEvent<string>>, got: unknown[]): Promise<(Error & { code?: string }) | undefined> => {
+      try {
+        for await (const event of read) got.push(event.data.n);
+      } catch (caught) {
+        return caught as Error & { code?: string };
+      }
+      return undefined;
+    };
+
     // prefetch 1: the broker sends a record or two ahead of the reader, so a lost connection cuts the read midway.
     const cutAfterThree = async (read: AsyncIterableIterator<HistoryEvent<string>>): Promise<unknown[]> => {
       const got: unknown[] = [];
@@ -227,12 +237,7 @@ describe('history', function () {
       const reconnected = next(reader, 'reconnected', 20_000);
       const read = reader.history({ since: 'start', resumeTimeout: 0 });
       const got = await cutAfterThree(read);
-      let error: (Error & { code?: string }) | undefined;
-      try {
-        for await (const event of read) got.push(event.data.n);
-      } catch (caught) {
-        error = caught as Error & { code?: string };
-      }
+      const error = await readRest(read, got);
       expect(error?.code).to.equal('CONNECT');
       const from = Number(/read again from offset (\d+)$/.exec(error?.message ?? '')?.[1]);
       expect(from, error?.message).to.equal((offsets[got.length - 1] as number) + 1);
@@ -246,12 +251,7 @@ describe('history', function () {
       const read = reader.history({ since: 'start', resumeTimeout: 45_000 });
       const got = await cutAfterThree(read);
       const stopped = reader.stop();
-      let error: (Error & { code?: string }) | undefined;
-      try {
-        for await (const event of read) got.push(event.data.n);
-      } catch (caught) {
-        error = caught as Error & { code?: string };
-      }
+      const error = await readRest(read, got);
       await stopped;
       expect(error?.code, error?.message).to.equal('STOPPED');
       expect(error?.message).to.match(/the logger is stopping; read again from offset \d+$/);
@@ -265,12 +265,7 @@ describe('history', function () {
         const got: unknown[] = [];
         for (let i = 0; i < 3; i++) got.push((await read.next()).value?.data.n);
         proxy.down();
-        let error: (Error & { code?: string }) | undefined;
-        try {
-          for await (const event of read) got.push(event.data.n);
-        } catch (caught) {
-          error = caught as Error & { code?: string };
-        }
+        const error = await readRest(read, got);
         expect(error?.code).to.equal('CONNECT');
         expect(error?.message).to.match(/^Reading the history of ".*\.history" stopped: the connection was lost and the read could not go on \(not back within resumeTimeout \(1000 ms\)\); read again from offset \d+$/);
         expect(got).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].slice(0, got.length));
