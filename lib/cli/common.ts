@@ -166,6 +166,36 @@ export function requireHistory(since: string | undefined, { topology }: BusPlan)
   }
 }
 
+/** A long-running command's stop, asked for by a signal or a closed stdout: `done` resolves once it is asked. */
+export class StopRequest {
+  requested = false;
+  readonly done: Promise<void>;
+  #resolve!: () => void;
+
+  constructor() {
+    this.done = new Promise<void>((resolve) => (this.#resolve = resolve));
+  }
+
+  request(): void {
+    this.requested = true;
+    this.#resolve();
+  }
+
+  /**
+   * Starts `logger`; false when a stop asked for meanwhile made the start fail (the command then ends with 0).
+   * Any other failure is thrown as the CLI's error.
+   */
+  async start(logger: EventBusLogger<string>): Promise<boolean> {
+    try {
+      await logger.start();
+      return true;
+    } catch (error) {
+      if (this.requested) return false;
+      throw asCliError(error);
+    }
+  }
+}
+
 /**
  * Stops the command on SIGINT or SIGTERM: the first calls `stop`, a second exits at once (130). Returns the function
  * that removes the handlers.

@@ -2,7 +2,7 @@
 import { formatJson, formatPretty, tailRecord, useColor, type TailRecord } from '../bridges/event-record.js';
 import { EventBusLogger } from '../logger.js';
 import type { EventBusLoggerOptions } from '../options.js';
-import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, usage, warnIfNewBus, type Parsed } from './common.js';
+import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, StopRequest, usage, warnIfNewBus, type Parsed } from './common.js';
 
 function writer(onClosed: () => void): (line: string) => void {
   let closed = false;
@@ -45,12 +45,9 @@ export async function tail(parsed: Parsed): Promise<number> {
 
   const logger = new EventBusLogger<string>(loggerSettings, undefined, tailPlan);
   // Stop on SIGINT, SIGTERM or a closed stdout; a second signal exits at once.
-  let stopRequested = false;
-  let requestStop!: () => void;
-  const stopping = new Promise<void>((resolve) => (requestStop = resolve));
+  const stopRequest = new StopRequest();
   const stop = (): void => {
-    stopRequested = true;
-    requestStop();
+    stopRequest.request();
     void logger.stop();
   };
   const print = writer(stop);
@@ -73,13 +70,8 @@ export async function tail(parsed: Parsed): Promise<number> {
 
   const removeSignals = onStopSignals(stop);
   try {
-    try {
-      await logger.start();
-    } catch (error) {
-      if (stopRequested) return EXIT.OK;
-      throw asCliError(error);
-    }
-    await stopping;
+    if (!(await stopRequest.start(logger))) return EXIT.OK;
+    await stopRequest.done;
     await logger.stop();
     reportDropped(logger);
   } finally {

@@ -4,7 +4,7 @@ import { tailRecord } from '../bridges/event-record.js';
 import { EventBusLogger } from '../logger.js';
 import { Feed } from '../web/feed.js';
 import { WebServer, isLoopback } from '../web/server.js';
-import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, usage, warnIfNewBus, type Parsed } from './common.js';
+import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, StopRequest, usage, warnIfNewBus, type Parsed } from './common.js';
 
 /** The environment variable that holds the access token when `--token` is not given. */
 export const TOKEN_VARIABLE = 'EVENT_BUS_LOGGER_TOKEN';
@@ -57,28 +57,18 @@ export async function web(parsed: Parsed): Promise<number> {
   logger.on('blocked', ({ reason }) => feed.notice({ kind: 'blocked', text: `the broker blocks publishing: ${reason}` }));
   logger.on('unblocked', ({ duration }) => feed.notice({ kind: 'unblocked', text: `the broker accepts publishes again after ${duration} ms` }));
 
-  let stopRequested = false;
-  let requestStop!: () => void;
-  const stopping = new Promise<void>((resolve) => (requestStop = resolve));
-  const removeSignals = onStopSignals(() => {
-    stopRequested = true;
-    requestStop();
-  });
+  const stopRequest = new StopRequest();
+  const removeSignals = onStopSignals(() => stopRequest.request());
   let server: WebServer | undefined;
   try {
-    try {
-      await logger.start();
-    } catch (error) {
-      if (stopRequested) return EXIT.OK;
-      throw asCliError(error);
-    }
+    if (!(await stopRequest.start(logger))) return EXIT.OK;
     server = await WebServer.start(feed, { host, port: listenPort, token }).catch((error: NodeJS.ErrnoException) => {
       const why = error.code === 'EADDRINUSE' ? `port ${listenPort} is in use (try another --port)` : error.code === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine` : error.message;
       throw new CliError(`cannot serve on ${host}:${listenPort}: ${why}`, EXIT.FAILED);
     });
     process.stdout.write(`${PROGRAM}: serving the bus ${bus.exchange} on ${server.url}\n`);
     if (token !== undefined) process.stdout.write(`${PROGRAM}: off the loopback every request needs that token (it is kept in a cookie after the first visit)\n`);
-    await stopping;
+    await stopRequest.done;
   } finally {
     removeSignals();
     await server?.close();
