@@ -111,6 +111,11 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     this.#listenerFailures = new ListenerFailures(this.#stats, this.#report, () => this.listenerCount('error') > 0);
   }
 
+  // Stopping or stopped: publishes, history reads and new starts are refused.
+  get #stopped(): boolean {
+    return this.#state === 'stopping' || this.#state === 'stopped';
+  }
+
   /** Every level configured on the bus (known after start). */
   get levels(): L[] {
     return [...(this.#parts.topology?.levels ?? [])] as L[];
@@ -136,7 +141,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    */
   start(): Promise<void> {
     if (this.#state === 'running') return Promise.resolve();
-    if (this.#state === 'stopping' || this.#state === 'stopped') {
+    if (this.#stopped) {
       return Promise.reject(new EventBusLoggerError('STOPPED', 'This logger was stopped; create a new one to start again'));
     }
     if (!this.#starting) {
@@ -214,7 +219,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
 
   #publish(level: string, data: EventData): Promise<void> {
     const { publisher, outgoing } = this.#parts;
-    if (this.#state === 'stopping' || this.#state === 'stopped') {
+    if (this.#stopped) {
       return Promise.reject(new EventBusLoggerError('STOPPED', `Event not sent: the logger is ${this.#state === 'stopping' ? 'stopping' : 'stopped'}`));
     }
     if (this.#state !== 'running' || !publisher || !outgoing) {
@@ -367,9 +372,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    */
   history(options: HistoryOptions<L>): AsyncIterableIterator<HistoryEvent<L>> {
     const { bus, topology, settings } = this.#parts;
-    if (this.#state === 'stopping' || this.#state === 'stopped') throw new EventBusLoggerError('STOPPED', 'Cannot read history: the logger is stopped');
+    if (this.#stopped) throw new EventBusLoggerError('STOPPED', 'Cannot read history: the logger is stopped');
     if (this.#state !== 'running' || !bus || !topology || !settings) throw new EventBusLoggerError('NOT_STARTED', 'Cannot read history: the logger is not started; await logger.start() or use EventBusLogger.create()');
-    return readHistory<L>(options, { bus, topology, settings, stopping: () => this.#state === 'stopping' || this.#state === 'stopped' });
+    return readHistory<L>(options, { bus, topology, settings, stopping: () => this.#stopped });
   }
 
   /** Stops the logger at the end of an `await using` block. */
