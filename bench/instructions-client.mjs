@@ -1,13 +1,15 @@
 // One client of bench/instructions-per-event.sh, in plain JavaScript so that no transform runs in the measured
-// process: the compiled library (dist/, `npm run build` first) or a minimal raw amqplib client (contentType only,
-// a confirm channel, one ack per message). Awaits W untimed publishes, then N more, each received by the client's
-// own listener. Usage: W=3000 N=6000 node bench/instructions-client.mjs library|minimal
+// process: the compiled library (dist/, `npm run build` first), a minimal raw amqplib client (contentType only, a
+// confirm channel, one ack per message), or the same raw client sending the library's message (contentType,
+// timestamp, messageId <publisher>/<level tag>.<seq>, appId): what the message costs apart from the library's code.
+// Awaits W untimed publishes, then N more, each received by the client's own listener.
+// Usage: W=3000 N=6000 node bench/instructions-client.mjs library|minimal|amqplib
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const amqplib = require('amqplib');
 const which = process.argv[2];
-if (which !== 'library' && which !== 'minimal') throw new Error(`Expected "library" or "minimal", got "${which}"`);
+if (!['library', 'minimal', 'amqplib'].includes(which)) throw new Error(`Expected "library", "minimal" or "amqplib", got "${which}"`);
 const warmUp = Number(process.env.W ?? 3000);
 const count = Number(process.env.N ?? 6000);
 const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -33,9 +35,17 @@ if (which === 'library') {
     consumer.ack(message);
     JSON.parse(message.content.toString());
   });
+  // The library's message: its appId in the bench ('worker') and a publisher id of its shape.
+  const { hostname } = await import('node:os');
+  const publisherId = `AbC-_9@${hostname()}:${process.pid}`;
+  let seq = 0;
+  const properties =
+    which === 'amqplib'
+      ? () => ({ contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), messageId: `${publisherId}/0.${++seq}`, appId: 'worker' })
+      : () => ({ contentType: 'application/json' });
   publish = (event) =>
     new Promise((resolve, reject) =>
-      publisher.publish(exchange, 'info', Buffer.from(JSON.stringify(event)), { contentType: 'application/json' }, (error) => (error ? reject(error) : resolve())),
+      publisher.publish(exchange, 'info', Buffer.from(JSON.stringify(event)), properties(), (error) => (error ? reject(error) : resolve())),
     );
   close = () => connection.close();
 }

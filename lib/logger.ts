@@ -43,6 +43,13 @@ interface Parts {
 
 const noop = (): void => undefined;
 
+// A rejected publish that never becomes an unhandled rejection if nobody awaits it.
+function refused(error: unknown): Promise<never> {
+  const promise = Promise.reject(error);
+  promise.catch(noop);
+  return promise;
+}
+
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }
@@ -202,9 +209,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * The promise never becomes an unhandled rejection if nobody awaits it.
    */
   publish(level: L, data: EventData): Promise<void> {
-    const result = this.#publish(level, data);
-    result.catch(noop);
-    return result;
+    return this.#publish(level, data);
   }
 
   /** Publishes an `info` event; see {@link publish}. Compiles only on a logger that has the level `info`. */
@@ -220,17 +225,18 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #publish(level: string, data: EventData): Promise<void> {
     const { publisher, outgoing } = this.#parts;
     if (this.#stopped) {
-      return Promise.reject(new EventBusLoggerError('STOPPED', `Event not sent: the logger is ${this.#state === 'stopping' ? 'stopping' : 'stopped'}`));
+      return refused(new EventBusLoggerError('STOPPED', `Event not sent: the logger is ${this.#state === 'stopping' ? 'stopping' : 'stopped'}`));
     }
     if (this.#state !== 'running' || !publisher || !outgoing) {
-      return Promise.reject(new EventBusLoggerError('NOT_STARTED', 'Event not sent: the logger is not started; await logger.start() or use EventBusLogger.create()'));
+      return refused(new EventBusLoggerError('NOT_STARTED', 'Event not sent: the logger is not started; await logger.start() or use EventBusLogger.create()'));
     }
     let message: OutgoingMessage;
     try {
       message = outgoing.message(level, data);
     } catch (error) {
-      return Promise.reject(error);
+      return refused(error);
     }
+    // The publisher's promise is marked handled when it rejects (not here: a second promise per event).
     return publisher.publish(level, message.body, message.properties);
   }
 

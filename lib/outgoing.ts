@@ -15,28 +15,30 @@ export interface OutgoingMessage {
 export class Outgoing {
   /** This logger's publisher id: `<nonce>@<host>:<pid>`. */
   readonly publisherId = newPublisherId();
-  readonly #seq = new Map<string, number>();
+  // Per level: its tag (its index among the levels) and the last sequence number spent. One lookup per event.
+  readonly #numbering = new Map<string, { tag: number; seq: number }>();
 
   constructor(
     private readonly levels: readonly string[],
     private readonly settings: Pick<ResolvedOptions, 'appId' | 'maxMessageBytes' | 'mandatory'>,
-  ) {}
+  ) {
+    levels.forEach((level, tag) => this.#numbering.set(level, { tag, seq: 0 }));
+  }
 
   /**
    * The message of one event of `level`. Throws a TypeError for a level that is not configured or data that is not
    * a plain object (see encodeData), a RangeError for data over `maxMessageBytes`.
    */
   message(level: string, data: EventData): OutgoingMessage {
-    const levelTag = this.levels.indexOf(level);
-    if (levelTag < 0) {
+    const numbering = this.#numbering.get(level);
+    if (numbering === undefined) {
       throw new TypeError(`Unknown level ${JSON.stringify(level)}; expected one of the configured levels: ${this.levels.join(', ')}`);
     }
     const body = encodeData(data);
     if (body.length > this.settings.maxMessageBytes) {
       throw new RangeError(`Event data is ${body.length} bytes of JSON, over maxMessageBytes (${this.settings.maxMessageBytes})`);
     }
-    const seq = (this.#seq.get(level) ?? 0) + 1;
-    this.#seq.set(level, seq);
-    return { body, properties: publishProperties(this.settings.appId, this.publisherId, levelTag, seq, this.settings.mandatory) };
+    const seq = ++numbering.seq;
+    return { body, properties: publishProperties(this.settings.appId, this.publisherId, numbering.tag, seq, this.settings.mandatory) };
   }
 }

@@ -9,6 +9,7 @@ import type { AmqpConfirmChannel, AmqpMessage } from './rascal.js';
 import type { PublishProperties } from './wire-format.js';
 
 const debug = createDebug('event-bus-logger:publisher');
+const noop = (): void => undefined;
 
 interface Entry {
   level: string;
@@ -17,6 +18,8 @@ interface Entry {
   deadline: number;
   resolve: () => void;
   reject: (error: Error) => void;
+  /** The promise publish() returned: marked handled when it rejects, so nobody has to await it. */
+  promise: Promise<void> | undefined;
   /** Set when the broker returned it as unroutable (only with `mandatory`). */
   returned: boolean;
   settled: boolean;
@@ -75,23 +78,31 @@ export class Publisher {
 
   /** Publishes one event; the promise settles on the broker's confirm, a rejection, or the timeout. */
   publish(level: string, body: Buffer, properties: PublishProperties): Promise<void> {
-    if (this.closedWith) return Promise.reject(this.closedWith);
-    return new Promise<void>((resolve, reject) => {
-      const entry: Entry = { level, body, properties, deadline: performance.now() + this.limits.publishTimeout, resolve, reject, returned: false, settled: false, nacks: 0 };
-      this.counters.published++;
-      if (this.channel && this.held === undefined && this.buffer.length === 0) {
-        this.send(entry);
-      } else if (this.buffer.length >= this.limits.bufferMaxEvents || this.bufferedBytes + body.length > this.limits.bufferMaxBytes) {
-        this.counters.dropped++;
-        const why = this.held === undefined ? 'the broker is unreachable' : `the broker is blocking publishers (${this.held})`;
-        this.fail(entry, new EventBusLoggerError('BUFFER_FULL', `Event not sent: ${why} and the outage buffer is full (${this.buffer.length} events, ${this.bufferedBytes} bytes; limits bufferMaxEvents=${this.limits.bufferMaxEvents}, bufferMaxBytes=${this.limits.bufferMaxBytes})`));
-        return;
-      } else {
-        this.buffer.push(entry);
-        this.bufferedBytes += body.length;
-      }
-      this.ensureSweeper();
+    if (this.closedWith) {
+      const refused = Promise.reject(this.closedWith);
+      refused.catch(noop);
+      return refused;
+    }
+    let entry: Entry | undefined;
+    const promise = new Promise<void>((resolve, reject) => {
+      entry = { level, body, properties, deadline: performance.now() + this.limits.publishTimeout, resolve, reject, promise: undefined, returned: false, settled: false, nacks: 0 };
     });
+    const created = entry as unknown as Entry;
+    created.promise = promise;
+    this.counters.published++;
+    if (this.channel && this.held === undefined && this.buffer.length === 0) {
+      this.send(created);
+    } else if (this.buffer.length >= this.limits.bufferMaxEvents || this.bufferedBytes + body.length > this.limits.bufferMaxBytes) {
+      this.counters.dropped++;
+      const why = this.held === undefined ? 'the broker is unreachable' : `the broker is blocking publishers (${this.held})`;
+      this.fail(created, new EventBusLoggerError('BUFFER_FULL', `Event not sent: ${why} and the outage buffer is full (${this.buffer.length} events, ${this.bufferedBytes} bytes; limits bufferMaxEvents=${this.limits.bufferMaxEvents}, bufferMaxBytes=${this.limits.bufferMaxBytes})`));
+      return promise;
+    } else {
+      this.buffer.push(created);
+      this.bufferedBytes += body.length;
+    }
+    this.ensureSweeper();
+    return promise;
   }
 
   /** Starts sending on a (new) confirm channel: first everything buffered, in order (unless held). */
@@ -278,6 +289,8 @@ export class Publisher {
     if (entry.settled) return;
     entry.settled = true;
     this.counters.rejected++;
+    // Nobody has to await a publish: its rejection is never reported as unhandled.
+    entry.promise?.catch(noop);
     entry.reject(error);
     this.checkIdle();
   }
@@ -287,7 +300,8 @@ export class Publisher {
   }
 
   private checkIdle(): void {
-    if (!this.isIdle()) return;
+    // Runs on every confirm: a sequential publisher is idle after each one, and usually nobody waits.
+    if (this.idleWaiters.length === 0 || !this.isIdle()) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const wake of waiters) wake();

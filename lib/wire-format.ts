@@ -13,7 +13,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { kindOf } from './errors.js';
-import { isPlainObject, type EventData } from './event-data.js';
+import type { EventData } from './event-data.js';
 
 export type { EventData } from './event-data.js';
 
@@ -120,16 +120,19 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
   if (contentEncoding !== undefined && !IDENTITY_ENCODING.test(contentEncoding)) {
     return { ok: false, reason: `content encoding "${contentEncoding.slice(0, 100)}" is not supported; expected utf-8` };
   }
-  if (!isUtf8(content)) return { ok: false, reason: 'body is not valid UTF-8' };
   // A byte-order mark is not part of the JSON.
   const body = content[0] === 0xef && content[1] === 0xbb && content[2] === 0xbf ? content.toString('utf8', 3) : content.toString('utf8');
+  // Decoding turns each invalid sequence into U+FFFD: only a body with one needs the full check.
+  if (body.includes('\uFFFD') && !isUtf8(content)) return { ok: false, reason: 'body is not valid UTF-8' };
   let data: unknown;
   try {
-    data = body.includes('"__proto__"') || body.includes('\\u') ? JSON.parse(body, dropProtoKeys) : JSON.parse(body);
+    // Searched without its quotes: a quote is in every JSON text, an underscore rarely, so the search skips ahead.
+    data = body.includes('__proto__') || body.includes('\\u') ? JSON.parse(body, dropProtoKeys) : JSON.parse(body);
   } catch (error) {
     return { ok: false, reason: `body is not valid JSON: ${(error as Error).message.slice(0, 200)}` };
   }
-  if (!isPlainObject(data)) {
+  // JSON.parse makes nothing but plain objects, arrays and primitives.
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { ok: false, reason: `body is JSON ${kindOf(data)}; expected a JSON object` };
   }
   const timestamp = typeof properties.timestamp === 'number' && Number.isFinite(properties.timestamp) ? new Date(properties.timestamp * 1000) : new Date();
@@ -177,16 +180,25 @@ const publishers = new Map<string, KnownPublisher | null>();
 // The publisher of the last event read.
 let last: KnownPublisher | undefined;
 function readMessageId(id: string, meta: EventMeta<string>): void {
-  const slash = id.lastIndexOf('/');
-  const dot = id.lastIndexOf('.');
-  if (slash < 0 || dot <= slash + 1 || dot - slash > 16 || id.length - dot > 16 || dot === id.length - 1) return;
+  // One pass from the end: the sequence number's digits, a dot, the level tag's digits, a slash.
+  const end = id.length;
   let seq = 0;
-  for (let i = slash + 1; i < id.length; i++) {
+  let scale = 1;
+  let i = end - 1;
+  for (; i >= 0 && end - i <= 15; i--) {
     const digit = id.charCodeAt(i) - 48;
-    if (i === dot) seq = 0;
-    else if (digit >= 0 && digit <= 9) seq = seq * 10 + digit;
-    else return;
+    if (digit < 0 || digit > 9) break;
+    seq += digit * scale;
+    scale *= 10;
   }
+  const dot = i;
+  if (dot === end - 1 || dot < 0 || id.charCodeAt(dot) !== 46) return;
+  for (i = dot - 1; i >= 0 && dot - i <= 15; i--) {
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+  }
+  const slash = i;
+  if (slash === dot - 1 || slash < 0 || id.charCodeAt(slash) !== 47) return;
   let known: KnownPublisher | null | undefined;
   let publisher: string;
   // Most events come from the publisher of the event before: compare in place rather than slice and look up.

@@ -16,9 +16,13 @@ const debug = createDebug('event-bus-logger:acks');
 export class Acks {
   // Delivery tags being handled (asynchronously), in delivery order: the first is the oldest.
   readonly #handling = new Set<number>();
-  // Handled and not yet acked.
-  #handled: number[] = [];
+  // The highest handled tag below every tag still being handled, not yet acked: one allUpTo ack covers it.
+  #upTo = 0;
+  // Handled tags above one still being handled, not yet acked: each needs an ack of its own.
+  #oneByOne: number[] | undefined;
   #scheduled = false;
+  // One function for every flush: this runs for every event.
+  readonly #flushLater = (): void => this.#flush();
 
   constructor(private readonly channel: AmqpChannel) {}
 
@@ -29,27 +33,29 @@ export class Acks {
 
   /** The event with `tag` is handled (or was dropped): ack it. */
   done(tag: number): void {
-    this.#handling.delete(tag);
-    this.#handled.push(tag);
+    // Tags start in delivery order and only the older ones can finish meanwhile: a tag below every tag being
+    // handled now stays below them until the flush.
+    if (this.#handling.size === 0 || (this.#handling.delete(tag) && this.#isOldest(tag))) {
+      if (tag > this.#upTo) this.#upTo = tag;
+    } else (this.#oneByOne ??= []).push(tag);
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(() => this.#flush());
+    queueMicrotask(this.#flushLater);
+  }
+
+  #isOldest(tag: number): boolean {
+    return this.#handling.size === 0 || tag < (this.#handling.values().next().value as number);
   }
 
   #flush(): void {
     this.#scheduled = false;
-    const handled = this.#handled;
-    this.#handled = [];
-    const oldest = this.#handling.values().next().value ?? Infinity;
-    let upTo = 0;
-    const oneByOne: number[] = [];
-    for (const tag of handled) {
-      if (tag < oldest) upTo = Math.max(upTo, tag);
-      else oneByOne.push(tag);
-    }
+    const upTo = this.#upTo;
+    const oneByOne = this.#oneByOne;
+    this.#upTo = 0;
+    this.#oneByOne = undefined;
     try {
       if (upTo > 0) this.channel.ack(delivery(upTo), true);
-      for (const tag of oneByOne) this.channel.ack(delivery(tag), false);
+      if (oneByOne) for (const tag of oneByOne) if (tag > upTo) this.channel.ack(delivery(tag), false);
     } catch (error) {
       // The channel closed meanwhile: its unacked events are gone with it (or redelivered to a resumable queue,
       // where the sequence check drops what was handled already).

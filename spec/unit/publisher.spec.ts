@@ -103,3 +103,45 @@ describe('Publisher: nacks', () => {
     expect(await p.idle(10)).to.equal(true);
   });
 });
+
+describe('Publisher: rejections nobody awaits', () => {
+  // Node reports a rejection without a handler once the microtasks of its turn have run; give it a few turns.
+  async function unhandledDuring(work: () => Promise<void>): Promise<unknown[]> {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await work();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    return unhandled;
+  }
+
+  it('never reports a BUFFER_FULL, PUBLISH_TIMEOUT, NACKED or closed publish as an unhandled rejection, and still rejects it', async () => {
+    const settled: string[] = [];
+    const note = (promise: Promise<void>): void => {
+      // Read later, after the turn in which an unhandled rejection would have been reported.
+      setTimeout(() => void promise.catch((error: Error & { code?: string }) => settled.push(error.code ?? error.message)), 100);
+    };
+    const unhandled = await unhandledDuring(async () => {
+      const full = new Publisher({ exchange: 'bus', publishTimeout: 5000, bufferMaxEvents: 0, bufferMaxBytes: 1 << 20 });
+      void full.publish('info', Buffer.from('{}'), properties(1)); // no channel, no room: BUFFER_FULL at once
+      note(full.publish('info', Buffer.from('{}'), properties(2)));
+      const silent = publisher(50);
+      silent.attach(confirmChannel(() => 'none').channel);
+      note(silent.publish('info', Buffer.from('{}'), properties(1))); // PUBLISH_TIMEOUT
+      const nacking = publisher(50);
+      nacking.attach(confirmChannel(() => 'nack').channel);
+      note(nacking.publish('info', Buffer.from('{}'), properties(1))); // NACKED
+      const closing = publisher(5000);
+      void closing.publish('info', Buffer.from('{}'), properties(1)); // buffered: no channel yet
+      closing.close(Object.assign(new Error('stopped'), { code: 'STOPPED' }));
+      note(closing.publish('info', Buffer.from('{}'), properties(2))); // after close
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    });
+    expect(unhandled).to.deep.equal([]);
+    expect(settled).to.have.members(['BUFFER_FULL', 'PUBLISH_TIMEOUT', 'NACKED', 'STOPPED']);
+  });
+});

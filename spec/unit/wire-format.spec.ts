@@ -94,7 +94,7 @@ describe('wire format', () => {
   });
 
   it('reads another client\'s messageId as a messageId only, whatever its shape', () => {
-    for (const messageId of ['5f1d7c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f', 'order-17', 'a@b:1/0.5', 'AbC-_9@h:x/0.5', 'AbC-_9@h:1/0.0', 'AbC-_9@h:1/.5', 'AbC-_9@h:1/0.5x', 'AbC-_9@h/0.5', 'AbC-_9@h:1/0.99999999999999999']) {
+    for (const messageId of ['5f1d7c1e-2a3b-4c5d-8e9f-0a1b2c3d4e5f', 'order-17', 'a@b:1/0.5', 'AbC-_9@h:x/0.5', 'AbC-_9@h:1/0.0', 'AbC-_9@h:1/.5', 'AbC-_9@h:1/0.5x', 'AbC-_9@h/0.5', 'AbC-_9@h:1/0.99999999999999999', 'AbC-_9@h:1/0.', 'AbC-_9@h:1/5', 'AbC-_9@h:1/1234567890123456.5', '/0.5', '0.5', '']) {
       const decoded = decodeMessage(message('{}', { messageId }), LEVELS, 1024);
       expect(decoded.ok, messageId).to.equal(true);
       expect((decoded as { meta: object }).meta, messageId).to.deep.include({ messageId, publisher: undefined, seq: undefined, host: undefined, pid: undefined });
@@ -129,6 +129,12 @@ describe('wire format', () => {
   it('decodes a body that starts with a UTF-8 byte-order mark', () => {
     const decoded = decodeMessage(message(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"bom":true}')])), LEVELS, 1024);
     expect(decoded).to.deep.include({ ok: true, data: { bom: true } });
+  });
+
+  it('decodes a valid body that holds U+FFFD itself, and refuses one where an invalid byte sits beside it', () => {
+    expect(decodeMessage(message('{"replacement":"\uFFFD"}'), LEVELS, 1024)).to.deep.include({ ok: true, data: { replacement: '\uFFFD' } });
+    const invalid = decodeMessage(message(Buffer.concat([Buffer.from('{"a":"\uFFFD'), Buffer.from([0xc3]), Buffer.from('"}')])), LEVELS, 1024);
+    expect(invalid).to.deep.equal({ ok: false, reason: 'body is not valid UTF-8' });
   });
 
   it('accepts JSON content types with a charset and +json suffixes', () => {
