@@ -254,7 +254,8 @@ describe('event-bus-logger (command line)', function () {
         proxy.freeze();
         publish.child.stdin.end('{"n":2}\n');
         expect(await publish.exit(45_000)).to.deep.equal({ code: 1, signal: null });
-        expect(publish.stderr).to.match(/line 2: Event not confirmed by the broker within publishTimeout \(1000 ms\)/);
+        // The whole of standard error in the message: chai would cut it short.
+        expect(publish.stderr, `standard error: ${publish.stderr}`).to.match(/line 2: Event not confirmed by the broker within publishTimeout \(1000 ms\)/);
         expect(publish.stderr).to.match(/^event-bus-logger: the broker did not answer the close within \d+ ms; the connection was dropped$/m);
       } finally {
         await listener.stop();
