@@ -16,7 +16,7 @@ import { ListenerFailures } from './listener-failures.js';
 import { TypedEventEmitter, type EventBusLoggerEvents, type EventHandler, type LifecycleEvents } from './events.js';
 import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions, type ResolvedOptions } from './options.js';
 import { Outgoing, type OutgoingMessage } from './outgoing.js';
-import { Publisher } from './publisher.js';
+import { Publisher, refusedPublish } from './publisher.js';
 import { Stats, type EventBusLoggerStats } from './stats.js';
 import type { DefaultLevel, Topology } from './topology.js';
 import type { EventData, EventMeta } from './wire-format.js';
@@ -42,13 +42,6 @@ interface Parts {
 
 
 const noop = (): void => undefined;
-
-// A rejected publish that never becomes an unhandled rejection if nobody awaits it.
-function refused(error: unknown): Promise<never> {
-  const promise = Promise.reject(error);
-  promise.catch(noop);
-  return promise;
-}
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
@@ -225,16 +218,16 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #publish(level: string, data: EventData): Promise<void> {
     const { publisher, outgoing } = this.#parts;
     if (this.#stopped) {
-      return refused(new EventBusLoggerError('STOPPED', `Event not sent: the logger is ${this.#state === 'stopping' ? 'stopping' : 'stopped'}`));
+      return refusedPublish(new EventBusLoggerError('STOPPED', `Event not sent: the logger is ${this.#state === 'stopping' ? 'stopping' : 'stopped'}`));
     }
     if (this.#state !== 'running' || !publisher || !outgoing) {
-      return refused(new EventBusLoggerError('NOT_STARTED', 'Event not sent: the logger is not started; await logger.start() or use EventBusLogger.create()'));
+      return refusedPublish(new EventBusLoggerError('NOT_STARTED', 'Event not sent: the logger is not started; await logger.start() or use EventBusLogger.create()'));
     }
     let message: OutgoingMessage;
     try {
       message = outgoing.message(level, data);
     } catch (error) {
-      return refused(error);
+      return refusedPublish(error);
     }
     // The publisher's promise is marked handled when it rejects (not here: a second promise per event).
     return publisher.publish(level, message.body, message.properties);

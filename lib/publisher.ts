@@ -11,6 +11,16 @@ import type { PublishProperties } from './wire-format.js';
 const debug = createDebug('event-bus-logger:publisher');
 const noop = (): void => undefined;
 
+/**
+ * A publish refused before it was sent: a rejected promise that never becomes an unhandled rejection if nobody
+ * awaits it, as every publish promise of the library.
+ */
+export function refusedPublish(error: unknown): Promise<never> {
+  const promise = Promise.reject(error);
+  promise.catch(noop);
+  return promise;
+}
+
 interface Entry {
   level: string;
   body: Buffer;
@@ -19,7 +29,7 @@ interface Entry {
   resolve: () => void;
   reject: (error: Error) => void;
   /** The promise publish() returned: marked handled when it rejects, so nobody has to await it. */
-  promise: Promise<void> | undefined;
+  promise: Promise<void>;
   /** Set when the broker returned it as unroutable (only with `mandatory`). */
   returned: boolean;
   settled: boolean;
@@ -78,27 +88,24 @@ export class Publisher {
 
   /** Publishes one event; the promise settles on the broker's confirm, a rejection, or the timeout. */
   publish(level: string, body: Buffer, properties: PublishProperties): Promise<void> {
-    if (this.closedWith) {
-      const refused = Promise.reject(this.closedWith);
-      refused.catch(noop);
-      return refused;
-    }
-    let entry: Entry | undefined;
-    const promise = new Promise<void>((resolve, reject) => {
-      entry = { level, body, properties, deadline: performance.now() + this.limits.publishTimeout, resolve, reject, promise: undefined, returned: false, settled: false, nacks: 0 };
+    if (this.closedWith) return refusedPublish(this.closedWith);
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<void>((onConfirmed, onFailed) => {
+      resolve = onConfirmed;
+      reject = onFailed;
     });
-    const created = entry as unknown as Entry;
-    created.promise = promise;
+    const entry: Entry = { level, body, properties, deadline: performance.now() + this.limits.publishTimeout, resolve, reject, promise, returned: false, settled: false, nacks: 0 };
     this.counters.published++;
     if (this.channel && this.held === undefined && this.buffer.length === 0) {
-      this.send(created);
+      this.send(entry);
     } else if (this.buffer.length >= this.limits.bufferMaxEvents || this.bufferedBytes + body.length > this.limits.bufferMaxBytes) {
       this.counters.dropped++;
       const why = this.held === undefined ? 'the broker is unreachable' : `the broker is blocking publishers (${this.held})`;
-      this.fail(created, new EventBusLoggerError('BUFFER_FULL', `Event not sent: ${why} and the outage buffer is full (${this.buffer.length} events, ${this.bufferedBytes} bytes; limits bufferMaxEvents=${this.limits.bufferMaxEvents}, bufferMaxBytes=${this.limits.bufferMaxBytes})`));
+      this.fail(entry, new EventBusLoggerError('BUFFER_FULL', `Event not sent: ${why} and the outage buffer is full (${this.buffer.length} events, ${this.bufferedBytes} bytes; limits bufferMaxEvents=${this.limits.bufferMaxEvents}, bufferMaxBytes=${this.limits.bufferMaxBytes})`));
       return promise;
     } else {
-      this.buffer.push(created);
+      this.buffer.push(entry);
       this.bufferedBytes += body.length;
     }
     this.ensureSweeper();
@@ -290,7 +297,7 @@ export class Publisher {
     entry.settled = true;
     this.counters.rejected++;
     // Nobody has to await a publish: its rejection is never reported as unhandled.
-    entry.promise?.catch(noop);
+    entry.promise.catch(noop);
     entry.reject(error);
     this.checkIdle();
   }

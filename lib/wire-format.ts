@@ -177,28 +177,28 @@ interface KnownPublisher {
   pid: number;
 }
 const publishers = new Map<string, KnownPublisher | null>();
+// Where the run of up to 15 digits that ends before `end` starts (`end` itself when there is none); a 16th digit
+// before them is left for the caller to find in place of the separator it expects.
+function digitsStart(id: string, end: number): number {
+  let i = end;
+  while (i > 0 && end - i < 15) {
+    const digit = id.charCodeAt(i - 1) - 48;
+    if (digit < 0 || digit > 9) break;
+    i--;
+  }
+  return i;
+}
 // The publisher of the last event read.
 let last: KnownPublisher | undefined;
 function readMessageId(id: string, meta: EventMeta<string>): void {
-  // One pass from the end: the sequence number's digits, a dot, the level tag's digits, a slash.
+  // From the end: the sequence number's digits, a dot, the level tag's digits, a slash.
   const end = id.length;
-  let seq = 0;
-  let scale = 1;
-  let i = end - 1;
-  for (; i >= 0 && end - i <= 15; i--) {
-    const digit = id.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-    seq += digit * scale;
-    scale *= 10;
-  }
-  const dot = i;
+  const dot = digitsStart(id, end) - 1;
   if (dot === end - 1 || dot < 0 || id.charCodeAt(dot) !== 46) return;
-  for (i = dot - 1; i >= 0 && dot - i <= 15; i--) {
-    const digit = id.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-  }
-  const slash = i;
+  const slash = digitsStart(id, dot) - 1;
   if (slash === dot - 1 || slash < 0 || id.charCodeAt(slash) !== 47) return;
+  let seq = 0;
+  for (let i = dot + 1; i < end; i++) seq = seq * 10 + id.charCodeAt(i) - 48;
   let known: KnownPublisher | null | undefined;
   let publisher: string;
   // Most events come from the publisher of the event before: compare in place rather than slice and look up.
