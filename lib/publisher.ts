@@ -3,7 +3,7 @@
 // Over 300 lines because the buffer, the nack retries and the timeout sweep share one set of entries and must
 // agree on every one of them (each settles exactly once); splitting them would spread that bookkeeping out.
 import createDebug from 'debug';
-import { coalesceWrites } from './coalesce-writes.js';
+import { coalesceWrites, type ConnectionWrites } from './coalesce-writes.js';
 import { EventBusLoggerError, accessError } from './errors.js';
 import type { AmqpConfirmChannel, AmqpMessage } from './rascal.js';
 import type { PublishProperties } from './wire-format.js';
@@ -61,6 +61,8 @@ export interface PublisherCounters {
 
 export class Publisher {
   private channel: AmqpConfirmChannel | undefined;
+  // The channel's connection, to send each publish at the end of the tick (undefined: amqplib sends it).
+  private writes: ConnectionWrites | undefined;
   // Events not yet handed to a channel, oldest first.
   private buffer: Entry[] = [];
   private bufferedBytes = 0;
@@ -115,7 +117,7 @@ export class Publisher {
   /** Starts sending on a (new) confirm channel: first everything buffered, in order (unless held). */
   attach(channel: AmqpConfirmChannel): void {
     this.channel = channel;
-    coalesceWrites(channel);
+    this.writes = coalesceWrites(channel);
     channel.on('return', (message) => this.onReturn(message));
     // The broker refused a publish (403: no write permission on the exchange) and closes the channel: what was
     // sent on it, and what waits, would be refused alike, so they fail with ACCESS rather than being re-sent on
@@ -218,6 +220,7 @@ export class Publisher {
     if (properties.mandatory) this.byMessageId.set(properties.messageId, entry);
     try {
       channel.publish(this.limits.exchange, entry.level, entry.body, properties, (error) => this.onConfirm(entry, channel, error));
+      this.writes?.writeSoon();
     } catch (error) {
       // amqplib throws synchronously once the channel is closed: treat it as a lost channel.
       debug('publish threw (%s); buffering', (error as Error).message);

@@ -2,9 +2,13 @@
 // records each write it is asked for.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { EventEmitter } from 'node:events';
 import { PassThrough, Writable } from 'node:stream';
 import { expect } from 'chai';
 import { coalesceWrites } from '../../lib/coalesce-writes.js';
+import { Publisher } from '../../lib/publisher.js';
+import type { AmqpConfirmChannel } from '../../lib/rascal.js';
+import { newPublisherId, publishProperties } from '../../lib/wire-format.js';
 
 const require = createRequire(import.meta.url);
 const { Mux } = require(join(dirname(require.resolve('amqplib')), 'lib', 'mux.js')) as {
@@ -31,7 +35,7 @@ function socket(): { out: Writable; writes: string[][] } {
 async function round(coalesce: boolean): Promise<string[][]> {
   const { out, writes } = socket();
   const muxer = new Mux(out);
-  if (coalesce) expect(coalesceWrites({ connection: { muxer } })).to.equal(true);
+  if (coalesce) expect(coalesceWrites({ connection: { muxer } })).to.not.equal(undefined);
   const publishes = new PassThrough({ objectMode: true });
   const acks = new PassThrough({ objectMode: true });
   muxer.pipeFrom(publishes);
@@ -48,14 +52,67 @@ describe('coalescing writes', () => {
     expect(await round(true)).to.deep.equal([['ack', 'publish']]);
   });
 
+  it('writes a publish at the end of the tick with writeSoon, before amqplib\'s setImmediate, once per tick', async () => {
+    const { out, writes } = socket();
+    const muxer = new Mux(out);
+    const connection = coalesceWrites({ connection: { muxer } });
+    const publishes = new PassThrough({ objectMode: true });
+    const acks = new PassThrough({ objectMode: true });
+    muxer.pipeFrom(publishes);
+    muxer.pipeFrom(acks);
+    // What had left when amqplib's own round (a setImmediate queued before the frames) would have run.
+    const atImmediate = new Promise<string[][]>((resolve) => setImmediate(() => resolve(writes.map((w) => [...w]))));
+    acks.write(Buffer.from('ack'));
+    publishes.write(Buffer.from('publish'));
+    connection?.writeSoon();
+    connection?.writeSoon();
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(writes, 'sent within the tick').to.deep.equal([['ack', 'publish']]);
+    expect(await atImmediate).to.deep.equal([['ack', 'publish']]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(writes, 'amqplib\'s round finds nothing left').to.deep.equal([['ack', 'publish']]);
+  });
+
+  it('the publisher sends each publish within its tick', async () => {
+    const { out, writes } = socket();
+    const muxer = new Mux(out);
+    const frames = new PassThrough({ objectMode: true });
+    muxer.pipeFrom(frames);
+    // A confirm channel as amqplib's: a publish queues its frame on the channel's stream; never confirmed here.
+    const channel = Object.assign(new EventEmitter(), {
+      connection: { muxer },
+      publish: (_exchange: string, level: string) => frames.write(Buffer.from(level)),
+    }) as unknown as AmqpConfirmChannel;
+    const publisher = new Publisher({ exchange: 'bus', publishTimeout: 1000, bufferMaxEvents: 10, bufferMaxBytes: 1 << 20 });
+    publisher.attach(channel);
+    void publisher.publish('info', Buffer.from('{}'), publishProperties('app', newPublisherId(), 0, 1, false));
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(writes).to.deep.equal([['info']]);
+    publisher.close(new Error('done'));
+  });
+
+  it('without writeSoon, amqplib writes the round at its setImmediate', async () => {
+    const { out, writes } = socket();
+    const muxer = new Mux(out);
+    coalesceWrites({ connection: { muxer } });
+    const publishes = new PassThrough({ objectMode: true });
+    muxer.pipeFrom(publishes);
+    publishes.write(Buffer.from('publish'));
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(writes).to.deep.equal([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).to.deep.equal([['publish']]);
+  });
+
   it('wraps a connection once, and leaves one without the expected multiplexer as it is', () => {
     const muxer = new Mux(socket().out);
-    expect(coalesceWrites({ connection: { muxer } })).to.equal(true);
+    const first = coalesceWrites({ connection: { muxer } });
+    expect(first).to.not.equal(undefined);
     const wrapped = muxer._readIncoming;
-    expect(coalesceWrites({ connection: { muxer } })).to.equal(true);
+    expect(coalesceWrites({ connection: { muxer } })).to.equal(first);
     expect(muxer._readIncoming).to.equal(wrapped);
     for (const channel of [undefined, {}, { connection: {} }, { connection: { muxer: { out: {} } } }, { connection: { muxer: { _readIncoming() {}, out: {} } } }]) {
-      expect(coalesceWrites(channel), JSON.stringify(channel)).to.equal(false);
+      expect(coalesceWrites(channel), JSON.stringify(channel)).to.equal(undefined);
     }
   });
 });

@@ -1,0 +1,109 @@
+// Sequential publishing, paired in one process: the minimal raw amqplib client (contentType only, a confirm channel,
+// one ack per message) and one or more builds of the library take turns, block by block, on one broker; each
+// block's rate is divided by the minimal client's block of the same round. The machine's load drifts between runs
+// far more than between two blocks a few hundred milliseconds apart, so the median of these paired ratios tells
+// two versions of the hot path apart where `npm run bench` (one process per client and run) needs dozens of runs.
+// It answers "which build is faster", not the issue's ratios: those come from `npm run bench`, which runs each
+// client in a fresh process as a user would.
+//
+// Usage (after `npm run build`; BUILDS are directories holding a build's lib/, relative to the project):
+//   node bench/sequential-pairs.mjs                                   # dist against the minimal client
+//   BUILDS=dist,.dist-old ROUNDS=60 BLOCK=1000 node bench/sequential-pairs.mjs
+//   RAW=1 node bench/sequential-pairs.mjs                             # adds raw amqplib with the library's message
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+
+const require = createRequire(import.meta.url);
+const amqplib = require('amqplib');
+const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const rounds = Number(process.env.ROUNDS ?? 40);
+const block = Number(process.env.BLOCK ?? 1000);
+const builds = (process.env.BUILDS ?? 'dist').split(',');
+if (!(rounds > 0 && block > 0)) throw new Error(`ROUNDS and BLOCK must be positive numbers, got ${process.env.ROUNDS}, ${process.env.BLOCK}`);
+
+/** A raw amqplib client publishing to its own exchange and listening to its own events. */
+async function raw(name, properties) {
+  const exchange = `bench_pairs_${name}_${process.pid}`;
+  const connection = await amqplib.connect(url, { noDelay: true });
+  const publisher = await connection.createConfirmChannel();
+  const consumer = await connection.createChannel();
+  await publisher.assertExchange(exchange, 'topic', { durable: false });
+  const { queue } = await consumer.assertQueue('', { exclusive: true, durable: false });
+  await consumer.bindQueue(queue, exchange, 'info');
+  await consumer.prefetch(1000);
+  await consumer.consume(queue, (message) => {
+    consumer.ack(message);
+    JSON.parse(message.content.toString());
+  });
+  let seq = 0;
+  const publisherId = `AbC-_9@${hostname()}:${process.pid}`;
+  return {
+    name,
+    publish: (event) =>
+      new Promise((resolve, reject) =>
+        publisher.publish(exchange, 'info', Buffer.from(JSON.stringify(event)), properties(++seq, publisherId), (error) => (error ? reject(error) : resolve())),
+      ),
+    async close() {
+      await publisher.deleteExchange(exchange);
+      await connection.close();
+    },
+  };
+}
+
+/** The library from the build in `dir`, listening to its own events as the bench's library client does. */
+async function library(dir) {
+  const { EventBusLogger } = await import(new URL(`../${dir}/lib/index.js`, import.meta.url).href);
+  const exchange = `bench_pairs_${dir.replace(/\W/g, '')}_${process.pid}`;
+  const logger = await EventBusLogger.create({ url, name: exchange, appId: 'worker' });
+  logger.on('info', () => {});
+  return {
+    name: dir,
+    publish: (event) => logger.info(event),
+    async close() {
+      await logger.stop();
+      const connection = await amqplib.connect(url);
+      await (await connection.createChannel()).deleteExchange(exchange);
+      await connection.close();
+    },
+  };
+}
+
+const clients = [await raw('minimal', () => ({ contentType: 'application/json' }))];
+if (process.env.RAW) {
+  clients.push(await raw('amqplib', (seq, publisherId) => ({ contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), messageId: `${publisherId}/0.${seq}`, appId: 'worker' })));
+}
+for (const dir of builds) clients.push(await library(dir));
+
+const timeBlock = async (client) => {
+  const start = performance.now();
+  for (let n = 0; n < block; n++) await client.publish({ n, t: performance.now(), msg: 'benchmark event' });
+  return block / ((performance.now() - start) / 1000);
+};
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+const quartile = (values, q) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))];
+
+try {
+  for (const client of clients) for (let warm = 0; warm < 3; warm++) await timeBlock(client);
+  const rates = new Map(clients.map((client) => [client.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    // The order rotates each round: no client always follows the same one.
+    for (let i = 0; i < clients.length; i++) {
+      const client = clients[(i + round) % clients.length];
+      rates.get(client.name).push(await timeBlock(client));
+    }
+  }
+  console.log(`sequential pairs: ${rounds} rounds of ${block} awaited publishes per client, ${new Date().toISOString()}`);
+  for (const client of clients) {
+    const ratios = rates.get(client.name).map((rate, round) => rate / rates.get('minimal')[round]);
+    console.log(
+      `${client.name.padEnd(12)} median ${Math.round(median(rates.get(client.name)))} events/s, ` +
+        `ratio to minimal ${median(ratios).toFixed(3)} (quartiles ${quartile(ratios, 0.25).toFixed(2)}-${quartile(ratios, 0.75).toFixed(2)})`,
+    );
+  }
+} finally {
+  for (const client of clients) await client.close();
+}
