@@ -26,7 +26,8 @@ export interface ConnectionWrites {
   /**
    * Writes every frame queued on the connection's channels at the end of the current tick, in one socket write.
    * Call it after a publish: the channel's stream tells the multiplexer in a `process.nextTick` queued by the
-   * publish itself, so this one, queued after it, finds the frame.
+   * publish itself; this write runs in a tick queued after the microtasks queued so far, so it finds that frame and
+   * any other queued meanwhile (an ack).
    */
   writeSoon(): void;
 }
@@ -61,16 +62,19 @@ export function coalesceWrites(channel: unknown): ConnectionWrites | undefined {
   };
   muxer._readIncoming = round;
   let scheduled = false;
-  // One function for every tick: this runs for every publish.
+  // Functions made once: this runs for every publish.
   const writeNow = (): void => {
     scheduled = false;
     round.call(muxer);
   };
+  // A tick queued from a microtask runs after every microtask queued so far: the ack of the event received in the
+  // same socket read (queued after the await that resumed the publisher, or before it) leaves with the publish.
+  const writeAfterMicrotasks = (): void => void process.nextTick(writeNow);
   const writes: ConnectionWrites = {
     writeSoon() {
       if (scheduled) return;
       scheduled = true;
-      process.nextTick(writeNow);
+      queueMicrotask(writeAfterMicrotasks);
     },
   };
   wrapped.set(muxer, writes);
