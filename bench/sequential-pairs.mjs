@@ -74,9 +74,14 @@ if (process.env.RAW) {
 }
 for (const dir of builds) clients.push(await library(dir));
 
+// CPU time of the process per event, by client: the blocks take turns, so each block's CPU time is its client's.
+const cpuPerEvent = new Map(clients.map((client) => [client.name, []]));
 const timeBlock = async (client) => {
   const start = performance.now();
+  const cpu = process.cpuUsage();
   for (let n = 0; n < block; n++) await client.publish({ n, t: performance.now(), msg: 'benchmark event' });
+  const used = process.cpuUsage(cpu);
+  cpuPerEvent.get(client.name).push((used.user + used.system) / block);
   return block / ((performance.now() - start) / 1000);
 };
 const median = (values) => {
@@ -88,6 +93,7 @@ const quartile = (values, q) => [...values].sort((a, b) => a - b)[Math.floor(q *
 
 try {
   for (const client of clients) for (let warm = 0; warm < 3; warm++) await timeBlock(client);
+  for (const list of cpuPerEvent.values()) list.length = 0;
   const rates = new Map(clients.map((client) => [client.name, []]));
   for (let round = 0; round < rounds; round++) {
     // The order rotates each round: no client always follows the same one.
@@ -99,9 +105,11 @@ try {
   console.log(`sequential pairs: ${rounds} rounds of ${block} awaited publishes per client, ${new Date().toISOString()}`);
   for (const client of clients) {
     const ratios = rates.get(client.name).map((rate, round) => rate / rates.get('minimal')[round]);
+    const cpuRatios = cpuPerEvent.get(client.name).map((cpu, round) => cpu / cpuPerEvent.get('minimal')[round]);
     console.log(
       `${client.name.padEnd(12)} median ${Math.round(median(rates.get(client.name)))} events/s, ` +
-        `ratio to minimal ${median(ratios).toFixed(3)} (quartiles ${quartile(ratios, 0.25).toFixed(2)}-${quartile(ratios, 0.75).toFixed(2)})`,
+        `ratio to minimal ${median(ratios).toFixed(3)} (quartiles ${quartile(ratios, 0.25).toFixed(2)}-${quartile(ratios, 0.75).toFixed(2)}), ` +
+        `CPU ${median(cpuPerEvent.get(client.name)).toFixed(1)} µs per event, ratio ${median(cpuRatios).toFixed(2)}`,
     );
   }
 } finally {

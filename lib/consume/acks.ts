@@ -4,14 +4,27 @@
 // `prefetch` events are being handled at once and the broker keeps the rest in the queue: a slow asynchronous
 // listener slows delivery down instead of piling up promises in memory.
 //
-// Acks go out in a microtask, once amqplib has handed over every message of the socket read it is processing, and
-// as few as possible: one `allUpTo` ack covers every handled event below the oldest one still being handled; the
-// handled events above it are acked one by one (an `allUpTo` ack would cover the unfinished one too).
+// Acks go out in batches, as few as possible: once `batch` events were handled since the last ack (half the
+// prefetch: the broker still has the other half of its window to send more), or ACK_DELAY ms after the first of
+// them, whichever comes first. Every ack the broker gets costs it work on the path of the next publish; a
+// sequential publisher that listens to itself would otherwise send one per event. One `allUpTo` ack covers every
+// handled event below the oldest one still being handled; the handled events above it are acked one by one (an
+// `allUpTo` ack would cover the unfinished one too). Acking later changes nothing a listener sees: a handled event
+// whose ack was lost with the connection is redelivered only by a resumable queue, where the sequence check drops
+// it as a duplicate.
 import createDebug from 'debug';
 import { describeError } from '../errors.js';
 import type { AmqpChannel, AmqpMessage } from '../rascal.js';
 
 const debug = createDebug('event-bus-logger:acks');
+
+/** The longest a handled event waits for its ack, in ms, when fewer than a batch were handled. */
+export const ACK_DELAY = 20;
+
+/** Handled events acked together for a consumer with `prefetch`: half of it, at least 1. */
+export function ackBatch(prefetch: number): number {
+  return Math.max(1, Math.floor(prefetch / 2));
+}
 
 export class Acks {
   // Delivery tags being handled (asynchronously), in delivery order: the first is the oldest.
@@ -20,18 +33,26 @@ export class Acks {
   #upTo = 0;
   // Handled tags above one still being handled, not yet acked: each needs an ack of its own.
   #oneByOne: number[] | undefined;
+  // Events handled since the last ack.
+  #pending = 0;
+  // A microtask (a full batch) or the ACK_DELAY timer is due to send the acks.
   #scheduled = false;
-  // One function for every flush: this runs for every event.
-  readonly #flushLater = (): void => this.#flush();
+  #timer: NodeJS.Timeout | undefined;
+  // One function for every flush: this runs for every batch.
+  readonly #flushNow = (): void => this.#flush();
 
-  constructor(private readonly channel: AmqpChannel) {}
+  /** `batch`: handled events acked together (1: each at the end of the turn it was handled in). */
+  constructor(
+    private readonly channel: AmqpChannel,
+    private readonly batch = 1,
+  ) {}
 
   /** The event with `tag` is being handled asynchronously: it is acked at {@link done}. */
   start(tag: number): void {
     this.#handling.add(tag);
   }
 
-  /** The event with `tag` is handled (or was dropped): ack it. */
+  /** The event with `tag` is handled (or was dropped): ack it, with its batch. */
   done(tag: number): void {
     // Tags start in delivery order and only the older ones can finish meanwhile: a tag below every tag being
     // handled now stays below them until the flush.
@@ -39,8 +60,16 @@ export class Acks {
       if (tag > this.#upTo) this.#upTo = tag;
     } else (this.#oneByOne ??= []).push(tag);
     if (this.#scheduled) return;
+    if (++this.#pending < this.batch) {
+      if (this.#timer === undefined) {
+        this.#timer = setTimeout(this.#flushNow, ACK_DELAY);
+        this.#timer.unref();
+      }
+      return;
+    }
+    // A full batch: once amqplib has handed over every message of the socket read it is processing.
     this.#scheduled = true;
-    queueMicrotask(this.#flushLater);
+    queueMicrotask(this.#flushNow);
   }
 
   #isOldest(tag: number): boolean {
@@ -49,6 +78,11 @@ export class Acks {
 
   #flush(): void {
     this.#scheduled = false;
+    this.#pending = 0;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     const upTo = this.#upTo;
     const oneByOne = this.#oneByOne;
     this.#upTo = 0;

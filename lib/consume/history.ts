@@ -13,7 +13,7 @@ import { describeError } from '../errors.js';
 import type { Report } from '../events.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import type { HistoryTopology } from '../topology.js';
-import { Acks } from './acks.js';
+import { Acks, ackBatch } from './acks.js';
 import type { Delivery } from './delivery.js';
 import type { SequenceWindow } from './sequence.js';
 import { streamOffsetArgument, type StreamStart } from './since.js';
@@ -207,7 +207,7 @@ export class HistoryListener {
     let before = start.kind === 'time' ? Math.floor(start.time.getTime() / 1000) : undefined;
     await call<unknown>((cb) => consumer.prefetch(prefetch, false, cb));
     if (!isCurrent()) throw new Error('superseded');
-    const acks = new Acks(consumer);
+    const acks = new Acks(consumer, ackBatch(prefetch));
     const onMessage = delivery.consumer(acks, () => lost('the broker cancelled the history consumer (stream deleted?)'));
     await call<unknown>((cb) =>
       consumer.consume(

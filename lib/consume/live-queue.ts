@@ -6,7 +6,7 @@ import type { SetupContext } from '../bus/session.js';
 import type { ResolvedOptions } from '../options.js';
 import { call, type AmqpChannel } from '../rascal.js';
 import type { Topology } from '../topology.js';
-import { Acks } from './acks.js';
+import { Acks, ackBatch } from './acks.js';
 import type { Delivery } from './delivery.js';
 
 const debug = createDebug('event-bus-logger:live-queue');
@@ -60,7 +60,7 @@ export class LiveQueue {
     for (const level of topology.listenLevels) await call<unknown>((cb) => consumer.bindQueue(queue, exchange, level, {}, cb));
     await call<unknown>((cb) => consumer.prefetch(settings.prefetch, false, cb));
     if (!isCurrent()) throw new Error('superseded');
-    const acks = new Acks(consumer);
+    const acks = new Acks(consumer, ackBatch(settings.prefetch));
     await call<unknown>((cb) => consumer.consume(queue, delivery.consumer(acks, () => lost('the broker cancelled the consumer (queue deleted?)')), { noAck: false }, cb));
     this.#queue = queue;
   };

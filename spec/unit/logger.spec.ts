@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
+import { ACK_DELAY } from '../../lib/consume/acks.js';
 import { EventBusLogger, EventBusLoggerError, type EventBusLoggerOptions, type EventData, type EventMeta, type GapInfo, type InvalidInfo } from '../../lib/index.js';
 import { FakeBus, opener } from './fake-bus.js';
 import { QUEUE_CAP, rejection, until } from '../helpers.js';
@@ -35,7 +36,8 @@ describe('EventBusLogger (stubbed broker)', () => {
   describe('dispatch by routing key', () => {
     for (const level of LEVELS) {
       it(`routes "${level}" to '${level}' listeners only and acks the message`, async () => {
-        const { logger, bus } = await started();
+        // prefetch 2: batches of one event (see 'ack batches' below for the default).
+        const { logger, bus } = await started({ prefetch: 2 });
         const calls: Array<[string, EventData, EventMeta]> = [];
         for (const l of LEVELS) logger.on(l, (data: EventData, meta: EventMeta) => calls.push([l, data, meta]));
         const message = bus.deliver(level, JSON.stringify({ [level]: true }), {
@@ -58,7 +60,7 @@ describe('EventBusLogger (stubbed broker)', () => {
     }
 
     it('acks every message of one turn with a single ack covering all of them, bad ones included', async () => {
-      const { bus } = await started();
+      const { bus } = await started({ prefetch: 2 });
       bus.deliver('info', '{}');
       bus.deliver('critical', 'not json');
       const last = bus.deliver('info', '{}');
@@ -68,7 +70,7 @@ describe('EventBusLogger (stubbed broker)', () => {
     });
 
     it('acks an event whose listener returned a promise once it settles, and the ones handled meanwhile one by one', async () => {
-      const { logger, bus } = await started();
+      const { logger, bus } = await started({ prefetch: 2 });
       const gates = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
       logger.on('info', (data) => {
         if (typeof data.wait !== 'number') return;
@@ -89,6 +91,44 @@ describe('EventBusLogger (stubbed broker)', () => {
       await flush();
       expect(bus.acks().slice(4)).to.deep.equal([[2, true]]);
       expect(logger.stats().listenerErrors).to.equal(1);
+    });
+
+    describe('ack batches', () => {
+      it(`with the default prefetch (100), acks once 50 events are handled, with one allUpTo ack`, async () => {
+        const { bus } = await started();
+        for (let n = 1; n <= 49; n++) bus.deliver('info', '{}');
+        await flush();
+        expect(bus.acks(), '49 handled: not yet').to.deep.equal([]);
+        bus.deliver('info', '{}');
+        await flush();
+        expect(bus.acks()).to.deep.equal([[50, true]]);
+      });
+
+      it(`acks fewer than a batch ${ACK_DELAY} ms after the first of them was handled`, async () => {
+        const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+        try {
+          const { bus } = await started({ prefetch: 10 });
+          bus.deliver('info', '{}');
+          await clock.tickAsync(ACK_DELAY / 2);
+          bus.deliver('info', '{}');
+          await clock.tickAsync(ACK_DELAY / 2 - 1);
+          expect(bus.acks()).to.deep.equal([]);
+          await clock.tickAsync(1);
+          expect(bus.acks()).to.deep.equal([[2, true]]);
+          bus.deliver('info', '{}');
+          await clock.tickAsync(ACK_DELAY);
+          expect(bus.acks().slice(1), 'the next one waits again').to.deep.equal([[3, true]]);
+        } finally {
+          clock.restore();
+        }
+      });
+
+      it('with prefetch 1, acks each event at the end of its turn', async () => {
+        const { bus } = await started({ prefetch: 1 });
+        bus.deliver('info', '{}');
+        await flush();
+        expect(bus.acks()).to.deep.equal([[1, true]]);
+      });
     });
 
     it('reports a routing key that is no level it listens to as invalid', async () => {
