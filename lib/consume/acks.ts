@@ -35,8 +35,9 @@ export class Acks {
   #oneByOne: number[] | undefined;
   // Events handled since the last ack.
   #pending = 0;
-  // A microtask (a full batch) or the ACK_DELAY timer is due to send the acks.
+  // A microtask is due to send the acks (a full batch was handled).
   #scheduled = false;
+  // The ACK_DELAY timer, armed by the first handled event after an ack.
   #timer: NodeJS.Timeout | undefined;
   // One function for every flush: this runs for every batch.
   readonly #flushNow = (): void => this.#flush();
