@@ -31,15 +31,27 @@ function socket(): { out: Writable; writes: string[][] } {
   return { out, writes };
 }
 
-/** Two channels of one connection each queue a frame; resolves after the multiplexer's round. */
-async function round(coalesce: boolean): Promise<string[][]> {
+/** amqplib's Mux over a recording socket, with two channels' frame streams piped in (publishes first). */
+function connection(coalesce: boolean) {
   const { out, writes } = socket();
   const muxer = new Mux(out);
-  if (coalesce) expect(coalesceWrites({ connection: { muxer } })).to.not.equal(undefined);
+  const coalesced = coalesce ? coalesceWrites({ connection: { muxer } }) : undefined;
+  if (coalesce) expect(coalesced).to.not.equal(undefined);
   const publishes = new PassThrough({ objectMode: true });
   const acks = new PassThrough({ objectMode: true });
   muxer.pipeFrom(publishes);
   muxer.pipeFrom(acks);
+  return { writes, coalesced, publishes, acks };
+}
+
+/** What was written when a setImmediate queued now runs: where amqplib's own round would have written. */
+function writtenAtImmediate(writes: string[][]): Promise<string[][]> {
+  return new Promise((resolve) => setImmediate(() => resolve(writes.map((w) => [...w]))));
+}
+
+/** Two channels of one connection each queue a frame; resolves after the multiplexer's round. */
+async function round(coalesce: boolean): Promise<string[][]> {
+  const { writes, publishes, acks } = connection(coalesce);
   acks.write(Buffer.from('ack'));
   publishes.write(Buffer.from('publish'));
   await new Promise((resolve) => setTimeout(resolve, 20));
@@ -53,37 +65,25 @@ describe('coalescing writes', () => {
   });
 
   it('writes a publish at the end of the tick with writeSoon, before amqplib\'s setImmediate, once per tick', async () => {
-    const { out, writes } = socket();
-    const muxer = new Mux(out);
-    const connection = coalesceWrites({ connection: { muxer } });
-    const publishes = new PassThrough({ objectMode: true });
-    const acks = new PassThrough({ objectMode: true });
-    muxer.pipeFrom(publishes);
-    muxer.pipeFrom(acks);
-    // What had left when amqplib's own round (a setImmediate queued before the frames) would have run.
-    const atImmediate = new Promise<string[][]>((resolve) => setImmediate(() => resolve(writes.map((w) => [...w]))));
+    const { writes, coalesced, publishes, acks } = connection(true);
+    // Queued before the frames, as amqplib's own round would be.
+    const atImmediate = writtenAtImmediate(writes);
     acks.write(Buffer.from('ack'));
     publishes.write(Buffer.from('publish'));
-    connection?.writeSoon();
-    connection?.writeSoon();
+    coalesced?.writeSoon();
+    coalesced?.writeSoon();
     expect(await atImmediate, 'sent before the event loop went on').to.deep.equal([['ack', 'publish']]);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(writes, 'amqplib\'s round finds nothing left').to.deep.equal([['ack', 'publish']]);
   });
 
   it('writeSoon sends an ack queued by a later microtask in the same write', async () => {
-    const { out, writes } = socket();
-    const muxer = new Mux(out);
-    const connection = coalesceWrites({ connection: { muxer } });
-    const publishes = new PassThrough({ objectMode: true });
-    const acks = new PassThrough({ objectMode: true });
-    muxer.pipeFrom(publishes);
-    muxer.pipeFrom(acks);
+    const { writes, coalesced, publishes, acks } = connection(true);
     // As in a socket read holding a confirm, then a delivery: the awaiting publisher resumes first and publishes,
     // then the ack round of the delivery runs.
     queueMicrotask(() => {
       publishes.write(Buffer.from('publish'));
-      connection?.writeSoon();
+      coalesced?.writeSoon();
     });
     queueMicrotask(() => acks.write(Buffer.from('ack')));
     await new Promise((resolve) => setImmediate(resolve));
@@ -102,19 +102,15 @@ describe('coalescing writes', () => {
     }) as unknown as AmqpConfirmChannel;
     const publisher = new Publisher({ exchange: 'bus', publishTimeout: 1000, bufferMaxEvents: 10, bufferMaxBytes: 1 << 20 });
     publisher.attach(channel);
-    // What had left when amqplib's own round (a setImmediate queued before the frame) would have run.
-    const atImmediate = new Promise<string[][]>((resolve) => setImmediate(() => resolve(writes.map((w) => [...w]))));
+    // Queued before the frame, as amqplib's own round would be.
+    const atImmediate = writtenAtImmediate(writes);
     void publisher.publish('info', Buffer.from('{}'), publishProperties('app', newPublisherId(), 0, 1, false));
     expect(await atImmediate).to.deep.equal([['info']]);
     publisher.close(new Error('done'));
   });
 
   it('without writeSoon, amqplib writes the round at its setImmediate', async () => {
-    const { out, writes } = socket();
-    const muxer = new Mux(out);
-    coalesceWrites({ connection: { muxer } });
-    const publishes = new PassThrough({ objectMode: true });
-    muxer.pipeFrom(publishes);
+    const { writes, publishes } = connection(true);
     publishes.write(Buffer.from('publish'));
     await new Promise((resolve) => process.nextTick(resolve));
     expect(writes).to.deep.equal([]);
