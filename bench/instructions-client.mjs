@@ -4,10 +4,8 @@
 // timestamp, messageId <publisher>/<level tag>.<seq>, appId): what the message costs apart from the library's code.
 // Awaits W untimed publishes, then N more, each received by the client's own listener.
 // Usage: W=3000 N=6000 node bench/instructions-client.mjs library|minimal|amqplib
-import { createRequire } from 'node:module';
+import { connectRaw, deleteExchange, libraryMessage, minimalMessage } from './raw-client.mjs';
 
-const require = createRequire(import.meta.url);
-const amqplib = require('amqplib');
 const which = process.argv[2];
 if (!['library', 'minimal', 'amqplib'].includes(which)) throw new Error(`Expected "library", "minimal" or "amqplib", got "${which}"`);
 const warmUp = Number(process.env.W ?? 3000);
@@ -24,34 +22,8 @@ if (which === 'library') {
   publish = (event) => logger.info(event);
   close = () => logger.stop();
 } else {
-  const connection = await amqplib.connect(url, { noDelay: true });
-  const publisher = await connection.createConfirmChannel();
-  const consumer = await connection.createChannel();
-  await publisher.assertExchange(exchange, 'topic', { durable: false });
-  const { queue } = await consumer.assertQueue('', { exclusive: true, durable: false });
-  await consumer.bindQueue(queue, exchange, 'info');
-  await consumer.prefetch(1000);
-  await consumer.consume(queue, (message) => {
-    consumer.ack(message);
-    JSON.parse(message.content.toString());
-  });
-  // The library's message: its appId in the bench ('worker') and a publisher id of its shape.
-  const { hostname } = await import('node:os');
-  const publisherId = `AbC-_9@${hostname()}:${process.pid}`;
-  let seq = 0;
-  const properties =
-    which === 'amqplib'
-      ? () => ({ contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), messageId: `${publisherId}/0.${++seq}`, appId: 'worker' })
-      : () => ({ contentType: 'application/json' });
-  publish = (event) =>
-    new Promise((resolve, reject) =>
-      publisher.publish(exchange, 'info', Buffer.from(JSON.stringify(event)), properties(), (error) => (error ? reject(error) : resolve())),
-    );
-  close = () => connection.close();
+  ({ publish, close } = await connectRaw(url, exchange, which === 'amqplib' ? libraryMessage() : minimalMessage()));
 }
 for (let n = 0; n < warmUp + count; n++) await publish({ n, t: performance.now(), msg: 'benchmark event' });
 await close();
-const cleanup = await amqplib.connect(url);
-const channel = await cleanup.createChannel();
-await channel.deleteExchange(exchange);
-await cleanup.close();
+await deleteExchange(url, exchange);

@@ -10,11 +10,8 @@
 //   node bench/sequential-pairs.mjs                                   # dist against the minimal client
 //   BUILDS=dist,.dist-old ROUNDS=60 BLOCK=1000 node bench/sequential-pairs.mjs
 //   RAW=1 node bench/sequential-pairs.mjs                             # adds raw amqplib with the library's message
-import { createRequire } from 'node:module';
-import { hostname } from 'node:os';
+import { connectRaw, deleteExchange, libraryMessage, minimalMessage } from './raw-client.mjs';
 
-const require = createRequire(import.meta.url);
-const amqplib = require('amqplib');
 const url = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const rounds = Number(process.env.ROUNDS ?? 40);
 const block = Number(process.env.BLOCK ?? 1000);
@@ -24,28 +21,13 @@ if (!(rounds > 0 && block > 0)) throw new Error(`ROUNDS and BLOCK must be positi
 /** A raw amqplib client publishing to its own exchange and listening to its own events. */
 async function raw(name, properties) {
   const exchange = `bench_pairs_${name}_${process.pid}`;
-  const connection = await amqplib.connect(url, { noDelay: true });
-  const publisher = await connection.createConfirmChannel();
-  const consumer = await connection.createChannel();
-  await publisher.assertExchange(exchange, 'topic', { durable: false });
-  const { queue } = await consumer.assertQueue('', { exclusive: true, durable: false });
-  await consumer.bindQueue(queue, exchange, 'info');
-  await consumer.prefetch(1000);
-  await consumer.consume(queue, (message) => {
-    consumer.ack(message);
-    JSON.parse(message.content.toString());
-  });
-  let seq = 0;
-  const publisherId = `AbC-_9@${hostname()}:${process.pid}`;
+  const client = await connectRaw(url, exchange, properties);
   return {
     name,
-    publish: (event) =>
-      new Promise((resolve, reject) =>
-        publisher.publish(exchange, 'info', Buffer.from(JSON.stringify(event)), properties(++seq, publisherId), (error) => (error ? reject(error) : resolve())),
-      ),
+    publish: client.publish,
     async close() {
-      await publisher.deleteExchange(exchange);
-      await connection.close();
+      await client.close();
+      await deleteExchange(url, exchange);
     },
   };
 }
@@ -61,17 +43,13 @@ async function library(dir) {
     publish: (event) => logger.info(event),
     async close() {
       await logger.stop();
-      const connection = await amqplib.connect(url);
-      await (await connection.createChannel()).deleteExchange(exchange);
-      await connection.close();
+      await deleteExchange(url, exchange);
     },
   };
 }
 
-const clients = [await raw('minimal', () => ({ contentType: 'application/json' }))];
-if (process.env.RAW) {
-  clients.push(await raw('amqplib', (seq, publisherId) => ({ contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), messageId: `${publisherId}/0.${seq}`, appId: 'worker' })));
-}
+const clients = [await raw('minimal', minimalMessage())];
+if (process.env.RAW) clients.push(await raw('amqplib', libraryMessage()));
 for (const dir of builds) clients.push(await library(dir));
 
 // CPU time of the process per event, by client: the blocks take turns, so each block's CPU time is its client's.
