@@ -11,6 +11,7 @@ export class TcpProxy {
   private readonly clients = new Set<net.Socket>();
   private accepting = true;
   private freezeOn: { classId: number; methodId: number } | undefined;
+  private readonly serverWaits = new Set<{ classId: number; methodId: number; resolve: () => void }>();
   private constructor(private readonly server: net.Server, readonly port: number) {}
 
   static async start(target = { host: '127.0.0.1', port: 5672 }): Promise<TcpProxy> {
@@ -35,6 +36,7 @@ export class TcpProxy {
         const method = proxy?.freezeOn;
         if (method && pairs.has(pair) && holdsMethod(chunk, method.classId, method.methodId)) proxy?.freezePair(pair);
       });
+      upstream.on('data', (chunk: Buffer) => proxy?.heardFromServer(chunk));
       for (const socket of [client, upstream]) {
         sockets.add(socket);
         socket.setNoDelay(true);
@@ -95,6 +97,22 @@ export class TcpProxy {
    */
   freezeOnMethod(classId: number, methodId: number): void {
     this.freezeOn = { classId, methodId };
+  }
+
+  /**
+   * Resolves once the broker sends the AMQP method `classId`.`methodId` to a client through the proxy, on a
+   * connection open now or later, e.g. 60, 80 for basic.ack (a publish confirm).
+   */
+  serverSent(classId: number, methodId: number): Promise<void> {
+    return new Promise((resolve) => this.serverWaits.add({ classId, methodId, resolve }));
+  }
+
+  private heardFromServer(chunk: Buffer): void {
+    for (const wait of this.serverWaits) {
+      if (!holdsMethod(chunk, wait.classId, wait.methodId)) continue;
+      this.serverWaits.delete(wait);
+      wait.resolve();
+    }
   }
 
   private freezePair(pair: [net.Socket, net.Socket]): void {

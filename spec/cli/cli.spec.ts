@@ -247,10 +247,13 @@ describe('event-bus-logger (command line)', function () {
       const listener = await EventBusLogger.create({ url: AMQP_URL, name, levels: ['info'] });
       try {
         const publish = startCli(['publish', 'info', '--url', proxy.url(), '--name', name, '--config', config, '--publish-timeout', '1000']);
-        // The first line through the live link tells the command is connected.
+        // The first line through the live link tells the command is connected; the link freezes once its confirm
+        // went back through the proxy (the listener may have the event before the command has the confirm).
         const first = next<[EventData]>(listener, 'info', 20_000);
+        const confirmed = proxy.serverSent(60, 80); // basic.ack
         publish.child.stdin.write('{"n":1}\n');
         expect((await first)[0]).to.deep.equal({ n: 1 });
+        await confirmed;
         proxy.freeze();
         publish.child.stdin.end('{"n":2}\n');
         expect(await publish.exit(45_000)).to.deep.equal({ code: 1, signal: null });
