@@ -2,7 +2,7 @@
 // The options that shape the bus itself (config, name, url, levels, listen) are applied to the config in topology.ts.
 import { basename } from 'node:path';
 import { configError, describeValue } from './errors.js';
-import { parseSince, type StreamStart } from './consume/since.js';
+import { parseSince, type StreamStart } from './since.js';
 import { DEFAULT_URL, HOW_TO_TURN_HISTORY_ON, loadTopology, type BusConfig, type DefaultLevel, type Topology } from './topology.js';
 import type { TlsFiles } from './tls.js';
 

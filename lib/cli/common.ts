@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { CONNECTION_DROPPED } from '../bus/connection.js';
 import { exchangeExists } from '../bus/exchange-exists.js';
-import { parseSince } from '../consume/since.js';
+import { parseSince } from '../since.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { HOW_TO_TURN_HISTORY_ON } from '../topology.js';
 import type { EventBusLogger } from '../logger.js';

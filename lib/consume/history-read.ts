@@ -9,9 +9,9 @@ import type { HistorySince, ResolvedOptions } from '../options.js';
 import { HOW_TO_TURN_HISTORY_ON, type Topology } from '../topology.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
-import { EMPTY_STREAM_WAIT, closeQuietly, offsetOf, probeOffset, scratchChannel } from './history.js';
+import { EMPTY_STREAM_WAIT, closeQuietly, offsetOf, probeOffset, scratchChannel } from './stream.js';
 import { SequenceWindow } from './sequence.js';
-import { parseSince, streamOffsetArgument, type StreamStart } from './since.js';
+import { parseSince, streamOffsetArgument, type StreamStart } from '../since.js';
 
 const debug = createDebug('event-bus-logger:history-read');
 

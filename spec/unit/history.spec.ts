@@ -2,7 +2,7 @@
 // becomes, the windowed duplicate check of history readers, and the history part of the config.
 import { expect } from 'chai';
 import { SEQUENCE_WINDOW, SequenceWindow } from '../../lib/consume/sequence.js';
-import { parseSince, streamOffsetArgument } from '../../lib/consume/since.js';
+import { parseSince, streamOffsetArgument } from '../../lib/since.js';
 import { resolveOptions } from '../../lib/options.js';
 import { loadTopology } from '../../lib/topology.js';
 import { shippedConfig } from '../helpers.js';
