@@ -261,7 +261,8 @@ export class Publisher {
    * amqplib does not say why the broker nacked, and the usual reason is passing: a queue the event was routed to
    * lived on a cluster node that just died, and the broker nacks until it has cleaned that queue up (the other
    * queues did get the event). So a nack is retried, after a short growing delay, until `publishTimeout`; it
-   * rejects with `NACKED` only when the last attempt was nacked. At-least-once: listeners drop the copies.
+   * rejects with `NACKED` only when the last attempt was nacked. At-least-once: listeners drop the copies, and let
+   * through, late, a retry whose first copy they never got.
    */
   private onNack(entry: Entry, error: Error): void {
     entry.nacks++;

@@ -60,6 +60,14 @@ export function newPublisherId(): string {
 
 
 /**
+ * How far one publisher's events may overtake each other on the wire. A publisher never sends an event more than
+ * this many events after the oldest one it has not settled (one waiting for its confirm, or for its retry after a
+ * nack), so a re-sent event is never more than this far behind the newest; a live listener accepts an event that far
+ * below the highest number it saw, once (the retry of one it missed), and drops it as a duplicate beyond.
+ */
+export const REORDER_SPAN = 2048;
+
+/**
  * The AMQP properties of one event of `publisher` (from {@link newPublisherId}): `levelTag` is the publisher's tag for
  * the level (the level's index among its levels: it makes messageIds unique across levels), `seq` the event's
  * sequence number within that publisher and level.

@@ -8,7 +8,7 @@ import type { AmqpMessage } from '../rascal.js';
 import type { Stats } from '../stats.js';
 import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
 import type { Acks } from './acks.js';
-import { SequenceTracker, type WindowCheck } from './sequence.js';
+import { liveSequence, type SequenceCheck } from './sequence.js';
 
 const debug = createDebug('event-bus-logger:delivery');
 
@@ -21,10 +21,10 @@ export interface DeliveryParts<L extends string> {
   /** Hands one event to its listeners. Returns a promise while they run; it must not reject. */
   handle: (level: L, data: EventData, meta: EventMeta<L>) => void | Promise<unknown>;
   /**
-   * The duplicate check by publisher and sequence. Default: the highest sequence per publisher and level (a live
-   * queue's order); a history reader passes a {@link SequenceWindow}, which also lets a late re-sent event through.
+   * The duplicate check by publisher and sequence. Default: a live queue's ({@link liveSequence}); a history reader
+   * passes a wider {@link SequenceWindow}. Both let a late re-sent event through once.
    */
-  sequence?: { check(publisher: string, level: string, seq: number): WindowCheck };
+  sequence?: { check(publisher: string, level: string, seq: number): SequenceCheck };
 }
 
 export class Delivery<L extends string> {
@@ -35,7 +35,7 @@ export class Delivery<L extends string> {
 
   constructor(parts: DeliveryParts<L>) {
     this.#parts = parts;
-    this.#sequence = parts.sequence ?? new SequenceTracker();
+    this.#sequence = parts.sequence ?? liveSequence();
   }
 
   /**
