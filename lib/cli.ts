@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { maskUrl } from './errors.js';
-import { DEFAULTS } from './options.js';
-import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, usage, type Parsed } from './cli/common.js';
+import { EXIT, PROGRAM, asCliError, usage, type Parsed } from './cli/common.js';
+import { COMMANDS, commandHelp, generalHelp, type CommandName } from './cli/help.js';
 import { PUBLISH_WINDOW, publish } from './cli/publish.js';
 import { tail } from './cli/tail.js';
 import { TOKEN_VARIABLE, web } from './cli/web.js';
@@ -24,80 +24,6 @@ function version(): string {
     }
   }
   return 'unknown';
-}
-
-function help(): string {
-  const env = process.env.AMQP_URL ? ` (now: ${maskUrl(process.env.AMQP_URL)})` : ' (not set)';
-  return `Usage:
-  ${PROGRAM} tail [--levels info,critical] [--json] [--since <spec> [--no-follow]] [options]
-  ${PROGRAM} publish <level> [json] [options]
-  ${PROGRAM} web [--port 8080] [--host 127.0.0.1] [--token <value>] [--levels info,critical] [--since <spec>] [options]
-  ${PROGRAM} help | --help | -h
-  ${PROGRAM} --version
-
-Commands:
-  tail               Print every event of the bus as it arrives, until Ctrl-C (SIGINT) or SIGTERM.
-                     On a terminal: one readable line per event (time, level, host/appId, data), coloured
-                     unless NO_COLOR is set. With --json, or when standard output is not a terminal: NDJSON,
-                     one object per line: {time, level, host, pid, appId, messageId, data}.
-                     Status lines ("listening on ...", invalid messages, disconnects) go to standard error.
-  publish <level> [json]
-                     Send one event of <level> with the JSON object [json] and wait for the broker's confirm.
-                     Without [json]: one event per line of standard input (blank lines skipped), sent in
-                     order, up to ${PUBLISH_WINDOW} in flight; exits once every one is confirmed. A bad line stops
-                     the input; the lines before it were sent.
-  web                Serve a page that shows the bus live in a browser (level and text filters, counts,
-                     events per second, the connection's state, gaps, invalid messages) and print its
-                     address, until Ctrl-C (SIGINT) or SIGTERM. Binds to 127.0.0.1 by default; on any
-                     other address every request needs the access token (the printed address carries it).
-
-Options:
-  --url <amqp-url>   The broker. Default: $AMQP_URL${env}, else the config's connection,
-                     else amqp://guest:guest@localhost:5672
-  --url-file <file>  A file holding the broker URL (one per line for fail-over): keeps the password off the
-                     command line, where other users can read it (ps). --url with a password prints a warning
-  --cacert <file>    TLS: the CA certificate(s), PEM, that sign the broker's certificate (amqps:// URLs).
-                     Default: $AMQP_CACERT, else the config's eventBusLogger.tls.caFile, else the system's CAs
-  --cert <file>      TLS: this client's certificate, PEM, for brokers that ask for one. Default: $AMQP_CERT
-  --key <file>       TLS: the private key of --cert, PEM. Default: $AMQP_KEY
-  --name <exchange>  The bus (its topic exchange). Default: the config's exchange, logger_metaclass in the
-                     shipped config
-  --config <file>    A Rascal config (JSON) defining the exchange and the levels. Default: the shipped
-                     config/rascal.json (levels info, critical)
-  --publish-timeout <ms>
-                     How long a publish may wait for the broker's confirm before it fails. Default: ${DEFAULTS.publishTimeout}
-  --start-timeout <ms>
-                     How long connecting may take before the command gives up (exit 3). Default: ${DEFAULTS.startTimeout}
-  --levels <a,b>     tail: the levels to listen to, comma-separated. Default: every configured level
-  --json             tail: print NDJSON even on a terminal. Default: off (NDJSON only when not a terminal)
-  --since <spec>     tail, web: the bus's history from <spec>, then live (no gap, no duplicate at the seam): now, start, a duration <int>s|m|h|d (10m), an ISO 8601 time
-                     (2026-11-29T03:00:00Z) or a stream offset (a whole number; --json records carry "offset").
-                     Needs a config with history (examples/rascal-with-history.json). Default: live only
-  --no-follow        tail --since: exit 0 once caught up with the history as it was when tail started
-  --app-id <id>      publish: the appId of the events sent. Default: ${DEFAULT_APP_ID}
-  --port <n>         web: the port to serve on (0: any free port). Default: 8080
-  --host <address>   web: the address to serve on. Default: 127.0.0.1
-  --token <value>    web: the access token off the loopback. Default: $${TOKEN_VARIABLE}, else a new one
-  -h, --help         Show this help
-  --version          Show the version
-
-Both commands say on standard error when the bus's exchange did not exist before they started (they create it:
-check --name for a typo), and when the broker did not answer the close at the end, so the connection had to be
-dropped (within ${DEFAULTS.stopTimeout} ms plus a second).
-
-Exit codes:
-  0  done (tail: stopped by SIGINT or SIGTERM)
-  1  an event was not confirmed by the broker, or another failure
-  2  usage: bad arguments, an unknown level, bad JSON (the line is named), a bad config
-  3  the broker cannot be reached (the message masks the password), refuses the TLS handshake (the
-     message says why), or refuses this user an operation or a resource (the message names both)
-
-Examples:
-  ${PROGRAM} tail --levels critical
-  ${PROGRAM} tail --config rascal-with-history.json --since 1h --no-follow
-  ${PROGRAM} publish info '{"disk":"ok"}'
-  printf '{"n":1}\\n{"n":2}\\n' | ${PROGRAM} publish critical
-`;
 }
 
 function parse(argv: string[]): Parsed {
@@ -126,7 +52,7 @@ function parse(argv: string[]): Parsed {
         since: { type: 'string' },
         'no-follow': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean' },
+        version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (error) {
@@ -142,8 +68,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return EXIT.OK;
   }
+  const facts = { publishWindow: PUBLISH_WINDOW, tokenVariable: TOKEN_VARIABLE };
+  // `tail --help` and `help tail`: that command's help; `--help` and `help` alone: every command's.
+  const asked = parsed.command === 'help' ? parsed.args[0] : parsed.values.help ? parsed.command : undefined;
   if (parsed.values.help || parsed.command === 'help') {
-    process.stdout.write(help());
+    if (asked !== undefined && !COMMANDS.includes(asked as CommandName)) throw usage(`no help for "${asked}": the commands are ${COMMANDS.join(', ')}; see ${PROGRAM} --help`);
+    process.stdout.write(asked === undefined ? generalHelp(facts) : commandHelp(asked as CommandName, facts));
     return EXIT.OK;
   }
   switch (parsed.command) {

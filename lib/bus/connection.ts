@@ -79,7 +79,21 @@ export function connectFailure(error: unknown, urlCount: number): string {
     }
     cause = `the vhost "${vhost}" does not exist, or ${user ? `user "${user}"` : 'this user'} has no permission on it (the broker refused to open it)`;
   }
+  cause = notAmqp(cause) ?? cause;
   return urlCount > 1 ? `${url}: ${cause}` : cause;
+}
+
+// amqplib reads a server's first bytes as an AMQP frame header: type (1 byte), channel (2), size (4). A server that
+// speaks another protocol fails the size check with its 4th to 7th bytes as the size: "P/1." of "HTTP/1.1" is
+// 1345270062. Say what the server is instead.
+function notAmqp(cause: string): string | undefined {
+  const frame = /Frame size (\d+) exceeds maxFrameSize/.exec(cause);
+  if (!frame) return undefined;
+  const size = Number(frame[1]);
+  const bytes = Buffer.alloc(4);
+  if (Number.isSafeInteger(size) && size <= 0xffffffff) bytes.writeUInt32BE(size);
+  const http = bytes.toString('latin1') === 'P/1.';
+  return `the server at this address does not speak AMQP: it answered ${http ? 'as an HTTP server does' : 'with bytes that are not an AMQP frame'} (is the port the management UI's, 15672, or a web server's? RabbitMQ takes AMQP on 5672, and on 5671 with TLS)`;
 }
 
 // Rascal hears of a lost connection a turn after amqplib does (its handler runs in a setImmediate). In between, a

@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -333,9 +334,43 @@ describe('event-bus-logger (command line)', function () {
       expect((await runCli(['help'])).stdout).to.equal(help.stdout);
     });
 
-    it('prints the package version with --version', async () => {
+    it('prints the package version with --version and -V', async () => {
       const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
       expect(await runCli(['--version'])).to.include({ code: 0, stdout: `${version}\n` });
+      expect(await runCli(['-V'])).to.include({ code: 0, stdout: `${version}\n` });
+    });
+
+    it("prints one command's help with <command> --help, -h, or help <command>", async function () {
+      this.timeout(60_000);
+      // What each help holds: spec/cli/cli-help.spec.ts. Here: that the command line reaches it.
+      const general = (await runCli(['--help'])).stdout;
+      expect(general).to.include('The three commands say').and.not.include('Both commands');
+      for (const args of [['tail', '--help'], ['publish', '-h'], ['help', 'web']]) {
+        const command = args[0] === 'help' ? args[1] : args[0];
+        const help = await runCli(args);
+        expect(help.code, args.join(' ')).to.equal(0);
+        expect(help.stdout, args.join(' ')).to.match(new RegExp(`^Usage:\n  event-bus-logger ${command} [^\n]*\n\n`)).and.include(`Options of ${command}:`);
+      }
+      const unknown = await runCli(['help', 'frobnicate']);
+      expect(unknown.code).to.equal(2);
+      expect(unknown.stderr).to.match(/^event-bus-logger: no help for "frobnicate": the commands are tail, publish, web/);
+    });
+
+    it('says so when the broker URL points at something that is not AMQP (an HTTP server, the management port)', async () => {
+      const server = createHttpServer((_request, response) => response.end('<html>RabbitMQ Management</html>'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (server.address() as AddressInfo).port;
+        for (const command of [['tail'], ['publish', 'info', '{}']]) {
+          const result = await runCli([...command, '--url', `amqp://guest:guest@127.0.0.1:${port}`, '--name', name]);
+          expect(result.code, result.stderr).to.equal(3);
+          expect(result.stderr).to.include(`at amqp://guest:***@127.0.0.1:${port}`).and.include('does not speak AMQP: it answered as an HTTP server does').and.include('15672').and.include('5672');
+          expect(result.stderr).to.not.include('Frame size');
+        }
+      } finally {
+        server.close();
+        server.unref();
+      }
     });
   });
 });
