@@ -13,7 +13,7 @@ import { encodeData } from '../lib/event-data.js';
 import { newPublisherId, publishProperties } from '../lib/wire-format.js';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const HISTORY_CONFIG = new globalThis.URL('../examples/rascal-with-history.json', import.meta.url).pathname;
+const HISTORY_CONFIG = new globalThis.URL('../config/rascal-with-history.json', import.meta.url).pathname;
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, sequential: { type: 'string', default: '2000' }, burst: { type: 'string', default: '10000' }, replay: { type: 'string', default: '100000' } } });
 const RUNS = Number(values.runs);
 const SEQUENTIAL = Number(values.sequential);

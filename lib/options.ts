@@ -121,13 +121,13 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
   tls?: TlsFiles;
   /**
    * Makes a catch-up listener: it reads the bus from its history stream (the config must have one, see
-   * examples/rascal-with-history.json) instead of a temporary queue, starting at `since`, then follows live. After
+   * config/rascal-with-history.json) instead of a temporary queue, starting at `since`, then follows live. After
    * any reconnect it resumes right after the last event it dispatched; `meta.offset` is set on every event.
    * Across a process restart, keep the last `meta.offset` and pass it back plus one as `since`. Add listeners
    * before `start()`: the history arrives as soon as it starts.
    * @default none: a live listener on a temporary queue
    * @example
-   * const logger = new EventBusLogger({ config: 'rascal-with-history.json', history: { since: '1h' } });
+   * const logger = new EventBusLogger({ config: 'node_modules/event-bus-logger/config/rascal-with-history.json', history: { since: '1h' } });
    * logger.on('critical', (data, meta) => console.log(meta.offset, data));
    * await logger.start();
    */

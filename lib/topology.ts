@@ -31,7 +31,7 @@ export interface BusConfig<L extends string = string> {
     /**
      * The key of the history stream in `queues` (a queue with `"x-queue-type": "stream"`, bound to the exchange
      * with `#`): turns history on. The logger declares it as `<exchange>.history`, renamed with the bus.
-     * @default none: no history (examples/rascal-with-history.json has one)
+     * @default none: no history (config/rascal-with-history.json has one)
      */
     history?: string;
   };
@@ -98,7 +98,7 @@ export interface HistoryTopology {
 
 /** What to add to a config to turn history on, for error messages. */
 export const HOW_TO_TURN_HISTORY_ON =
-  'turn history on in the config: set "history": "history" in its "eventBusLogger" section, add a stream queue "history" ({ "options": { "durable": true, "arguments": { "x-queue-type": "stream" } } }) and bind it to the exchange with "#" (examples/rascal-with-history.json is a complete config)';
+  'turn history on in the config: set "history": "history" in its "eventBusLogger" section, add a stream queue "history" ({ "options": { "durable": true, "arguments": { "x-queue-type": "stream" } } }) and bind it to the exchange with "#" (config/rascal-with-history.json in the package is a complete config)';
 /** True for an object that is neither null nor an array: a JSON object, as configs and option maps are. */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

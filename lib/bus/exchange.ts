@@ -1,5 +1,5 @@
 // The bus's exchange for a user who may not declare it: a publish-only application without the configure
-// permission on it (README, "Security"). When the broker refuses the declare, the exchange is checked instead.
+// permission on it (docs/security.md). When the broker refuses the declare, the exchange is checked instead.
 import { accessError, describeError, missingExchangeError, type EventBusLoggerError } from '../errors.js';
 import type { AmqpChannel } from '../rascal.js';
 

@@ -78,7 +78,7 @@ function options(facts: HelpFacts): OptionHelp[] {
     { flag: '--json', text: 'Print NDJSON even on a terminal. Default: off (NDJSON only when not a terminal)', only: ['tail'] },
     {
       flag: '--since <spec>',
-      text: 'The bus\'s history from <spec>, then live (no gap, no duplicate at the seam): now, start,\na duration <int>s|m|h|d (10m), an ISO 8601 time (2026-11-29T03:00:00Z) or a stream offset\n(a whole number; --json records carry "offset"). Needs a config with history\n(examples/rascal-with-history.json). Default: live only',
+      text: 'The bus\'s history from <spec>, then live (no gap, no duplicate at the seam): now, start,\na duration <int>s|m|h|d (10m), an ISO 8601 time (2026-11-29T03:00:00Z) or a stream offset\n(a whole number; --json records carry "offset"). Needs a config with history: the package\nships one, config/rascal-with-history.json. Default: live only',
       only: ['tail', 'web'],
     },
     { flag: '--no-follow', text: 'With --since: exit 0 once caught up with the history as it was when tail started', only: ['tail'] },

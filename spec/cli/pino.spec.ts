@@ -213,7 +213,7 @@ describe('event-bus-logger/pino (pino transport)', function () {
   it("runs the README's example (examples/pino-transport.ts) as it is written there", async () => {
     const example = readFileSync(EXAMPLE, 'utf8');
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('## pino transport'));
+    const section = readme.slice(readme.indexOf('### pino: `event-bus-logger/pino`'));
     const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
     // The file is the README's block plus a header comment.
     expect(block).to.equal(example.replace(/^(\/\/.*\n)+/, ''));

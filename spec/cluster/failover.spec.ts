@@ -8,9 +8,9 @@ import { cluster, NODES, PORTS, urls, useCluster, type ClusterNode } from './har
 import { TcpProxy } from '../tcp-proxy.js';
 import { Received, Traffic } from './traffic.js';
 
-/** examples/rascal-with-history.json: the shipped config with the history stream on. */
+/** config/rascal-with-history.json: the shipped config with the history stream on. */
 async function historyConfig(): Promise<any> {
-  return JSON.parse(await readFile(new URL('../../examples/rascal-with-history.json', import.meta.url), 'utf8'));
+  return JSON.parse(await readFile(new URL('../../config/rascal-with-history.json', import.meta.url), 'utf8'));
 }
 
 describe('on a 3-node cluster', function () {

@@ -1,6 +1,6 @@
 // One process of the chaos soak (spec/cluster/soak.ts), run with --expose-gc: a publisher sending numbered events
 // one at a time, a plain listener recording what it received, or a catch-up listener (role 'catchup') doing the
-// same from the bus's history stream, from its start. Every process uses examples/rascal-with-history.json (the bus
+// same from the bus's history stream, from its start. Every process uses config/rascal-with-history.json (the bus
 // has history). It reports to the soak over IPC when told to finish, and samples its retained heap (after a GC)
 // every few seconds.
 import { readFile } from 'node:fs/promises';
@@ -24,7 +24,7 @@ const sampler = setInterval(() => {
   heap.push([Date.now(), process.memoryUsage().heapUsed]);
 }, 3000);
 
-const config = JSON.parse(await readFile(new URL('../../examples/rascal-with-history.json', import.meta.url), 'utf8'));
+const config = JSON.parse(await readFile(new URL('../../config/rascal-with-history.json', import.meta.url), 'utf8'));
 config.vhosts['/'].connection.options.heartbeat = 2; // a frozen link is noticed in 4 to 6 s
 const logger = new EventBusLogger({
   url: urlList.split(','),

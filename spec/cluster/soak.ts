@@ -1,5 +1,5 @@
 // The chaos soak: `npm run soak -- --minutes N`. Publisher, plain listener and catch-up (history) listener processes
-// on the 3-node cluster (.ci/cluster), on a bus with history (examples/rascal-with-history.json: its stream has a
+// on the 3-node cluster (.ci/cluster), on a bus with history (config/rascal-with-history.json: its stream has a
 // replica on each node), while random faults hit it: a node killed (-9) and started again, stop_app/start_app,
 // close_all_connections on a node, a frozen TCP link (spec/tcp-proxy.ts) under three of the processes. Then a
 // checker proves what the README promises and prints a summary table; the exit code is 1 when a check fails.

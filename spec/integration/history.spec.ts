@@ -10,7 +10,7 @@ import { startCli } from '../cli/run-cli.js';
 import { AMQP_URL, bindingsOf, deleteExchange, next, quiet, rabbitmqctl, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 
-const HISTORY_CONFIG_PATH = new URL('../../examples/rascal-with-history.json', import.meta.url).pathname;
+const HISTORY_CONFIG_PATH = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
 
 async function historyConfig(): Promise<any> {
   return JSON.parse(await readFile(HISTORY_CONFIG_PATH, 'utf8'));

@@ -1,10 +1,10 @@
 // The package as a user gets it: built, packed with `npm pack`, installed from the tarball into a separate app
-// (spec/package/consumer/), then the README's TypeScript examples are compiled there, with the project's own tsc,
+// (spec/package/consumer/), then the TypeScript examples of README.md and docs/*.md are compiled there, with the project's own tsc,
 // under every module resolution users run (nodenext, node16, bundler), with and without skipLibCheck.
 // The install is offline: the app's lockfile is cut from the project's, so `npm ci` takes every dependency from the
 // npm cache that the project's own `npm ci` filled.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,9 +26,20 @@ const SETUPS = [
   { name: 'bundler (module preserve)', module: 'preserve', moduleResolution: 'bundler', importAttributes: true },
 ] as const;
 
-/** The ```ts blocks of README.md, in order. */
-function readmeTypeScriptExamples(readme: string): string[] {
-  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1] ?? '');
+/** The ```ts blocks of a Markdown document, in order. */
+function typeScriptExamples(markdown: string): string[] {
+  return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1] ?? '');
+}
+
+/** The documents whose examples are compiled: README.md and every docs/*.md. */
+async function documents(): Promise<string[]> {
+  const docs = (await readdir(join(ROOT, 'docs'))).filter((name) => name.endsWith('.md')).sort();
+  return ['README.md', ...docs.map((name) => `docs/${name}`)];
+}
+
+/** An example's file name in the app: readme-1.ts, docs-history-2.ts. */
+function exampleFile(document: string, index: number): string {
+  return `${document.replace(/\.md$/, '').replace(/\//g, '-').toLowerCase()}-${index + 1}.ts`;
 }
 
 interface LockEntry {
@@ -68,7 +79,7 @@ describe('the packed package, installed in a separate app', function () {
   this.timeout(180_000);
   let app: string;
   let tarballFiles: string[];
-  let examples: string[];
+  let examples: { document: string; file: string; code: string }[];
 
   before(async () => {
     app = await mkdtemp(join(tmpdir(), 'event-bus-logger-consumer-'));
@@ -119,9 +130,13 @@ describe('the packed package, installed in a separate app', function () {
       }
     }
 
-    examples = readmeTypeScriptExamples(await readFile(join(ROOT, 'README.md'), 'utf8'));
+    examples = [];
+    for (const document of await documents()) {
+      const found = typeScriptExamples(await readFile(join(ROOT, document), 'utf8'));
+      examples.push(...found.map((code, index) => ({ document, file: exampleFile(document, index), code })));
+    }
     await Promise.all([
-      ...examples.map((example, index) => writeFile(join(app, `readme-${index + 1}.ts`), example)),
+      ...examples.map((example) => writeFile(join(app, example.file), example.code)),
       copyFile(join(FIXTURE, 'tsconfig.json'), join(app, 'tsconfig.json')),
       copyFile(join(FIXTURE, 'types-check.ts'), join(app, 'types-check.ts')),
       // The README's typed-levels example imports your copy of the config, with a "warning" level.
@@ -133,25 +148,27 @@ describe('the packed package, installed in a separate app', function () {
     if (app) await rm(app, { recursive: true, force: true });
   });
 
-  it('ships one config, config/rascal.json, and no copy under dist/', () => {
+  it('ships config/rascal.json and config/rascal-with-history.json, and no copy under dist/', () => {
     expect(tarballFiles).to.include('config/rascal.json');
+    expect(tarballFiles).to.include('config/rascal-with-history.json');
     expect(tarballFiles).to.include('dist/lib/index.d.ts');
     expect(tarballFiles).to.include('LICENSE');
     expect(tarballFiles.filter((path) => path.startsWith('dist/') && !path.startsWith('dist/lib/'))).to.deep.equal([]);
   });
 
-  it('the README has TypeScript examples, each written against the package', () => {
-    expect(examples.length).to.be.at.least(3);
-    for (const example of examples) expect(example).to.match(/'event-bus-logger(\/pino|\/winston)?'/);
+  it('the README and docs/ have TypeScript examples, each written against the package', () => {
+    expect(examples.filter((example) => example.document === 'README.md').length).to.be.at.least(3);
+    expect(examples.filter((example) => example.document.startsWith('docs/')).length).to.be.at.least(3);
+    for (const example of examples) expect(example.code, `${example.document}: ${example.file}`).to.match(/'event-bus-logger(\/pino|\/winston)?'/);
   });
 
   for (const setup of SETUPS) {
     for (const skipLibCheck of [false, true]) {
-      it(`compiles the README's examples under ${setup.name}, skipLibCheck ${skipLibCheck}`, async () => {
+      it(`compiles the examples of the README and docs/ under ${setup.name}, skipLibCheck ${skipLibCheck}`, async () => {
         const config = `tsconfig.${setup.module}-${skipLibCheck}.json`;
         // resolveJsonModule only where an example imports JSON: the published types must not need it.
         const options = { module: setup.module, moduleResolution: setup.moduleResolution, skipLibCheck, resolveJsonModule: setup.importAttributes };
-        const files = examples.flatMap((example, index) => (setup.importAttributes || !/\bwith \{/.test(example) ? [`readme-${index + 1}.ts`] : []));
+        const files = examples.flatMap((example) => (setup.importAttributes || !/\bwith \{/.test(example.code) ? [example.file] : []));
         await writeFile(join(app, config), JSON.stringify({ extends: './tsconfig.json', compilerOptions: options, files: [...files, 'types-check.ts'], include: [] }));
         try {
           await run(TSC, ['-p', config], { cwd: app });

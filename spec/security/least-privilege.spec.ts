@@ -1,4 +1,4 @@
-// Least privilege on the local broker: users with only the permissions their role needs (README, "Security"),
+// Least privilege on the local broker: users with only the permissions their role needs (docs/security.md),
 // created and deleted here with rabbitmqctl.
 import { expect } from 'chai';
 import { EventBusLogger, EventBusLoggerError, type EventData } from '../../lib/index.js';
@@ -146,7 +146,7 @@ describe('least privilege', function () {
     });
   });
 
-  describe("the README's permission lines", () => {
+  describe("the permission lines of docs/security.md", () => {
     it('the owner declares the exchange; a worker (publishes and listens) then works without configure on it', async () => {
       const owner = await scratch.user('spec_owner');
       await owner.permit({ configure: escape(bus) });

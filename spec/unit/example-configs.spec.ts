@@ -5,11 +5,13 @@ import { expect } from 'chai';
 import { shippedConfig } from '../helpers.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url);
+// The configs the package ships beside config/rascal.json.
+const SHIPPED = new URL('../../config/', import.meta.url);
 
 type Bindings = Record<string, Record<string, unknown>>;
 type Config = { eventBusLogger?: Record<string, unknown>; vhosts: Record<string, { bindings?: Bindings; queues?: Record<string, unknown> }> };
 
-// A config with history on (examples/rascal-with-history.json): the history key, its stream queue and its binding
+// A config with history on (config/rascal-with-history.json): the history key, its stream queue and its binding
 // taken out; what is left must be the shipped config. Returns them, or undefined when the config has no history.
 function splitHistory(config: Config): { rest: Config; stream: unknown; bindings: Bindings } | undefined {
   const key = config.eventBusLogger?.history;
@@ -77,9 +79,9 @@ describe('example configs', () => {
     }
   });
 
-  it('examples/rascal-with-history.json is the shipped config plus the history key, a stream queue and its # binding', async () => {
+  it('config/rascal-with-history.json is the shipped config plus the history key, a stream queue and its # binding', async () => {
     const shipped = (await shippedConfig()) as Config;
-    const example = JSON.parse(await readFile(new URL('rascal-with-history.json', EXAMPLES), 'utf8')) as Config;
+    const example = JSON.parse(await readFile(new URL('rascal-with-history.json', SHIPPED), 'utf8')) as Config;
     const split = splitHistory(example);
     expect(split, 'it sets eventBusLogger.history').to.not.equal(undefined);
     expect(split?.rest, 'apart from its history additions it is config/rascal.json').to.deep.equal(shipped);
@@ -87,15 +89,17 @@ describe('example configs', () => {
     expect(Object.values(split?.bindings ?? {})).to.deep.equal([{ source: 'logger_metaclass', destination: 'history', destinationType: 'queue', bindingKey: '#' }]);
   });
 
-  it("the README's history edit is the one examples/rascal-with-history.json makes", async () => {
-    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-    const snippet = /^```json\n(\{\n  "eventBusLogger": \{ "history": "history" \}[\s\S]*?)^```$/m.exec(readme)?.[1];
-    expect(snippet, 'README.md: the ```json block that turns history on').to.be.a('string');
-    const edit = JSON.parse(snippet as string) as { vhosts: { '/': { queues: { history: unknown }; bindings: { history: unknown } } } };
-    const example = JSON.parse(await readFile(new URL('rascal-with-history.json', EXAMPLES), 'utf8')) as Config;
-    expect(edit.vhosts['/'].queues.history).to.deep.equal(example.vhosts['/']?.queues?.history);
-    expect(edit.vhosts['/'].bindings.history).to.deep.equal(example.vhosts['/']?.bindings?.history);
-  });
+  for (const document of ['README.md', 'docs/history.md']) {
+    it(`${document}'s history edit is the one config/rascal-with-history.json makes`, async () => {
+      const text = await readFile(new URL(`../../${document}`, import.meta.url), 'utf8');
+      const snippet = /^```json\n(\{\n  "eventBusLogger": \{ "history": "history" \}[\s\S]*?)^```$/m.exec(text)?.[1];
+      expect(snippet, `${document}: the \`\`\`json block that turns history on`).to.be.a('string');
+      const edit = JSON.parse(snippet as string) as { vhosts: { '/': { queues: { history: unknown }; bindings: { history: unknown } } } };
+      const example = JSON.parse(await readFile(new URL('rascal-with-history.json', SHIPPED), 'utf8')) as Config;
+      expect(edit.vhosts['/'].queues.history).to.deep.equal(example.vhosts['/']?.queues?.history);
+      expect(edit.vhosts['/'].bindings.history).to.deep.equal(example.vhosts['/']?.bindings?.history);
+    });
+  }
 
   it("the README's warning binding is the one examples/rascal-with-warning.json adds", async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');

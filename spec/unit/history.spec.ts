@@ -8,7 +8,7 @@ import { loadTopology } from '../../lib/topology.js';
 import { shippedConfig } from '../helpers.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
-const HISTORY_CONFIG = new URL('../../examples/rascal-with-history.json', import.meta.url).pathname;
+const HISTORY_CONFIG = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
 
 describe('history: since', () => {
   const good: Array<[unknown, unknown]> = [
@@ -112,7 +112,7 @@ describe('history: options and config', () => {
     expect(topology.historyName).to.equal('bus_a.history');
   });
 
-  it('examples/rascal-with-history.json: <exchange>.history, a durable stream bound with #, out of what Rascal declares', async () => {
+  it('config/rascal-with-history.json: <exchange>.history, a durable stream bound with #, out of what Rascal declares', async () => {
     const topology = await loadTopology({ config: HISTORY_CONFIG, name: 'bus_b' });
     expect(topology.history).to.deep.equal({
       stream: 'bus_b.history',

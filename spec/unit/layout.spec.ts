@@ -1,4 +1,4 @@
-// The layout of lib/ and bench/ (README, "How the code is laid out"): imports run one way (no cycle, type imports
+// The layout of lib/ and bench/ (CONTRIBUTING.md, "How the code is laid out"): imports run one way (no cycle, type imports
 // included), and no file of lib/ grows past about 300 lines without saying why at its top.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -160,7 +160,7 @@ describe('event-bus-logger web (HTTP)', function () {
   });
 
   describe('--since (a bus with history)', () => {
-    const historyConfig = new URL('../../examples/rascal-with-history.json', import.meta.url).pathname;
+    const historyConfig = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
 
     afterEach(async () => {
       const connection = await rawConnection();
