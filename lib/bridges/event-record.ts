@@ -81,16 +81,54 @@ function levelStyle(level: string): string {
   }
 }
 
+// A stack trace in the data (an Error serialised by pino, winston or the library: `err.stack`): a string under a key
+// named `stack`, or any string that holds stack frames. Shown below the line, one frame a line, on a terminal.
+const STACK_FRAME = /\n\s+at \S/;
+const MAX_STACKS = 5;
+const MAX_STACK_LINES = 50;
+const STACK_SHOWN_BELOW = '[stack below]';
+
+interface Stack {
+  path: string;
+  text: string;
+}
+
+// The data with each stack replaced by a mark, and the stacks found (depth-first, at most MAX_STACKS).
+function takeStacks(value: unknown, path: string, stacks: Stack[], depth = 0): unknown {
+  if (typeof value === 'string') {
+    if (stacks.length < MAX_STACKS && (STACK_FRAME.test(value) || (path.endsWith('.stack') && value.includes('\n')))) {
+      stacks.push({ path, text: value });
+      return STACK_SHOWN_BELOW;
+    }
+    return value;
+  }
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item, index) => takeStacks(item, `${path}[${index}]`, stacks, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, takeStacks(item, path === '' ? key : `${path}.${key}`, stacks, depth + 1)]));
+}
+
+function stackLines({ path, text }: Stack): string[] {
+  const lines = text.split(/\r?\n/).map((line) => safeText(line.trimEnd()));
+  const shown = lines.slice(0, MAX_STACK_LINES);
+  if (lines.length > shown.length) shown.push(`... ${lines.length - shown.length} more line(s)`);
+  return [`  ${safeText(path)}:`, ...shown.map((line) => `    ${line}`)];
+}
+
 /**
  * One readable line: `2025-01-02T03:04:05Z CRITICAL host/app {"disk":"full"}`. With `color`, the time is dim,
- * the level coloured by severity and the source cyan; without it the line has no escape sequences at all.
+ * the level coloured by severity and the source cyan; without it the line has no escape sequences at all. A stack
+ * trace in the data (`err.stack`) is marked `[stack below]` in the line and follows it, indented, one frame a line.
  */
 export function formatPretty(record: TailRecord, options: { color: boolean }): string {
   const paint = (style: string, text: string): string => (options.color ? `${style}${text}${RESET}` : text);
   const time = record.time.replace(/\.000Z$/, 'Z');
   const level = safeText(record.level.toUpperCase()).padEnd(8);
   const source = `${safeText(record.host ?? '-')}/${safeText(record.appId ?? '-')}`;
-  return `${paint(STYLE.dim, time)} ${paint(levelStyle(record.level), level)} ${paint(STYLE.cyan, source)} ${safeJson(record.data)}`;
+  const stacks: Stack[] = [];
+  const data = takeStacks(record.data, '', stacks);
+  const line = `${paint(STYLE.dim, time)} ${paint(levelStyle(record.level), level)} ${paint(STYLE.cyan, source)} ${safeJson(data)}`;
+  if (stacks.length === 0) return line;
+  return [line, ...stacks.flatMap(stackLines).map((text) => paint(STYLE.dim, text))].join('\n');
 }
 
 /**

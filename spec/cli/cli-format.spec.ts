@@ -59,3 +59,33 @@ describe('tail formatting (lib/bridges/event-record.ts)', () => {
     expect(useColor({}, {})).to.equal(false);
   });
 });
+
+describe('tail formatting: stacks of Errors in the data', () => {
+  const error = new Error('disk full');
+  error.stack = 'Error: disk full\n    at check (/app/disk.js:10:11)\n    at main (/app/index.js:3:1)';
+
+  it('prints a stack below the line, one frame a line, instead of literal \\n in the JSON', () => {
+    const data = { err: { type: 'Error', message: 'disk full', stack: error.stack }, msg: 'disk full' };
+    const text = formatPretty(tailRecord('critical', data, meta), { color: false });
+    expect(text.split('\n')).to.deep.equal([
+      '2025-01-02T03:04:05Z CRITICAL web-1/server {"err":{"type":"Error","message":"disk full","stack":"[stack below]"},"msg":"disk full"}',
+      '  err.stack:',
+      '    Error: disk full',
+      '        at check (/app/disk.js:10:11)',
+      '        at main (/app/index.js:3:1)',
+    ]);
+    expect(text).to.not.include('\\n');
+    // NDJSON keeps the data as it is.
+    expect(JSON.parse(formatJson(tailRecord('critical', data, meta))).data).to.deep.equal(data);
+  });
+
+  it('finds stack frames under any key and in arrays, dims them in colour, and lets no control character through', () => {
+    const data = { errors: [{ trace: 'TypeError: x\n    at f (a.js:1:1)\u001b[2J' }] };
+    const text = formatPretty(tailRecord('critical', data, meta), { color: true });
+    const plain = text.replace(/\u001b\[[0-9;]*m/g, '');
+    expect(plain.split('\n').slice(1)).to.deep.equal(['  errors[0].trace:', '    TypeError: x', '        at f (a.js:1:1)?[2J']);
+    expect(text.split('\n')[1]).to.match(/^\u001b\[2m/);
+    // A one-line string is no stack.
+    expect(formatPretty(tailRecord('info', { stack: 'just words' }, meta), { color: false })).to.equal('2025-01-02T03:04:05Z INFO     web-1/server {"stack":"just words"}');
+  });
+});
