@@ -1,7 +1,8 @@
 // A root hook for every mocha run: when the suite has finished but something a spec opened (a socket, a server, a
-// child process) still keeps node running, say what it is and end the run with mocha's own exit code, rather than
-// hang until CI's time limit. A spec that leaves a handle open is a bug to fix: this makes it visible.
-const GRACE_MS = 20_000;
+// child process) still keeps node running, say what it is and fail the run (exit code 1, or mocha's own when it is
+// already a failure), rather than hang until CI's time limit or pass. A spec that leaves a handle open is a bug to
+// fix: this makes it fail. EBL_OPEN_HANDLES_GRACE_MS shortens the wait (spec/unit/open-handles.spec.ts).
+const GRACE_MS = Number(process.env.EBL_OPEN_HANDLES_GRACE_MS ?? 20_000);
 
 interface Handle {
   constructor?: { name?: string };
@@ -32,7 +33,11 @@ export const mochaHooks = {
     // Unref'd: it never keeps node alive itself, and fires only if something else does.
     setTimeout(() => {
       const handles = (process as unknown as { _getActiveHandles(): Handle[] })._getActiveHandles().map(describeHandle);
-      process.stderr.write(`\nmocha: the suite finished ${GRACE_MS / 1000} s ago, but these handles still keep node running (a spec left them open):\n  ${handles.join('\n  ')}\nmocha: exiting with the suite's own result.\n`);
+      process.stderr.write(`\nmocha: the suite finished ${GRACE_MS / 1000} s ago, but these handles still keep node running (a spec left them open):\n  ${handles.join('\n  ')}\nmocha: failing the run (exit code 1): a spec leaked a handle.\n`);
+      // Mocha sets its exit code in an 'exit' listener of its own (registered when the run ended): this one runs after it.
+      process.on('exit', () => {
+        if (!process.exitCode) process.exitCode = 1;
+      });
       process.exit();
     }, GRACE_MS).unref();
   },

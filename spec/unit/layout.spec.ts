@@ -1,5 +1,5 @@
 // The layout of lib/ and bench/ (CONTRIBUTING.md, "How the code is laid out"): imports run one way (no cycle, type imports
-// included), and no file of lib/ grows past about 300 lines without saying why at its top.
+// included), and no file of lib/ is over 300 lines unless LONG_FILES names it with its reason.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -7,7 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAX_LINES = 320;
+const MAX_LINES = 300;
+/** The files of lib/ allowed over MAX_LINES, each with the reason. Shrink a file under the limit: take it off. */
+const LONG_FILES: Record<string, string> = {
+  'lib/publisher.ts': 'the outage buffer, the nack retries and the timeout sweep share one set of entries, each settled exactly once',
+  'lib/logger.ts': 'the facade: most of it is the public API and its documentation; the work is in the rooms it wires',
+  'lib/topology.ts': 'each section of the config (bus, exchange, levels, history, URLs, TLS) validated with an error naming its key; to split into named steps (review 2026-12-02, §1.3)',
+};
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
@@ -61,11 +67,22 @@ describe('code layout', () => {
     }
   });
 
-  it(`no file of lib/ is over ${MAX_LINES} lines without a reason at its top`, () => {
+  it(`no file of lib/ is over ${MAX_LINES} lines unless LONG_FILES gives its reason`, () => {
     const long = sources('lib')
-      .map((file) => ({ file: relative(ROOT, file), text: readFileSync(file, 'utf8') }))
-      .filter(({ text }) => text.split('\n').length > MAX_LINES && !/^\/\/.*\b(?:long|lines)\b/im.test(text.split('\n').slice(0, 12).join('\n')))
-      .map(({ file, text }) => `${file}: ${text.split('\n').length} lines`);
+      .map((file) => ({ file: relative(ROOT, file), lines: readFileSync(file, 'utf8').split('\n').length }))
+      .filter(({ file, lines }) => lines > MAX_LINES && !(file in LONG_FILES))
+      .map(({ file, lines }) => `${file}: ${lines} lines`);
     expect(long).to.deep.equal([]);
+  });
+
+  it(`LONG_FILES names only files that are still over ${MAX_LINES} lines`, () => {
+    const shrunk = Object.keys(LONG_FILES).filter((file) => {
+      try {
+        return readFileSync(join(ROOT, file), 'utf8').split('\n').length <= MAX_LINES;
+      } catch {
+        return true; // gone
+      }
+    });
+    expect(shrunk, 'take these off LONG_FILES').to.deep.equal([]);
   });
 });
