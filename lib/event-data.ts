@@ -7,6 +7,42 @@ import { describeError, maskUrl } from './errors.js';
 /** The data of one event: a JSON object. */
 export type EventData = Record<string, unknown>;
 
+/**
+ * What `info()`, `critical()`, each level's method and `publish(level, ...)` take after the level, as pino takes it:
+ * the data; the data and a message (`{ ...data, msg }`); a message alone (`{ msg }`); an Error, with or without a
+ * message (`{ err, msg }`, the message defaulting to the Error's).
+ */
+export type LogArguments = [data: EventData, message?: string] | [message: string] | [error: Error, message?: string];
+
+const CALL_FORMS = '(data), (data, message), (message) or (error, message?), e.g. info({ user: \'ann\' }, \'signed in\')';
+
+/**
+ * The event data of one call to a publish method: `first` and `message` are its arguments after the level, `count`
+ * how many there were. Plain data alone is returned as it is (encodeData checks it); the other forms become a new
+ * object. Throws a TypeError for a form it does not know.
+ */
+export function logData(first: unknown, message: unknown, count: number): unknown {
+  if (count <= 1 || (count === 2 && message === undefined)) {
+    if (isPlainObject(first)) return first;
+    if (typeof first === 'string') return { msg: first };
+    if (isError(first)) return { err: first, msg: first.message };
+    return first;
+  }
+  if (count > 2 || typeof message !== 'string') {
+    const extra = count > 2 ? `${count} arguments` : `${describeGiven(message)} as the message`;
+    throw new TypeError(`Expected ${CALL_FORMS}, got ${extra}${typeof first === 'string' ? PRINTF : ''}`);
+  }
+  if (isError(first)) return { err: first, msg: message };
+  if (isPlainObject(first)) return { ...first, msg: message };
+  throw new TypeError(`Expected ${CALL_FORMS}, got ${describeGiven(first)} before the message${typeof first === 'string' ? PRINTF : ''}`);
+}
+
+const PRINTF = ' (a message takes no arguments: format it first, e.g. with a template literal)';
+
+function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
+}
+
 /** True for a plain object: `{...}`, `Object.create(null)` or JSON.parse's objects; not an array, Date, Map, class... */
 export function isPlainObject(value: unknown): value is EventData {
   if (typeof value !== 'object' || value === null) return false;

@@ -22,6 +22,8 @@ export type { BusConfig, DefaultLevel, LevelsOf } from './topology.js';
 export { EventBusLoggerError, maskUrl } from './errors.js';
 export type { EventBusLoggerErrorCode } from './errors.js';
 export type { EventData, EventMeta } from './wire-format.js';
+export type { LogArguments } from './event-data.js';
+export type { LevelMethods } from './level-methods.js';
 export type { TlsFiles } from './tls.js';
 export type { HistoryEvent } from './consume/history-read.js';
 export type { HistoryOptions } from './consume/history-read.js';

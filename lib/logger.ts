@@ -19,6 +19,8 @@ import { Outgoing, type OutgoingMessage } from './outgoing.js';
 import { Publisher, refusedPublish } from './publisher.js';
 import { Stats, type EventBusLoggerStats } from './stats.js';
 import type { DefaultLevel, Topology } from './topology.js';
+import { logData, type LogArguments } from './event-data.js';
+import type { LevelMethods } from './level-methods.js';
 import type { EventData, EventMeta } from './wire-format.js';
 
 const debug = createDebug('event-bus-logger:logger');
@@ -76,10 +78,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * @example
    * await using logger = await EventBusLogger.create({ name: 'logger_metaclass' });
    */
-  static create<L extends string = DefaultLevel>(this: typeof EventBusLogger, options?: EventBusLoggerOptions<L>): Promise<EventBusLogger<L>>;
+  static create<L extends string = DefaultLevel>(this: typeof EventBusLogger, options?: EventBusLoggerOptions<L>): Promise<EventBusLogger<L> & LevelMethods<L>>;
   // A subclass gets its own type and levels. EventBusLogger itself, whose options the overload above refused, is
   // held to its default levels here (its generic constructor would otherwise make it an EventBusLogger<string>).
-  static create<C extends new (options?: EventBusLoggerOptions<any>) => EventBusLogger<any>>(this: C, options?: EventBusLoggerOptions<C extends typeof EventBusLogger ? DefaultLevel : LevelOf<InstanceType<C>>>): Promise<InstanceType<C>>;
+  static create<C extends new (options?: EventBusLoggerOptions<any>) => EventBusLogger<any>>(this: C, options?: EventBusLoggerOptions<C extends typeof EventBusLogger ? DefaultLevel : LevelOf<InstanceType<C>>>): Promise<InstanceType<C> & LevelMethods<LevelOf<InstanceType<C>>>>;
   static async create(this: new (options?: EventBusLoggerOptions<any>) => EventBusLogger<any>, options?: EventBusLoggerOptions<any>): Promise<EventBusLogger<any>> {
     const logger = new this(options);
     await logger.start();
@@ -163,6 +165,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   async #start(): Promise<void> {
     const started = performance.now();
     const { settings, topology } = this.#plan ?? (await planBus(this.#options));
+    this.#addLevelMethods(topology.levels);
     this.#stats.levels(topology.levels);
     const bus = await this.#openBus(topology.rascalConfig, topology.vhost, topology.loggableUrls, settings);
     const exchange = bus.exchangeName(topology.exchange);
@@ -195,27 +198,57 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   }
 
   /**
-   * Publishes an event of `level` to the bus. Resolves once the broker has confirmed it; rejects with a TypeError
-   * for an unknown level or data that is not a plain object (or holds a Map, a Set, a cycle or a BigInt; an Error in
-   * it is sent as its name, message, stack, cause and own fields), a RangeError for data over `maxMessageBytes`, or an
-   * `EventBusLoggerError` (`PUBLISH_TIMEOUT`, `BUFFER_FULL`, `STOPPED`, `NACKED`, `UNROUTABLE`, `NOT_STARTED`).
-   * The promise never becomes an unhandled rejection if nobody awaits it.
+   * Publishes an event of `level` to the bus. Takes what pino's methods take (see {@link LogArguments}):
+   * `(data)`; `(data, message)`, sent as `{ ...data, msg: message }`; `(message)`, sent as `{ msg: message }`;
+   * `(error, message?)`, sent as `{ err: error, msg: message ?? error.message }`. Resolves once the broker has
+   * confirmed it; rejects with a TypeError for an unknown level, another form of arguments, or data that is not a
+   * plain object (or holds a Map, a Set, a cycle or a BigInt; an Error in it is sent as its name, message, stack,
+   * cause and own fields), a RangeError for data over `maxMessageBytes`, or an `EventBusLoggerError`
+   * (`PUBLISH_TIMEOUT`, `BUFFER_FULL`, `STOPPED`, `NACKED`, `UNROUTABLE`, `NOT_STARTED`). The promise never
+   * becomes an unhandled rejection if nobody awaits it.
    */
-  publish(level: L, data: EventData): Promise<void> {
-    return this.#publish(level, data);
+  publish(level: L, ...args: LogArguments): Promise<void>;
+  publish(level: L, data: unknown, message?: unknown): Promise<void> {
+    return this.#publish(level, data, message, arguments.length - 1);
   }
 
-  /** Publishes an `info` event; see {@link publish}. Compiles only on a logger that has the level `info`. */
-  info(data: 'info' extends L ? EventData : never): Promise<void> {
-    return this.publish('info' as L, data);
+  /**
+   * Publishes an `info` event; see {@link publish} for the forms it takes. Compiles only on a logger that has the
+   * level `info`.
+   * @example
+   * await logger.info({ user: 'ann' }, 'signed in');
+   */
+  info(...args: 'info' extends L ? LogArguments : never): Promise<void>;
+  info(data: unknown, message?: unknown): Promise<void> {
+    return this.#publish('info', data, message, arguments.length);
   }
 
-  /** Publishes a `critical` event; see {@link publish}. Compiles only on a logger that has the level `critical`. */
-  critical(data: 'critical' extends L ? EventData : never): Promise<void> {
-    return this.publish('critical' as L, data);
+  /**
+   * Publishes a `critical` event; see {@link publish} for the forms it takes. Compiles only on a logger that has
+   * the level `critical`.
+   * @example
+   * await logger.critical(error, 'payment failed');
+   */
+  critical(...args: 'critical' extends L ? LogArguments : never): Promise<void>;
+  critical(data: unknown, message?: unknown): Promise<void> {
+    return this.#publish('critical', data, message, arguments.length);
   }
 
-  #publish(level: string, data: EventData): Promise<void> {
+  // Gives each configured level that has no method yet (info and critical have theirs) its own, on this instance:
+  // `logger.warning(...)`. A subclass's own member of that name is left as it is; the config check refuses a level
+  // named like one of this class's members (lib/level-methods.ts).
+  #addLevelMethods(levels: readonly string[]): void {
+    for (const level of levels) {
+      if (level in this) continue;
+      const method = function (this: EventBusLogger<L>, data: unknown, message?: unknown): Promise<void> {
+        return this.#publish(level, data, message, arguments.length);
+      };
+      Object.defineProperty(this, level, { value: method, writable: true, configurable: true, enumerable: false });
+    }
+  }
+
+  // The publish front door: every publish method comes here with its arguments after the level, and how many.
+  #publish(level: string, data: unknown, text: unknown, count: number): Promise<void> {
     const { publisher, outgoing } = this.#parts;
     if (this.#stopped) {
       return refusedPublish(new EventBusLoggerError('STOPPED', `Event not sent: the logger is ${this.#state === 'stopping' ? 'stopping' : 'stopped'}`));
@@ -225,7 +258,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     }
     let message: OutgoingMessage;
     try {
-      message = outgoing.message(level, data);
+      message = outgoing.message(level, logData(data, text, count));
     } catch (error) {
       return refusedPublish(error);
     }

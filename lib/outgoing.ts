@@ -2,7 +2,7 @@
 // the data (event-data.ts), checks the size, and numbers the event within its level, the sequence by which
 // listeners find duplicates and gaps (wire-format.ts has where each part travels). It throws on bad input and sends
 // nothing: the logger rejects that publish with what it threw, and no sequence number is spent on it.
-import { encodeData, type EventData } from './event-data.js';
+import { encodeData } from './event-data.js';
 import type { ResolvedOptions } from './options.js';
 import { newPublisherId, publishProperties, type PublishProperties } from './wire-format.js';
 
@@ -29,7 +29,7 @@ export class Outgoing {
    * The message of one event of `level`. Throws a TypeError for a level that is not configured or data that is not
    * a plain object (see encodeData), a RangeError for data over `maxMessageBytes`.
    */
-  message(level: string, data: EventData): OutgoingMessage {
+  message(level: string, data: unknown): OutgoingMessage {
     const numbering = this.#numbering.get(level);
     if (numbering === undefined) {
       throw new TypeError(`Unknown level ${JSON.stringify(level)}; expected one of the configured levels: ${this.levels.join(', ')}`);

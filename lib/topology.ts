@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { LIFECYCLE_EVENTS } from './events.js';
+import { memberNamedLike } from './level-methods.js';
 import { configError, describeError, describeValue, maskUrl } from './errors.js';
 import { tlsSocketOptions, type TlsFiles } from './tls.js';
 
@@ -338,5 +339,9 @@ export function checkLevelName(level: string, where: string): void {
   }
   if ((LIFECYCLE_EVENTS as readonly string[]).includes(level)) {
     throw configError(`${where}: level "${level}" is reserved for the logger's own events (${LIFECYCLE_EVENTS.join(', ')}); choose another name`);
+  }
+  // Each level gets its method on the logger (logger.warning(...)): a level may not hide one of its members.
+  if (memberNamedLike(level)) {
+    throw configError(`${where}: level "${level}" is named like a member of the logger (logger.${level}), which its level method would hide; choose another name`);
   }
 }

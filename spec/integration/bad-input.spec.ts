@@ -93,7 +93,8 @@ describe('bad input', () => {
     });
 
     it('rejects data that is not a JSON object, or too large, and sends nothing', async () => {
-      for (const bad of [null, 42, 'text', [1, 2]]) {
+      // (A string alone is a message: { msg }, spec/unit/call-forms.spec.ts.)
+      for (const bad of [null, 42, true, [1, 2]]) {
         const error = await rejection(logger.info(bad as never));
         expect(error, String(bad)).to.be.instanceOf(TypeError);
         expect(error?.message).to.match(/^Expected the event data to be a plain object/);

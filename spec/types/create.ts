@@ -1,6 +1,6 @@
 // Type test, compiled by `npm run typecheck` (never run): EventBusLogger.create() takes exactly what
 // `new EventBusLogger()` takes, and on a subclass returns the subclass. Each `@ts-expect-error` line must stay an error.
-import { EventBusLogger, type EventData } from '../../lib/index.js';
+import { EventBusLogger, type EventData, type LevelMethods } from '../../lib/index.js';
 import busConfig from '../../examples/rascal-with-warning.json' with { type: 'json' };
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -27,7 +27,8 @@ export async function createIsAsStrictAsNew(): Promise<void> {
   const plain = await EventBusLogger.create({ levels: ['critical'] });
   const plainIsDefault: Equal<typeof plain, EventBusLogger<'info' | 'critical'>> = true;
   const typed = await EventBusLogger.create({ config: busConfig, levels: ['warning'] });
-  const typedIsInferred: Equal<typeof typed, EventBusLogger<'info' | 'critical' | 'warning'>> = true;
+  // With a level beyond info and critical, the logger has its method: EventBusLogger<L> & { warning(...) }.
+  const typedIsInferred: Equal<typeof typed, EventBusLogger<'info' | 'critical' | 'warning'> & LevelMethods<'info' | 'critical' | 'warning'>> = true;
   const sub = await MetaclassLogger.create({ name: 'logger_metaclass', levels: ['info'] });
   const subIsSubclass: Equal<typeof sub, MetaclassLogger> = true;
   const plainSub = await PlainSubclass.create();
