@@ -51,6 +51,8 @@ function parse(argv: string[]): Parsed {
         token: { type: 'string' },
         since: { type: 'string' },
         'no-follow': { type: 'boolean' },
+        until: { type: 'string' },
+        count: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },

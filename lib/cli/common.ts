@@ -47,6 +47,8 @@ export interface Parsed {
     token?: string;
     since?: string;
     'no-follow'?: boolean;
+    until?: string;
+    count?: string;
     help?: boolean;
     version?: boolean;
   };
@@ -121,7 +123,7 @@ export function reportDropped(logger: EventBusLogger<string>): void {
 }
 
 export function onlyFor(command: string, values: Parsed['values'], allowed: Array<keyof Parsed['values']>): void {
-  for (const key of ['levels', 'json', 'app-id', 'port', 'host', 'token', 'since', 'no-follow'] as const) {
+  for (const key of ['levels', 'json', 'app-id', 'port', 'host', 'token', 'since', 'no-follow', 'until', 'count'] as const) {
     if (values[key] !== undefined && !allowed.includes(key)) throw usage(`--${key} is not an option of ${command}; see ${PROGRAM} --help`);
   }
 }

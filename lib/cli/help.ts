@@ -29,13 +29,14 @@ export interface HelpFacts {
 function commands(facts: HelpFacts): Record<CommandName, CommandHelp> {
   return {
     tail: {
-      usage: `${PROGRAM} tail [--levels info,critical] [--json] [--since <spec> [--no-follow]] [options]`,
+      usage: `${PROGRAM} tail [--levels info,critical] [--json] [--since <spec> [--no-follow]] [--until <spec>] [--count <n>] [options]`,
       text: `Print every event of the bus as it arrives, until Ctrl-C (SIGINT) or SIGTERM.
 On a terminal: one readable line per event (time, level, host/appId, data), coloured
 unless NO_COLOR is set. With --json, or when standard output is not a terminal: NDJSON,
 one object per line: {time, level, host, pid, appId, messageId, data}.
-Status lines ("listening on ...", invalid messages, disconnects) go to standard error.`,
-      examples: [`${PROGRAM} tail --levels critical`, `${PROGRAM} tail --config rascal-with-history.json --since 1h --no-follow`],
+Status lines ("listening on ...", where the history ends and the live events begin, invalid
+messages, disconnects) go to standard error.`,
+      examples: [`${PROGRAM} tail --levels critical`, `${PROGRAM} tail --config rascal-with-history.json --since 1h --no-follow`, `${PROGRAM} tail --config rascal-with-history.json --since 2h --until 1h --count 100`],
     },
     publish: {
       usage: `${PROGRAM} publish <level> [json] [options]`,
@@ -82,6 +83,12 @@ function options(facts: HelpFacts): OptionHelp[] {
       only: ['tail', 'web'],
     },
     { flag: '--no-follow', text: 'With --since: exit 0 once caught up with the history as it was when tail started', only: ['tail'] },
+    {
+      flag: '--until <spec>',
+      text: 'Exit 0 once past <spec>, inclusive: a stream offset (with --since), now (when tail started),\na duration back from now (with --since) or an ISO 8601 time (a time to come without --since)',
+      only: ['tail'],
+    },
+    { flag: '--count <n>', text: 'Exit 0 once <n> events are printed (history and live together)', only: ['tail'] },
     { flag: '--app-id <id>', text: `The appId of the events sent. Default: ${DEFAULT_APP_ID}`, only: ['publish'] },
     { flag: '--port <n>', text: 'The port to serve on (0: any free port). Default: 8080', only: ['web'] },
     { flag: '--host <address>', text: 'The address to serve on (0.0.0.0: every address). Default: 127.0.0.1', only: ['web'] },

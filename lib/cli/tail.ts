@@ -1,8 +1,17 @@
-// `event-bus-logger tail`: prints every event of the bus, as NDJSON or readable lines, until Ctrl-C or SIGTERM.
-import { formatJson, formatPretty, tailRecord, useColor, type TailRecord } from '../bridges/event-record.js';
+// `event-bus-logger tail`: prints every event of the bus, as NDJSON or readable lines, until Ctrl-C or SIGTERM, or
+// until a bound (--until, --count) is reached.
+//
+// With --since it reads in two steps: the history from --since up to where the stream ended when tail started
+// (`history()`), then a catch-up listener from right after the last event printed (or from --since again when
+// there was none), which follows live. No gap and no duplicate at the seam, and tail knows where the seam is: it
+// says so on standard error.
+import { formatJson, formatPretty, tailRecord, useColor } from '../bridges/event-record.js';
 import { EventBusLogger } from '../logger.js';
-import type { EventBusLoggerOptions } from '../options.js';
+import type { BusPlan, EventBusLoggerOptions } from '../options.js';
+import { parseSince } from '../since.js';
+import type { EventData, EventMeta } from '../wire-format.js';
 import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, StopRequest, usage, warnIfNewBus, type Parsed } from './common.js';
+import { TailBound } from './tail-bound.js';
 
 function writer(onClosed: () => void): (line: string) => void {
   let closed = false;
@@ -21,90 +30,140 @@ function writer(onClosed: () => void): (line: string) => void {
   };
 }
 
+// What tail prints and where it stops, shared by the history step and the live one.
+class Printer {
+  readonly stop = new StopRequest();
+  readonly #write: (line: string) => void;
+  readonly #json: boolean;
+  readonly #color: boolean;
+
+  constructor(
+    readonly bound: TailBound,
+    json: boolean,
+  ) {
+    this.#json = json;
+    this.#color = !json && useColor(process.stdout);
+    this.#write = writer(() => this.stop.request());
+  }
+
+  /** Prints an event unless tail is done (then false); asks the stop once a bound is reached. */
+  event(level: string, data: EventData, meta: EventMeta<string>): boolean {
+    if (this.stop.requested) return false;
+    if (this.bound.beyond(meta)) {
+      this.#reached(`reached --until: the next event is past it`);
+      return false;
+    }
+    const record = tailRecord(level, data, meta);
+    this.#write(this.#json ? formatJson(record) : formatPretty(record, { color: this.#color }));
+    if (this.bound.last(meta)) this.#reached(this.bound.count !== undefined && this.bound.printed >= this.bound.count ? `reached --count ${this.bound.count}` : 'reached --until');
+    return true;
+  }
+
+  /** The --until time passed while waiting for live events. */
+  timeUp(): void {
+    if (!this.stop.requested) this.#reached('reached --until: its time has passed');
+  }
+
+  #reached(why: string): void {
+    process.stderr.write(`${why} (${this.bound.printed} event(s) printed)\n`);
+    this.stop.request();
+  }
+}
+
 export async function tail(parsed: Parsed): Promise<number> {
   const { values, args } = parsed;
-  onlyFor('tail', values, ['levels', 'json', 'since', 'no-follow']);
+  onlyFor('tail', values, ['levels', 'json', 'since', 'no-follow', 'until', 'count']);
   if (args.length > 0) throw usage(`tail takes no arguments, got "${args.join(' ')}"; see ${PROGRAM} --help`);
   const options = loggerOptions(values);
   if (values['no-follow'] && values.since === undefined) throw usage('--no-follow needs --since: without it tail reads nothing but live events; e.g. --since 10m --no-follow');
   checkSince(values.since);
-  const followHistory = values.since !== undefined && !values['no-follow'];
-  const loggerSettings: EventBusLoggerOptions<string> = { appId: DEFAULT_APP_ID, ...options, ...(followHistory ? { history: { since: values.since as string } } : {}) };
-  if (values['no-follow']) {
-    loggerSettings.listen = false;
-    delete loggerSettings.levels;
-  }
-  const tailPlan = await plan(loggerSettings);
+  const bound = new TailBound(values);
+  const tailPlan = await plan({ appId: DEFAULT_APP_ID, ...options, ...(values.since !== undefined ? { history: { since: values.since } } : {}) });
   requireHistory(values.since, tailPlan);
-  const bus = tailPlan.topology;
   await warnIfNewBus(tailPlan);
-  const json = values.json === true || process.stdout.isTTY !== true;
-  const color = !json && useColor(process.stdout);
+  const printer = new Printer(bound, values.json === true || process.stdout.isTTY !== true);
+  const removeSignals = onStopSignals(() => printer.stop.request());
+  try {
+    // 'now' has no history to print: the catch-up listener starts at the stream's end.
+    let followFrom: string | number | undefined = values.since;
+    if (values.since !== undefined && parseSince(values.since).kind !== 'now') {
+      const history = await printHistory(options, tailPlan, values.since, printer);
+      if (values['no-follow'] || printer.stop.requested || bound.timePassed()) {
+        if (!printer.stop.requested) process.stderr.write(`${history.count} event(s) of the history, up to where it ended when tail started${bound.until ? ' or --until, whichever came first' : ''}\n`);
+        return EXIT.OK;
+      }
+      followHistoryEnd(history.count);
+      if (history.lastOffset !== undefined) followFrom = history.lastOffset + 1;
+    }
+    return await follow(options, tailPlan, followFrom, printer);
+  } finally {
+    removeSignals();
+  }
+}
 
-  if (values['no-follow']) return printHistory(new EventBusLogger<string>(loggerSettings, undefined, tailPlan), values.since as string, options.levels, (record) => (json ? formatJson(record) : formatPretty(record, { color })));
+// On a terminal, a rule between the history and the live events; elsewhere, a plain status line.
+function followHistoryEnd(count: number): void {
+  const text = `end of the history (${count} event(s)); live events follow`;
+  process.stderr.write(process.stderr.isTTY ? `\u2500\u2500\u2500\u2500 ${text} \u2500\u2500\u2500\u2500\n` : `${text}\n`);
+}
 
-  const logger = new EventBusLogger<string>(loggerSettings, undefined, tailPlan);
-  // Stop on SIGINT, SIGTERM or a closed stdout; a second signal exits at once.
-  const stopRequest = new StopRequest();
-  const stop = (): void => {
-    stopRequest.request();
-    void logger.stop();
-  };
-  const print = writer(stop);
+// The history from --since up to where the stream ended when the read began (or up to --until).
+async function printHistory(
+  options: EventBusLoggerOptions<string>,
+  tailPlan: BusPlan,
+  since: string,
+  printer: Printer,
+): Promise<{ count: number; lastOffset: number | undefined }> {
+  const settings: EventBusLoggerOptions<string> = { appId: DEFAULT_APP_ID, ...options, history: { since }, listen: false };
+  delete settings.levels;
+  const logger = new EventBusLogger<string>(settings, undefined, tailPlan);
+  let count = 0;
+  let lastOffset: number | undefined;
+  try {
+    if (!(await printer.stop.start(logger))) return { count, lastOffset };
+    const until = printer.bound.until;
+    const read = logger.history({ since, ...(options.levels ? { levels: options.levels } : {}), ...(until ? { until: until.kind === 'time' ? until.time : until.offset } : {}) });
+    for await (const { level, data, meta } of read) {
+      if (!printer.event(level, data, meta)) break;
+      count++;
+      lastOffset = meta.offset;
+      if (printer.stop.requested) break;
+    }
+  } catch (error) {
+    throw asCliError(error);
+  } finally {
+    await logger.stop();
+    reportDropped(logger);
+  }
+  return { count, lastOffset };
+}
+
+// Live events (with `from`: a catch-up listener from there), until a signal, a closed stdout or a bound.
+async function follow(options: EventBusLoggerOptions<string>, tailPlan: BusPlan, from: string | number | undefined, printer: Printer): Promise<number> {
+  const bus = tailPlan.topology;
+  const settings: EventBusLoggerOptions<string> = { appId: DEFAULT_APP_ID, ...options, ...(from !== undefined ? { history: { since: from } } : {}) };
+  const logger = new EventBusLogger<string>(settings, undefined, from === undefined ? tailPlan : undefined);
+  void printer.stop.done.then(() => logger.stop());
   // Every level this logger binds, in one place, subscribed before it starts: no event slips by.
-  logger.subscribe(({ level, data, meta }) => {
-    const record = tailRecord(level, data, meta);
-    print(json ? formatJson(record) : formatPretty(record, { color }));
-  });
+  logger.subscribe(({ level, data, meta }) => printer.event(level, data, meta));
   logger.on('ready', ({ queue, levels }) =>
-    process.stderr.write(
-      followHistory ? `reading ${queue} from ${values.since}, then following live (levels ${levels.join(', ')})\n` : `listening on ${bus.exchange} as ${queue} (levels ${levels.join(', ')})\n`,
-    ),
+    process.stderr.write(from !== undefined ? `reading ${queue} from ${from}, then following live (levels ${levels.join(', ')})\n` : `listening on ${bus.exchange} as ${queue} (levels ${levels.join(', ')})\n`),
   );
   logger.on('invalid', ({ reason, routingKey }) => process.stderr.write(`invalid message (routing key "${routingKey.slice(0, 100)}"): ${reason}\n`));
   logger.on('disconnected', ({ reason }) => process.stderr.write(`disconnected: ${reason}; reconnecting\n`));
   logger.on('reconnected', ({ downtime }) => process.stderr.write(`reconnected after ${downtime} ms\n`));
-  logger.on('gap', ({ missed, level, reason, from, to }) =>
-    process.stderr.write(reason === 'retention' ? `missed offsets ${from}..${to} (${missed}): retention deleted them before tail read them\n` : `missed ${missed} ${level} event(s) of one publisher\n`),
+  logger.on('gap', ({ missed, level, reason, from: first, to }) =>
+    process.stderr.write(reason === 'retention' ? `missed offsets ${first}..${to} (${missed}): retention deleted them before tail read them\n` : `missed ${missed} ${level} event(s) of one publisher\n`),
   );
-
-  const removeSignals = onStopSignals(stop);
+  const msLeft = printer.bound.msLeft();
+  const timer = msLeft === undefined ? undefined : setTimeout(() => printer.timeUp(), msLeft);
   try {
-    if (!(await stopRequest.start(logger))) return EXIT.OK;
-    await stopRequest.done;
+    if (!(await printer.stop.start(logger))) return EXIT.OK;
+    await printer.stop.done;
     await logger.stop();
     reportDropped(logger);
   } finally {
-    removeSignals();
-  }
-  return EXIT.OK;
-}
-
-
-// tail --since <spec> --no-follow: the history up to where the stream ended when tail started, then exit 0.
-async function printHistory(logger: EventBusLogger<string>, since: string, levels: readonly string[] | undefined, format: (record: TailRecord) => string): Promise<number> {
-  let stopRequested = false;
-  const print = writer(() => (stopRequested = true));
-  const removeSignals = onStopSignals(() => (stopRequested = true));
-  try {
-    try {
-      await logger.start();
-    } catch (error) {
-      throw asCliError(error);
-    }
-    let count = 0;
-    for await (const { level, data, meta } of logger.history({ since, ...(levels ? { levels } : {}) })) {
-      print(format(tailRecord(level, data, meta)));
-      count++;
-      if (stopRequested) break;
-    }
-    process.stderr.write(`${count} event(s) of the history, up to where it ended when tail started\n`);
-  } catch (error) {
-    throw asCliError(error);
-  } finally {
-    removeSignals();
-    await logger.stop();
-    reportDropped(logger);
+    clearTimeout(timer);
   }
   return EXIT.OK;
 }

@@ -26,7 +26,7 @@ export interface HistoryEvent<L extends string = string> {
 export interface HistoryOptions<L extends string = string> {
   /** Where to start: `'now'`, `'start'`, a duration (`'10m'`), an ISO 8601 time or a `Date`, or a stream offset. */
   since: HistorySince;
-  /** Where to stop, inclusive: a stream offset, or a time (a duration back from now, an ISO 8601 time, a `Date`). @default the stream's last offset when the call began */
+  /** Where to stop, inclusive: a stream offset, or a time (`'now'`, a duration back from now, an ISO 8601 time, a `Date`). @default the stream's last offset when the call began */
   until?: HistorySince;
   /** Only these levels. @default every configured level */
   levels?: readonly NoInfer<L>[];
@@ -50,8 +50,10 @@ export function readHistory<L extends string>(
 ): HistoryRead<L> {
   if (options === null || typeof options !== 'object') throw new TypeError(`Expected history() options { since, until?, levels? }, got ${options === null ? 'null' : typeof options}`);
   const since = parseSince(options.since, 'since');
-  const until = options.until === undefined ? undefined : parseSince(options.until, 'until');
-  if (until && (until.kind === 'now' || until.kind === 'start')) throw new TypeError(`Invalid \`until\` "${until.kind}"; expected a stream offset, a duration, an ISO 8601 time or a Date`);
+  let until = options.until === undefined ? undefined : parseSince(options.until, 'until');
+  if (until?.kind === 'start') throw new TypeError('Invalid `until` "start" (it would stop before the first event); expected "now", a stream offset, a duration, an ISO 8601 time or a Date');
+  // 'now' as where `since: 'now'` starts: the moment of the call.
+  if (until?.kind === 'now') until = { kind: 'time', time: new Date() };
   if (!topology.history) throw configError(`history() needs a history stream, and the config of bus "${topology.exchange}" declares none; ${HOW_TO_TURN_HISTORY_ON}`);
   let wanted: Set<string> = new Set(topology.levels);
   if (options.levels !== undefined) {

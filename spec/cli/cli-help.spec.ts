@@ -5,7 +5,7 @@ import { COMMANDS, commandHelp, generalHelp, type CommandName } from '../../lib/
 const facts = { publishWindow: 100, tokenVariable: 'EVENT_BUS_LOGGER_TOKEN' };
 // The options only one command takes.
 const OWN: Record<CommandName, string[]> = {
-  tail: ['--json', '--no-follow'],
+  tail: ['--json', '--no-follow', '--until <spec>', '--count <n>'],
   publish: ['--app-id <id>'],
   web: ['--port <n>', '--host <address>', '--token <value>'],
 };
