@@ -1,4 +1,4 @@
-// The README's pino transport example, as it appears there (spec/cli/pino.spec.ts checks they match, and runs it).
+// The README's pino transport example, as it appears there (spec/bridges/pino.spec.ts checks they match, and runs it).
 // Needs the package built (npm run build) for `target: 'event-bus-logger/pino'` to resolve.
 import { once } from 'node:events';
 import pino from 'pino';
