@@ -6,7 +6,6 @@ import pino from 'pino';
 const transport = pino.transport({
   target: 'event-bus-logger/pino',
   options: {
-    url: 'amqp://guest:guest@localhost:5672', // default: AMQP_URL, then the config, then this
     name: 'logger_metaclass',                 // the bus
     appId: 'billing',                         // default: 'pino'
     levels: { warn: 'critical' },             // optional: overrides of the level map below; values: the config's levels
