@@ -12,7 +12,8 @@ export type EventBusLoggerErrorCode =
   | 'UNROUTABLE'
   | 'NOT_STARTED'
   | 'LISTENER'
-  | 'ACCESS';
+  | 'ACCESS'
+  | 'OUT_OF_RANGE';
 
 /** An error of the event bus logger; `code` tells which kind. */
 export class EventBusLoggerError extends Error {

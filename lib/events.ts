@@ -45,7 +45,11 @@ export type InvalidInfo = { reason: string; content: Buffer; routingKey: string;
 /**
  * Payload of `'gap'`: events of one publisher and level that never reached this logger; or, with `reason:
  * 'retention'`, history that retention deleted before a catch-up listener read it: the offsets `from` to `to` of
- * `stream` (`expected` is then `from`, `received` the offset it could resume at, `publisher` and `level` are '').
+ * `stream` (`expected` is then `from`, `received` the offset it could resume at, `publisher` and `level` are '');
+ * or, with `reason: 'out-of-range'`, a catch-up listener's offset (`expected`) that `stream` does not reach (beyond
+ * its end: a `since` offset too far, or a stream deleted and declared anew, whose offsets start again at 0): it
+ * goes on from the stream's end (`received`); `from` and `to` are the stream's first and last offsets (absent when
+ * it is empty), `missed` is 0 (what the offsets between stood for is unknown).
  */
 export type GapInfo = {
   publisher: string;
@@ -53,9 +57,9 @@ export type GapInfo = {
   expected: number;
   received: number;
   missed: number;
-  /** Why: a publisher's sequence jumped (`'sequence'`, the default when absent), or retention deleted history. */
-  reason?: 'sequence' | 'retention';
-  /** With `reason: 'retention'`: the history stream, and the first and last offsets it skipped. */
+  /** Why: a publisher's sequence jumped (`'sequence'`, the default when absent), retention deleted history, or a catch-up listener's offset does not exist in the stream. */
+  reason?: 'sequence' | 'retention' | 'out-of-range';
+  /** With `reason: 'retention'`: the history stream, and the first and last offsets it skipped; with `'out-of-range'`: the stream and its first and last offsets. */
   stream?: string;
   from?: number;
   to?: number;

@@ -26,5 +26,5 @@ export type { LogArguments } from './event-data.js';
 export type { LevelMethods } from './level-methods.js';
 export type { TlsFiles } from './tls.js';
 export type { HistoryEvent } from './consume/history-read.js';
-export type { HistoryOptions } from './consume/history-read.js';
+export type { HistoryOptions } from './consume/history-options.js';
 export type { HistorySince } from './options.js';

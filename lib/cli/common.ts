@@ -141,7 +141,7 @@ export async function plan(options: EventBusLoggerOptions<string>): Promise<BusP
 export function asCliError(error: unknown): CliError {
   if (error instanceof CliError) return error;
   if (error instanceof EventBusLoggerError) {
-    if (error.code === 'CONFIG') return usage(describeError(error));
+    if (error.code === 'CONFIG' || error.code === 'OUT_OF_RANGE') return usage(describeError(error));
     if (error.code === 'CONNECT') return new CliError(describeError(error), EXIT.UNREACHABLE);
     if (error.code === 'ACCESS') return new CliError(describeError(error), EXIT.UNREACHABLE);
   }

@@ -6,10 +6,12 @@
 // there was none), which follows live. No gap and no duplicate at the seam, and tail knows where the seam is: it
 // says so on standard error.
 import { formatJson, formatPretty, tailRecord, useColor } from '../bridges/event-record.js';
+import { EventBusLoggerError } from '../errors.js';
 import { EventBusLogger } from '../logger.js';
 import type { BusPlan, EventBusLoggerOptions } from '../options.js';
 import { parseSince } from '../since.js';
 import type { EventData, EventMeta } from '../wire-format.js';
+import { gapLine } from './gap-line.js';
 import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, StopRequest, usage, warnIfNewBus, type Parsed } from './common.js';
 import { TailBound } from './tail-bound.js';
 
@@ -87,13 +89,20 @@ export async function tail(parsed: Parsed): Promise<number> {
     // 'now' has no history to print: the catch-up listener starts at the stream's end.
     let followFrom: string | number | undefined = values.since;
     if (values.since !== undefined && parseSince(values.since).kind !== 'now') {
-      const history = await printHistory(options, tailPlan, values.since, printer);
-      if (values['no-follow'] || printer.stop.requested || bound.timePassed()) {
-        if (!printer.stop.requested) process.stderr.write(`${history.count} event(s) of the history, up to where it ended when tail started${bound.until ? ' or --until, whichever came first' : ''}\n`);
-        return EXIT.OK;
+      const history = await printHistory(options, tailPlan, values.since, printer).catch((error: unknown) => {
+        // An offset the stream does not reach yet: following, the catch-up listener says so ('gap') and goes on
+        // from the stream's end; with --no-follow it is an error.
+        if (values['no-follow'] || !(error instanceof EventBusLoggerError && error.code === 'OUT_OF_RANGE')) throw asCliError(error);
+        return undefined;
+      });
+      if (history) {
+        if (values['no-follow'] || printer.stop.requested || bound.timePassed()) {
+          if (!printer.stop.requested) process.stderr.write(`${history.count} event(s) of the history, up to where it ended when tail started${bound.until ? ' or --until, whichever came first' : ''}\n`);
+          return EXIT.OK;
+        }
+        followHistoryEnd(history.count);
+        if (history.lastOffset !== undefined) followFrom = history.lastOffset + 1;
       }
-      followHistoryEnd(history.count);
-      if (history.lastOffset !== undefined) followFrom = history.lastOffset + 1;
     }
     return await follow(options, tailPlan, followFrom, printer);
   } finally {
@@ -130,7 +139,7 @@ async function printHistory(
       if (printer.stop.requested) break;
     }
   } catch (error) {
-    throw asCliError(error);
+    throw error instanceof EventBusLoggerError && error.code === 'OUT_OF_RANGE' ? error : asCliError(error);
   } finally {
     await logger.stop();
     reportDropped(logger);
@@ -152,9 +161,7 @@ async function follow(options: EventBusLoggerOptions<string>, tailPlan: BusPlan,
   logger.on('invalid', ({ reason, routingKey }) => process.stderr.write(`invalid message (routing key "${routingKey.slice(0, 100)}"): ${reason}\n`));
   logger.on('disconnected', ({ reason }) => process.stderr.write(`disconnected: ${reason}; reconnecting\n`));
   logger.on('reconnected', ({ downtime }) => process.stderr.write(`reconnected after ${downtime} ms\n`));
-  logger.on('gap', ({ missed, level, reason, from: first, to }) =>
-    process.stderr.write(reason === 'retention' ? `missed offsets ${first}..${to} (${missed}): retention deleted them before tail read them\n` : `missed ${missed} ${level} event(s) of one publisher\n`),
-  );
+  logger.on('gap', (gap) => process.stderr.write(`${gapLine(gap, 'tail')}\n`));
   const msLeft = printer.bound.msLeft();
   const timer = msLeft === undefined ? undefined : setTimeout(() => printer.timeUp(), msLeft);
   try {

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { tailRecord } from '../bridges/event-record.js';
 import { EventBusLogger } from '../logger.js';
+import { gapLine } from './gap-line.js';
 import { Feed } from '../web/feed.js';
 import { WebServer, isLoopback } from '../web/server.js';
 import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, StopRequest, usage, warnIfNewBus, type Parsed } from './common.js';
@@ -53,7 +54,10 @@ export async function web(parsed: Parsed): Promise<number> {
   });
   logger.on('reconnected', ({ downtime }) => process.stderr.write(`reconnected after ${downtime} ms\n`));
   logger.on('invalid', ({ reason, routingKey }) => feed.notice({ kind: 'invalid', text: `invalid message (routing key "${routingKey.slice(0, 100)}"): ${reason}` }));
-  logger.on('gap', ({ missed, level }) => feed.gap(missed, `missed ${missed} ${level} event(s) of one publisher`));
+  logger.on('gap', (gap) => {
+    feed.gap(gap.missed, gapLine(gap, 'the view'));
+    if (gap.reason === 'out-of-range') process.stderr.write(`${gapLine(gap, 'the view')}\n`);
+  });
   logger.on('blocked', ({ reason }) => feed.notice({ kind: 'blocked', text: `the broker blocks publishing: ${reason}` }));
   logger.on('unblocked', ({ duration }) => feed.notice({ kind: 'unblocked', text: `the broker accepts publishes again after ${duration} ms` }));
 

@@ -9,9 +9,11 @@
 // them, whichever comes first. Every ack the broker gets costs it work on the path of the next publish; a
 // sequential publisher that listens to itself would otherwise send one per event. One `allUpTo` ack covers every
 // handled event below the oldest one still being handled; the handled events above it are acked one by one (an
-// `allUpTo` ack would cover the unfinished one too). Acking later changes nothing a listener sees: a handled event
-// whose ack was lost with the connection is redelivered only by a resumable queue, where the sequence check drops
-// it as a duplicate.
+// `allUpTo` ack would cover the unfinished one too). A handled event whose ack was lost with the connection is
+// redelivered only by a resumable queue, where the sequence check drops it as a duplicate if it has a publisher and
+// sequence (every event of this library). An event of another client (no messageId of ours) has neither: it is
+// delivered again, flagged `redelivered`. Batching widens that window from one event to a batch (half the prefetch,
+// or ACK_DELAY ms of events): documented in docs/errors.md, not worth an ack per event on every logger's hot path.
 import createDebug from 'debug';
 import { describeError } from '../errors.js';
 import type { AmqpChannel, AmqpMessage } from '../rascal.js';

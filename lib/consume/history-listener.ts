@@ -9,15 +9,12 @@ import { streamOffsetArgument, type StreamStart } from '../since.js';
 import { Acks, ackBatch } from './acks.js';
 import type { Delivery } from './delivery.js';
 import type { SequenceWindow } from './sequence.js';
-import { closeQuietly, offsetOf, probeOffset } from './stream.js';
+import { closeQuietly, offsetOf, probeStream, type StreamEnds } from './stream.js';
 
 const debug = createDebug('event-bus-logger:history');
 
-/** Payload of a retention `'gap'`. */
-export interface RetentionGap {
-  from: number;
-  to: number;
-}
+/** How long a catch-up listener's probe waits for the broker to answer before this setup fails (and is tried again). */
+export const PROBE_ANSWER_WAIT = 30_000;
 
 export interface HistoryListenerParts {
   bus: Pick<Bus, 'channel'>;
@@ -31,6 +28,8 @@ export interface HistoryListenerParts {
   sequence: Pick<SequenceWindow, 'clear'>;
   report: Report;
   stats: { missed: number };
+  /** How long a probe waits for the broker to answer. @default PROBE_ANSWER_WAIT */
+  probeAnswerWait?: number;
 }
 
 /**
@@ -53,26 +52,27 @@ export class HistoryListener {
   }
 
   readonly setup = async ({ channels: { consumer }, isCurrent, lost }: SetupContext): Promise<void> => {
-    const { bus, stream, since, prefetch, skip, delivery, sequence, report, stats } = this.#parts;
-    let justProbed = false;
-    if (since.kind === 'now' && this.#last === undefined) {
-      // 'now' as an offset, so that a reconnect before the first event resumes from here, not from a later 'now'.
-      this.#last = (await probeOffset(bus, stream, 'last')) ?? -1;
-      justProbed = true;
-    }
-    const start: StreamStart = this.#last === undefined ? since : { kind: 'offset', offset: this.#last + 1 };
-    if (start.kind === 'offset' && !justProbed) {
-      // Retention may have deleted what comes next: then the stream's first record is beyond it.
-      const first = await probeOffset(bus, stream, 'first');
-      if (first !== undefined && first > start.offset) {
-        const gap = { from: start.offset, to: first - 1 };
-        const missed = gap.to - gap.from + 1;
-        stats.missed += missed;
-        sequence.clear();
-        debug('retention deleted offsets %d..%d', gap.from, gap.to);
-        report('gap', { reason: 'retention', stream, from: gap.from, to: gap.to, missed, publisher: '', level: '', expected: gap.from, received: gap.to + 1 });
+    const { bus, stream, since, prefetch, skip, delivery } = this.#parts;
+    let start: StreamStart = this.#last === undefined ? since : { kind: 'offset', offset: this.#last + 1 };
+    // The stream's ends: for 'now' (as an offset, so that a reconnect before the first event resumes from here, not
+    // from a later 'now'), and for an offset (retention may have deleted what comes next; or the stream, declared
+    // anew, may not reach it yet). A broker that does not answer fails this setup: the session tries again.
+    if (start.kind === 'now' || start.kind === 'offset') {
+      const ends = await probeStream(bus, stream, { answerWait: this.#parts.probeAnswerWait ?? PROBE_ANSWER_WAIT });
+      if (!isCurrent()) throw new Error('superseded');
+      if (start.kind === 'now') {
+        // Never offset 0 for 'now': a stream that looks empty is read from its next record.
+        if (ends) start = { kind: 'offset', offset: ends.last + 1 };
+        this.#last = ends?.last;
+      } else if (ends && ends.first > start.offset) {
+        this.#retentionGap(start.offset, ends.first);
+        start = { kind: 'offset', offset: ends.first };
+      } else if (ends ? start.offset > ends.last + 1 : start.offset > 0) {
+        start = this.#outOfRange(start.offset, ends);
       }
     }
+    // A record after the one asked for, first of all: retention deleted the ones between since the probe.
+    let expected = start.kind === 'offset' ? start.offset : undefined;
     // Records before a `since` time that share the broker's first chunk: dropped by their own timestamp.
     let before = start.kind === 'time' ? Math.floor(start.time.getTime() / 1000) : undefined;
     await call<unknown>((cb) => consumer.prefetch(prefetch, false, cb));
@@ -87,6 +87,8 @@ export class HistoryListener {
           const offset = offsetOf(message);
           if (offset !== undefined) {
             if (this.#last !== undefined && offset <= this.#last) return acks.done(message.fields.deliveryTag);
+            if (expected !== undefined && offset > expected) this.#retentionGap(expected, offset);
+            expected = undefined;
             if (before !== undefined) {
               const timestamp = message.properties.timestamp;
               if (typeof timestamp === 'number' && timestamp < before) {
@@ -106,6 +108,37 @@ export class HistoryListener {
     );
     debug('reading %s from %o', stream, start);
   };
+
+  // Retention deleted the offsets `from` up to (not including) `next`: said once, with the duplicate check cleared.
+  #retentionGap(from: number, next: number): void {
+    const { stream, sequence, report, stats } = this.#parts;
+    const missed = next - from;
+    stats.missed += missed;
+    sequence.clear();
+    debug('retention deleted offsets %d..%d', from, next - 1);
+    report('gap', { reason: 'retention', stream, from, to: next - 1, missed, publisher: '', level: '', expected: from, received: next });
+  }
+
+  // An offset the stream does not reach (a `since` offset beyond its end, or a stream deleted and declared anew,
+  // whose offsets start again at 0): said with a 'gap', and the listener goes on from the stream's end, as Kafka's
+  // auto.offset.reset=latest does.
+  #outOfRange(offset: number, ends: StreamEnds | undefined): StreamStart {
+    const { stream, report } = this.#parts;
+    const next = ends ? ends.last + 1 : undefined;
+    debug('offset %d is beyond the end of %s (%o): going on from its end', offset, stream, ends);
+    report('gap', {
+      reason: 'out-of-range',
+      stream,
+      ...(ends ? { from: ends.first, to: ends.last } : {}),
+      missed: 0,
+      publisher: '',
+      level: '',
+      expected: offset,
+      received: next ?? 0,
+    });
+    this.#last = ends?.last;
+    return next === undefined ? { kind: 'now' } : { kind: 'offset', offset: next };
+  }
 
   /** Stops consuming by closing the consumer channel. Resolves when done or after `timeout` ms. */
   async stop(consumer: AmqpChannel, timeout: number): Promise<void> {

@@ -4,14 +4,12 @@
 import createDebug from 'debug';
 import type { Bus } from '../bus/connection.js';
 import { within } from '../deadline.js';
-import { EventBusLoggerError, configError, describeError } from '../errors.js';
-import type { HistorySince, ResolvedOptions } from '../options.js';
-import { HOW_TO_TURN_HISTORY_ON, type Topology } from '../topology.js';
+import { EventBusLoggerError, describeError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
-import { EMPTY_STREAM_WAIT, closeQuietly, offsetOf, probeOffset, scratchChannel } from './stream.js';
+import { EMPTY_STREAM_WAIT, ProbeUnanswered, checkInRange, closeQuietly, offsetOf, probeStream, scratchChannel, type StreamEnds } from './stream.js';
 import { SequenceWindow } from './sequence.js';
-import { parseSince, streamOffsetArgument, type StreamStart } from '../since.js';
+import { streamOffsetArgument, type StreamStart } from '../since.js';
 
 const debug = createDebug('event-bus-logger:history-read');
 
@@ -22,66 +20,14 @@ export interface HistoryEvent<L extends string = string> {
   meta: EventMeta<L>;
 }
 
-/** What {@link EventBusLogger.history} reads. */
-export interface HistoryOptions<L extends string = string> {
-  /** Where to start: `'now'`, `'start'`, a duration (`'10m'`), an ISO 8601 time or a `Date`, or a stream offset. */
-  since: HistorySince;
-  /** Where to stop, inclusive: a stream offset, or a time (`'now'`, a duration back from now, an ISO 8601 time, a `Date`). @default the stream's last offset when the call began */
-  until?: HistorySince;
-  /** Only these levels. @default every configured level */
-  levels?: readonly NoInfer<L>[];
-  /**
-   * Milliseconds a read cut by a lost connection waits for the logger to reconnect, then goes on after the last
-   * record it read (nothing twice, nothing missed); 0 makes it throw at once. @default 30000
-   */
-  resumeTimeout?: number;
-}
-
 /** How long a cut read waits for the connection to come back, by default. */
 export const RESUME_TIMEOUT = 30_000;
 
-/**
- * Checks what `history()` was given and starts the read. Throws a TypeError for a malformed `since`, `until` or
- * `levels`, a `CONFIG` error when the bus has no history.
- */
-export function readHistory<L extends string>(
-  options: HistoryOptions<L>,
-  { bus, topology, settings, stopping }: { bus: Pick<Bus, 'channel'>; topology: Topology; settings: ResolvedOptions; stopping: () => boolean },
-): HistoryRead<L> {
-  if (options === null || typeof options !== 'object') throw new TypeError(`Expected history() options { since, until?, levels? }, got ${options === null ? 'null' : typeof options}`);
-  const since = parseSince(options.since, 'since');
-  let until = options.until === undefined ? undefined : parseSince(options.until, 'until');
-  if (until?.kind === 'start') throw new TypeError('Invalid `until` "start" (it would stop before the first event); expected "now", a stream offset, a duration, an ISO 8601 time or a Date');
-  // 'now' as where `since: 'now'` starts: the moment of the call.
-  if (until?.kind === 'now') until = { kind: 'time', time: new Date() };
-  if (!topology.history) throw configError(`history() needs a history stream, and the config of bus "${topology.exchange}" declares none; ${HOW_TO_TURN_HISTORY_ON}`);
-  let wanted: Set<string> = new Set(topology.levels);
-  if (options.levels !== undefined) {
-    if (!Array.isArray(options.levels) || options.levels.length === 0 || options.levels.some((level) => !topology.levels.includes(level))) {
-      throw new TypeError(`Expected \`levels\` to be a non-empty array of configured levels (${topology.levels.join(', ')}), got ${JSON.stringify(options.levels)}`);
-    }
-    wanted = new Set(options.levels);
-  }
-  const resumeTimeout = options.resumeTimeout ?? RESUME_TIMEOUT;
-  if (typeof resumeTimeout !== 'number' || !Number.isFinite(resumeTimeout) || resumeTimeout < 0) {
-    throw new TypeError(`Expected \`resumeTimeout\` to be a number of milliseconds from 0, got ${JSON.stringify(options.resumeTimeout)}`);
-  }
-  return new HistoryRead<L>({
-    bus,
-    stream: topology.history.stream,
-    since,
-    until,
-    levels: new Set(topology.levels),
-    wanted,
-    maxMessageBytes: settings.maxMessageBytes,
-    prefetch: settings.prefetch,
-    resumeTimeout,
-    stopping,
-  });
-}
+/** What a read needs of the connection: channels, and whether it is up. */
+export type HistoryBus = Pick<Bus, 'channel'> & { readonly isUp?: boolean };
 
 export interface HistoryReadParts {
-  bus: Pick<Bus, 'channel'>;
+  bus: HistoryBus;
   stream: string;
   since: StreamStart;
   /** An upper bound: an offset (inclusive) or a time (events stamped after it are skipped). */
@@ -133,7 +79,12 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
 
   async next(): Promise<IteratorResult<HistoryEvent<L>>> {
     this.#opening ??= this.#open();
-    await this.#opening;
+    try {
+      await this.#opening;
+    } catch (error) {
+      await this.#finish();
+      throw error;
+    }
     for (;;) {
       if (this.#done) return this.#finish();
       const message = this.#queue.shift();
@@ -198,26 +149,56 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
     return { level, data, meta };
   }
 
+  // Finds where the read ends (the stream's last offset, or `until`), checks `since` against the stream's offsets,
+  // and starts consuming. Bounded by resumeTimeout as a resume is: a read started during an outage, or on a broker
+  // that does not answer, fails with CONNECT; never taken for an empty stream.
   async #open(): Promise<void> {
-    const { bus, stream, since, until } = this.#parts;
-    const last = await probeOffset(bus, stream, 'last');
-    this.#end = until?.kind === 'offset' && last !== undefined ? Math.min(last, until.offset) : last;
-    if (this.#end === undefined || since.kind === 'now' || (since.kind === 'offset' && since.offset > this.#end)) {
+    const { bus, stream, since, until, resumeTimeout } = this.#parts;
+    if (since.kind === 'now') {
       this.#done = true;
       return;
     }
-    this.#before = since.kind === 'time' ? Math.floor(since.time.getTime() / 1000) : undefined;
-    await this.#consume(since);
-    if (since.kind === 'time') {
-      // When every record is older than `since`, the broker starts at the end and says nothing: with no record
-      // within the wait of an empty stream, there is nothing to read.
-      setTimeout(() => {
-        if (!this.#received && !this.#done) {
-          this.#done = true;
-          this.#wake?.();
-        }
-      }, EMPTY_STREAM_WAIT).unref();
+    const bound = this.#openBound();
+    let ends: StreamEnds | undefined;
+    try {
+      ends = await probeStream(bus, stream, { answerWait: bound });
+    } catch (error) {
+      throw new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" could not begin: ${describeError(error)}${resumeTimeout === 0 ? ' (resumeTimeout 0)' : ''}`);
     }
+    if (since.kind === 'offset') checkInRange(stream, since.offset, ends);
+    const last = ends?.last;
+    this.#end = until?.kind === 'offset' && last !== undefined ? Math.min(last, until.offset) : last;
+    this.#before = since.kind === 'time' ? Math.floor(since.time.getTime() / 1000) : undefined;
+    // Nothing to read: an empty stream, a `since` offset past the end, or every record older than a `since` time
+    // (the broker would start at the end and say nothing: the last record's own timestamp tells).
+    if (this.#end === undefined || (since.kind === 'offset' && since.offset > this.#end) || (this.#before !== undefined && (ends?.lastTimestamp ?? Infinity) < this.#before)) {
+      this.#done = true;
+      return;
+    }
+    await this.#consume(since);
+    // The stream holds records this read wants: the first must come within the bound, else the read fails (a
+    // broker that stopped answering never reads as an empty stream). A last record with no timestamp (another
+    // client's) cannot say whether every record is older than a `since` time: then silence for as long as an empty
+    // stream's wait means there was nothing newer.
+    const unknownAge = this.#before !== undefined && ends?.lastTimestamp === undefined;
+    setTimeout(
+      () => {
+        if (this.#received || this.#done || this.#lost) return;
+        if (unknownAge) this.#done = true;
+        else this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: the broker sent no record within ${bound} ms, though the stream holds offsets up to ${last}; read again with the same since`);
+        this.#wake?.();
+      },
+      unknownAge ? EMPTY_STREAM_WAIT : bound,
+    ).unref();
+  }
+
+  // How long opening may wait: resumeTimeout (0: not at all while the connection is down; a broker that is up
+  // still gets the default to answer).
+  #openBound(): number {
+    const { bus, stream, resumeTimeout } = this.#parts;
+    if (resumeTimeout > 0) return resumeTimeout;
+    if (bus.isUp === false) throw new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" could not begin: the connection is down (resumeTimeout 0)`);
+    return RESUME_TIMEOUT;
   }
 
   // Consumes the stream from `from` on a channel of its own.
@@ -230,19 +211,24 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
       throw new Error('given up');
     }
     this.#channel = channel;
-    channel.on('close', () => {
+    // A closed channel (the connection went) and a cancel by the broker (the stream deleted, its node gone: a null
+    // delivery) are one thing to the read: it resumes after the records already received, or fails.
+    const lost = (why: string): void => {
       if (this.#done || this.#channel !== channel) return;
-      debug('channel of the read closed at offset %s; resuming after the records already received', this.#last);
+      debug('%s at offset %s; resuming after the records already received', why, this.#last);
       this.#channel = undefined;
       this.#lost = true;
+      if (why !== 'channel closed') void closeQuietly(channel);
       this.#wake?.();
-    });
+    };
+    channel.on('close', () => lost('channel closed'));
     await call<unknown>((cb) => channel.prefetch(prefetch, false, cb));
     await call<unknown>((cb) =>
       channel.consume(
         stream,
         (message) => {
-          if (!message || this.#done || this.#channel !== channel) return;
+          if (!message) return lost('the broker cancelled the consumer');
+          if (this.#done || this.#channel !== channel) return;
           this.#received = true;
           this.#queue.push(message);
           this.#wake?.();
@@ -269,13 +255,17 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
         this.#failure = new EventBusLoggerError('STOPPED', `Reading the history of "${stream}" stopped: the connection was lost and the logger is stopping; ${again}`);
         return false;
       }
-      const attempt = this.#consume(from);
+      const attempt = this.#rangeChecked(from, deadline).then(() => this.#consume(from));
       attempt.catch(() => undefined);
       try {
         await within(attempt, deadline - performance.now(), () => new Error(`not back within resumeTimeout (${resumeTimeout} ms)`));
         debug('resumed from %o', from);
         return true;
       } catch (error) {
+        if (error instanceof EventBusLoggerError && error.code === 'OUT_OF_RANGE') {
+          this.#failure = error;
+          return false;
+        }
         why = describeError(error);
         debug('resume from %o failed: %s', from, why);
         // This attempt is given up: a channel it opens later is closed at once (#consume checks).
@@ -287,6 +277,17 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
     }
     if (!this.#done) this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: the connection was lost and the read could not go on (${why}); ${again}`);
     return false;
+  }
+
+  // Before resuming from an offset: the stream may have been deleted and declared anew (its offsets start again at
+  // 0), and an offset beyond its end would wait for ever.
+  async #rangeChecked(from: StreamStart, deadline: number): Promise<void> {
+    if (from.kind !== 'offset') return;
+    const { bus, stream, resumeTimeout } = this.#parts;
+    const ends = await probeStream(bus, stream, { answerWait: Math.max(0, deadline - performance.now()) }).catch((error: unknown) => {
+      throw error instanceof ProbeUnanswered ? new Error(`not back within resumeTimeout (${resumeTimeout} ms)`) : error;
+    });
+    checkInRange(stream, from.offset, ends);
   }
 
   async #dropChannel(): Promise<void> {

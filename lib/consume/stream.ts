@@ -6,11 +6,13 @@
 // reject, a global prefetch, basic.get, a malformed `x-stream-offset`. Nothing here does any of those: every consumer
 // has its own per-consumer prefetch, acks (a stream's credit) and never nacks, and offsets come from `since.ts`.
 import type { Bus } from '../bus/connection.js';
+import { within } from '../deadline.js';
+import { EventBusLoggerError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 
 const noop = (): void => undefined;
 
-/** How long a probe waits for a stream's first record before it takes the stream for empty. */
+/** How long a probe waits for a stream's first record, once the broker answered, before it takes the stream for empty. */
 export const EMPTY_STREAM_WAIT = 1500;
 
 // A channel of its own for a step that may fail on the broker (a 406 closes the channel it happened on).
@@ -35,39 +37,116 @@ export const offsetOf = (message: AmqpMessage): number | undefined => {
   return typeof offset === 'number' ? offset : undefined;
 };
 
+/** A probe the broker did not answer in time: never taken for an empty stream. */
+export class ProbeUnanswered extends Error {}
+
+/** What a probe found in a stream that holds records. */
+export interface StreamEnds {
+  /** The offset of its first record. */
+  first: number;
+  /** The offset of its last record. */
+  last: number;
+  /** The `timestamp` property (seconds) of its last record, when it has one. */
+  lastTimestamp: number | undefined;
+}
+
 /**
- * The offset of a stream's first record (`first`) or of its last one (`last`), read by a short-lived consumer on a
- * channel of its own; undefined when the stream holds nothing. `last` reads the stream's last chunk (RabbitMQ 3.10
- * delivers a chunk whole, whatever the prefetch), then one round trip on the same channel: the broker has sent the
- * whole chunk before it answers.
+ * The first and last offsets of a stream, read by two short-lived consumers (at `first` and at `last`) on a channel
+ * of its own; undefined when the stream is empty. `last` reads the stream's last chunk (RabbitMQ 3.10 delivers a
+ * chunk whole, whatever the prefetch), then one round trip on the same channel: the broker has sent the whole chunk
+ * before it answers.
+ *
+ * "Empty" and "no answer" are told apart: the stream is empty only when the broker answered both consumes and a
+ * round trip after them, and then sent no record to either for `emptyWait` ms. Once either consumer has a record,
+ * the stream is not empty, however long the other takes: the probe waits for both. Whatever the broker does not
+ * answer within `answerWait` ms (the channel, a consume, a round trip, the records of a stream known not to be
+ * empty) rejects with an Error saying what it waited for: never taken for an empty stream.
  */
-export async function probeOffset(bus: Pick<Bus, 'channel'>, stream: string, where: 'first' | 'last', emptyWait = EMPTY_STREAM_WAIT): Promise<number | undefined> {
-  const channel = await scratchChannel(bus);
+export async function probeStream(
+  bus: Pick<Bus, 'channel'>,
+  stream: string,
+  { answerWait, emptyWait = EMPTY_STREAM_WAIT }: { answerWait: number; emptyWait?: number },
+): Promise<StreamEnds | undefined> {
+  const deadline = performance.now() + answerWait;
+  const answered = <T>(promise: Promise<T>, what: string): Promise<T> =>
+    within(promise, deadline - performance.now(), () => new ProbeUnanswered(`the broker did not answer ${what} on "${stream}" within ${Math.round(answerWait)} ms`));
+  let timedOut = false;
+  const opening = scratchChannel(bus);
+  // A channel that arrives after the deadline is closed.
+  opening.then((late) => void (timedOut && closeQuietly(late)), noop);
+  let channel: AmqpChannel;
   try {
-    await call<unknown>((cb) => channel.prefetch(1, false, cb));
-    let highest: number | undefined;
-    let arrived!: () => void;
-    const first = new Promise<void>((resolve) => (arrived = resolve));
-    await call<unknown>((cb) =>
-      channel.consume(
-        stream,
-        (message) => {
-          if (!message) return;
-          const offset = offsetOf(message);
-          if (offset !== undefined && (highest === undefined || offset > highest)) highest = offset;
-          arrived();
-        },
-        { noAck: false, arguments: { 'x-stream-offset': where } },
-        cb,
-      ),
+    channel = await answered(opening, 'with a channel');
+  } catch (error) {
+    timedOut = true;
+    throw error;
+  }
+  try {
+    let first: number | undefined;
+    let last: number | undefined;
+    let lastTimestamp: number | undefined;
+    let some!: () => void;
+    let both!: () => void;
+    const someRecord = new Promise<void>((resolve) => (some = resolve));
+    const bothRecords = new Promise<void>((resolve) => (both = resolve));
+    const seen = (): void => {
+      some();
+      if (first !== undefined && last !== undefined) both();
+    };
+    const consume = (where: 'first' | 'last', onRecord: (offset: number, message: AmqpMessage) => void): Promise<unknown> =>
+      call<unknown>((cb) =>
+        channel.consume(
+          stream,
+          (message) => {
+            const offset = message ? offsetOf(message) : undefined;
+            if (!message || offset === undefined) return;
+            onRecord(offset, message);
+            seen();
+          },
+          { noAck: false, arguments: { 'x-stream-offset': where } },
+          cb,
+        ),
+      );
+    const roundTrip = (): Promise<unknown> => answered(call<unknown>((cb) => channel.prefetch(1, false, cb)), 'a round trip (basic.qos)');
+    await roundTrip();
+    await answered(
+      Promise.all([
+        consume('first', (offset) => {
+          if (first === undefined || offset < first) first = offset;
+        }),
+        consume('last', (offset, message) => {
+          if (last !== undefined && offset <= last) return;
+          last = offset;
+          const timestamp = message.properties.timestamp;
+          lastTimestamp = typeof timestamp === 'number' ? timestamp : undefined;
+        }),
+      ]),
+      'the probe consumers (basic.consume)',
     );
+    await roundTrip();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([first, new Promise<void>((resolve) => (timer = setTimeout(resolve, emptyWait)))]);
+    const empty = await Promise.race([someRecord.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), emptyWait)))]);
     clearTimeout(timer);
-    if (highest === undefined || where === 'first') return highest;
-    await call<unknown>((cb) => channel.prefetch(1, false, cb));
-    return highest;
+    if (empty) return undefined;
+    await answered(bothRecords, 'with the first and last records of a stream that holds records');
+    // The rest of the last chunk: sent before the broker answers this.
+    await roundTrip();
+    return { first: first as number, last: last as number, lastTimestamp };
   } finally {
     await closeQuietly(channel);
   }
+}
+
+/**
+ * Throws `OUT_OF_RANGE` when `offset` does not exist yet in a stream with these ends (beyond the offset its next
+ * record will get), as Kafka's `auto.offset.reset=none` does: reading from there would wait for ever. An offset
+ * below the first (deleted by retention) is not an error: the broker starts at the first record.
+ */
+export function checkInRange(stream: string, offset: number, ends: StreamEnds | undefined): void {
+  if (ends ? offset <= ends.last + 1 : offset === 0) return;
+  const holds = ends ? `it holds offsets ${ends.first} to ${ends.last}, and its next event will be ${ends.last + 1}` : 'it is empty';
+  throw new EventBusLoggerError(
+    'OUT_OF_RANGE',
+    `Offset ${offset} does not exist yet in the history stream "${stream}": ${holds}. (A stream deleted and declared anew numbers its events from 0 again.) Read from "start", from a time, or from an offset up to ${ends ? ends.last + 1 : 0}`,
+  );
 }
