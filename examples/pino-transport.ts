@@ -1,4 +1,4 @@
-// The README's pino transport example, as it appears there (spec/cli/pino.spec.ts checks they match, and runs it).
+// The README's pino transport example, as it appears there (spec/bridges/pino.spec.ts checks they match, and runs it).
 // Needs the package built (npm run build) for `target: 'event-bus-logger/pino'` to resolve.
 import { once } from 'node:events';
 import pino from 'pino';
@@ -6,7 +6,6 @@ import pino from 'pino';
 const transport = pino.transport({
   target: 'event-bus-logger/pino',
   options: {
-    url: 'amqp://guest:guest@localhost:5672', // default: AMQP_URL, then the config, then this
     name: 'logger_metaclass',                 // the bus
     appId: 'billing',                         // default: 'pino'
     levels: { warn: 'critical' },             // optional: overrides of the level map below; values: the config's levels

@@ -65,6 +65,27 @@ export async function deleteExchange(name: string): Promise<void> {
 const execFileAsync = promisify(execFile);
 
 /**
+ * Closes, from the broker's side, the connections of the loggers of one bus, and only those (the library names each
+ * `event-bus-logger <appId> (<bus>)`): what `rabbitmqctl close_all_connections` does to a logger, without touching
+ * anyone else's connections on the shared broker. One `rabbitmqctl eval`; resolves with how many it closed.
+ */
+export async function closeConnectionsOf(bus: string, reason = 'spec: connection closed on purpose'): Promise<number> {
+  if (!/^[\w.-]+$/.test(bus) || !/^[\w :.,()/-]+$/.test(reason)) throw new Error(`closeConnectionsOf: a bus name and a reason of plain characters only, got ${JSON.stringify(bus)}, ${JSON.stringify(reason)}`);
+  const erlang = [
+    `Suffix = <<" (${bus})">>,`,
+    `Closed = [begin rabbit_networking:close_connection(P, "${reason}"), P end || P <- rabbit_networking:connections(),`,
+    '  case catch rabbit_networking:connection_info(P, [client_properties]) of',
+    '    [{client_properties, Props}] -> case lists:keyfind(<<"connection_name">>, 1, Props) of',
+    '      {_, longstr, Name} -> binary:longest_common_suffix([Name, Suffix]) =:= byte_size(Suffix);',
+    '      _ -> false end;',
+    '    _ -> false end],',
+    'length(Closed).',
+  ].join(' ');
+  const { stdout } = await execFileAsync('rabbitmqctl', ['eval', erlang], { timeout: 60_000 });
+  return Number(stdout.trim());
+}
+
+/**
  * Sets off RabbitMQ's memory alarm (a high watermark of 0 blocks every publishing connection) and returns the
  * function that puts the watermark back as it was. Call that in a `finally`: the broker is shared.
  */

@@ -10,6 +10,8 @@ export interface ForwarderOptions<C> {
   maxInFlight: number;
   /** An event was not published (`context` is what the bridge passed with it, e.g. its line number). */
   onFailure: (error: unknown, context: C) => void;
+  /** An event was confirmed by the broker. */
+  onConfirmed?: (context: C) => void;
   /** The window was full and is half empty again: a paused source may resume. */
   onRoom?: () => void;
 }
@@ -44,10 +46,19 @@ export class Forwarder<C = undefined> {
         this.#options.onRoom?.();
       }
     };
-    const published: Promise<void> = this.#logger.publish(level, data).then(settled, (error: unknown) => {
-      settled();
-      this.#options.onFailure(error, context);
-    });
+    const onConfirmed = this.#options.onConfirmed;
+    const published: Promise<void> = this.#logger.publish(level, data).then(
+      onConfirmed === undefined
+        ? settled
+        : () => {
+            settled();
+            onConfirmed(context);
+          },
+      (error: unknown) => {
+        settled();
+        this.#options.onFailure(error, context);
+      },
+    );
     this.#pending.add(published);
     if (this.#pending.size >= this.#options.maxInFlight) this.#full = true;
     return !this.#full;

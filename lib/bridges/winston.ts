@@ -13,10 +13,15 @@
 //   every other level (notice, info, http, ...)   -> 'info'
 // Override any entry with the `levels` option, e.g. { levels: { debug: 'debug', notice: 'critical' } }.
 //
+// The transport keeps winston's transport contract: `log(info, callback?)` calls the callback at once when there is
+// one, and emits 'logged' with each record once the broker confirmed it. Records beyond the confirm window wait in
+// the transport, in order, up to `maxQueued`; more are dropped and counted (winston's logger gives a transport no
+// way to push back: its end() would then lose what it still buffered).
+//
 // Nothing the transport meets is thrown into the application: a transport that cannot start (bad options or config,
 // broker unreachable) says why on standard error, emits 'warn' (winston's logger emits it again) and drops the
-// records, counted; a record that cannot be published (a timeout during a long outage, data the bus refuses) is
-// reported the same way, at most one line every 5 s.
+// records, counted; a record that cannot be published (a timeout during a long outage, data the bus refuses) or that
+// finds the queue full is reported the same way, at most one line every 5 s.
 import TransportStream from 'winston-transport';
 import { configError, describeError } from '../errors.js';
 import { EventBusLogger } from '../logger.js';
@@ -49,6 +54,13 @@ export interface WinstonTransportOptions
    * @default 1000
    */
   maxInFlight?: number;
+  /**
+   * At most this many records wait in the transport beyond the `maxInFlight` window (during an outage, a burst, or
+   * before the transport connected); the records logged while it is full are dropped, counted in
+   * {@link EventBusTransport.dropped}, and reported on standard error and as 'warn'.
+   * @default 10000
+   */
+  maxQueued?: number;
 }
 
 /** The default level map for a bus with `configured` levels. Levels it does not name go where `info` goes. */
@@ -114,19 +126,28 @@ export class EventBusTransport extends TransportStream {
    */
   readonly ready: Promise<void>;
   #logger: EventBusLogger<string> | undefined;
-  #forwarder: Forwarder | undefined;
+  #forwarder: Forwarder<Record<string | symbol, unknown>> | undefined;
   #busLevel: ((level: unknown) => string) | undefined;
   #failed = false;
-  #dropped = 0;
-  readonly #held: Array<Record<string | symbol, unknown>> = [];
+  // Records dropped because the transport did not start, and because the queue was full.
+  #notStarted = 0;
+  #overflowed = 0;
+  #overflowing = false;
+  #overflowError: Error | undefined;
+  readonly #maxQueued: number;
+  // The records waiting for room in the window, first at #head (read by index, not shift(): a long queue drains in
+  // linear time); the array is compacted once half of it is read.
+  #held: Array<Record<string | symbol, unknown> | undefined> = [];
+  #head = 0;
   #full = false;
   #closing: Promise<void> | undefined;
   readonly #failures = failureReporter(PREFIX);
 
   constructor(options: WinstonTransportOptions = {}) {
-    const { level, format, silent, handleExceptions, handleRejections, levels, maxInFlight = 1000, ...loggerOptions } = options;
+    const { level, format, silent, handleExceptions, handleRejections, levels, maxInFlight = 1000, maxQueued = 10_000, ...loggerOptions } = options;
     super({ level, format, silent, handleExceptions, handleRejections });
-    this.ready = this.#start(loggerOptions, levels, maxInFlight);
+    this.#maxQueued = Number.isInteger(maxQueued) && maxQueued >= 1 ? maxQueued : 10_000;
+    this.ready = this.#start(loggerOptions, levels, maxInFlight, maxQueued);
     this.ready.then(
       () => this.#pump(),
       () => undefined,
@@ -139,8 +160,9 @@ export class EventBusTransport extends TransportStream {
     });
   }
 
-  async #start(options: EventBusLoggerOptions<string>, levels: Record<string, string> | undefined, maxInFlight: number): Promise<void> {
+  async #start(options: EventBusLoggerOptions<string>, levels: Record<string, string> | undefined, maxInFlight: number, maxQueued: number): Promise<void> {
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw configError(`Expected \`maxInFlight\` to be an integer from 1 and up, got ${JSON.stringify(maxInFlight)}`);
+    if (!Number.isInteger(maxQueued) || maxQueued < 1) throw configError(`Expected \`maxQueued\` to be an integer from 1 and up, got ${JSON.stringify(maxQueued)}`);
     const plan = await planBus({ appId: 'winston', ...options, listen: false });
     this.#busLevel = winstonLevelMapper(plan.topology.levels, levels);
     const logger = new EventBusLogger<string>({}, undefined, plan);
@@ -148,12 +170,13 @@ export class EventBusTransport extends TransportStream {
     logger.on('disconnected', ({ reason }) => void process.stderr.write(`${PREFIX}: disconnected (${reason}); buffering records\n`));
     logger.on('reconnected', ({ downtime }) => void process.stderr.write(`${PREFIX}: reconnected after ${downtime} ms\n`));
     this.#logger = logger;
-    this.#forwarder = new Forwarder(logger, {
+    this.#forwarder = new Forwarder<Record<string | symbol, unknown>>(logger, {
       maxInFlight,
       onFailure: (error) => {
         this.#failures.report(error);
         this.emit('warn', error);
       },
+      onConfirmed: (info) => this.emit('logged', info),
       onRoom: () => {
         this.#full = false;
         this.#pump();
@@ -161,31 +184,71 @@ export class EventBusTransport extends TransportStream {
     });
   }
 
-  /** winston calls this with each record that passed the transport's level and format. */
-  override log(info: Record<string | symbol, unknown>, next: () => void): void {
-    this.#held.push(info);
-    this.#pump();
+  /** Records dropped so far: logged while `maxQueued` records waited, or while the transport could not start. */
+  get dropped(): number {
+    return this.#notStarted + this.#overflowed;
+  }
+
+  // Records waiting in the transport.
+  get #waiting(): number {
+    return this.#held.length - this.#head;
+  }
+
+  /**
+   * winston calls this with each record that passed the transport's level and format; the callback, when given, is
+   * called at once. 'logged' follows with the record once the broker confirmed it.
+   */
+  override log(info: Record<string | symbol, unknown>, next?: () => void): void {
+    if (this.#waiting >= this.#maxQueued) this.#overflow();
+    else {
+      this.#held.push(info);
+      this.#pump();
+    }
     // Never hold winston's stream back: its logger.end() ends the transports as soon as its own input is done,
     // so a record still in its output buffer then would be a "write after end". Records beyond the window wait
-    // here, in order, as they would in winston's buffer (winston's log methods ignore backpressure anyway).
-    next();
+    // here, in order, up to maxQueued.
+    next?.();
+  }
+
+  // A record logged while the queue is full: dropped and counted; reported (rate-limited) and, once per spell of
+  // overflow, emitted as 'warn'.
+  #overflow(): void {
+    this.#overflowed++;
+    // One Error for every drop: a flood of them costs no stack capture per record.
+    const error = (this.#overflowError ??= new Error(`${this.#maxQueued} log records (maxQueued) already wait for the bus; records logged meanwhile are dropped`));
+    this.#failures.report(error);
+    if (!this.#overflowing) {
+      this.#overflowing = true;
+      this.emit('warn', error);
+    }
   }
 
   // Forwards the held records while the window has room; the forwarder's onRoom resumes. Before the transport
   // started, records wait here; if it failed, they are dropped and counted.
   #pump(): void {
     if (this.#failed) {
-      this.#dropped += this.#held.splice(0).length;
+      this.#notStarted += this.#waiting;
+      this.#held = [];
+      this.#head = 0;
       return;
     }
     const forwarder = this.#forwarder;
     if (forwarder === undefined) return;
-    while (!this.#full && this.#held.length > 0) {
-      const info = this.#held.shift()!;
+    const held = this.#held;
+    while (!this.#full && this.#head < held.length) {
+      const info = held[this.#head] as Record<string | symbol, unknown>;
+      held[this.#head++] = undefined;
       const { level, data } = winstonRecord(info);
-      setImmediate(() => this.emit('logged', info));
-      if (!forwarder.forward(this.#busLevel!(level), data, undefined)) this.#full = true;
+      if (!forwarder.forward(this.#busLevel!(level), data, info)) this.#full = true;
     }
+    if (this.#head === held.length) {
+      this.#held = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > held.length) {
+      held.splice(0, this.#head);
+      this.#head = 0;
+    }
+    if (this.#overflowing && this.#waiting <= this.#maxQueued / 2) this.#overflowing = false;
   }
 
   /** Resolves once every record forwarded so far is confirmed (or failed). */
@@ -193,7 +256,7 @@ export class EventBusTransport extends TransportStream {
     await this.ready.catch(() => undefined);
     const forwarder = this.#forwarder;
     if (forwarder === undefined) return;
-    while (forwarder.inFlight > 0 || this.#held.length > 0) {
+    while (forwarder.inFlight > 0 || this.#waiting > 0) {
       if (forwarder.inFlight > 0) await forwarder.drained();
       else await new Promise((resolve) => setImmediate(resolve));
     }
@@ -213,7 +276,8 @@ export class EventBusTransport extends TransportStream {
     this.#closing ??= (async () => {
       await this.flush();
       this.#failures.summary();
-      if (this.#dropped > 0) process.stderr.write(`${PREFIX}: ${this.#dropped} log record(s) dropped (the transport did not start)\n`);
+      if (this.#notStarted > 0) process.stderr.write(`${PREFIX}: ${this.#notStarted} log record(s) dropped (the transport did not start)\n`);
+      if (this.#overflowed > 0) process.stderr.write(`${PREFIX}: ${this.#overflowed} log record(s) dropped: ${this.#maxQueued} (maxQueued) already waited for the bus\n`);
       await this.#logger?.stop();
     })();
     return this.#closing;

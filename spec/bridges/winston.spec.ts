@@ -7,6 +7,11 @@ import winston from 'winston';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
 import { EventBusTransport, defaultWinstonLevelMap, winstonLevelMapper } from '../../lib/bridges/winston.js';
 import { AMQP_URL, configWithLevel, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
+import { TcpProxy } from '../tcp-proxy.js';
+
+// triple-beam's symbol for the record's level, which winston sets on every record it hands a transport.
+const LEVEL = Symbol.for('level');
+const record = (message: string, extra: Record<string, unknown> = {}): Record<string | symbol, unknown> => ({ level: 'info', [LEVEL]: 'info', message, ...extra });
 
 const ended = new WeakSet<winston.Logger>();
 
@@ -169,6 +174,63 @@ describe('event-bus-logger/winston (winston transport)', function () {
     expect(written).to.match(/the transport did not start, its log records are dropped/);
     expect(written).to.match(/2 log record\(s\) dropped/);
     expect(written).not.to.include('winston-secret');
+  });
+
+  describe("winston's transport contract", () => {
+    it('log(info) works without a callback; with one, calls it at once', async () => {
+      await listen();
+      const { transport } = logger();
+      await transport.ready;
+      transport.log(record('no callback'));
+      let calledBack = false;
+      transport.log(record('with callback'), () => (calledBack = true));
+      expect(calledBack).to.equal(true);
+      await until(() => received.length >= 2, 'both records', 10_000);
+      expect(received.map(({ data }) => data.message)).to.deep.equal(['no callback', 'with callback']);
+    });
+
+    it("emits 'logged' with each record the broker confirmed, and 'warn' instead for one it could not publish", async () => {
+      await listen();
+      const { log, transport } = logger();
+      const logged: unknown[] = [];
+      transport.on('logged', (info: { message: unknown }) => logged.push(info.message));
+      log.on('warn', () => undefined);
+      log.info('one');
+      log.info('bad', { roles: new Set(['admin']) });
+      log.info('two');
+      log.error('three');
+      await end(log);
+      expect(logged).to.deep.equal(['one', 'two', 'three']);
+    });
+  });
+
+  it('holds at most maxQueued records beyond the window, drops the rest counted (warn once, standard error), and sends those it held after the outage', async () => {
+    const proxy = await TcpProxy.start();
+    try {
+      await listen();
+      const stderr = sinon.spy(process.stderr, 'write');
+      const { log, transport } = logger({ url: proxy.url(), maxInFlight: 10, maxQueued: 100 });
+      const warnings: unknown[] = [];
+      log.on('warn', (error: unknown) => warnings.push(error));
+      const logged: unknown[] = [];
+      transport.on('logged', (info: { i: unknown }) => logged.push(info.i));
+      await transport.ready;
+      // No confirm comes back: 10 records in flight, 100 waiting, the other 390 dropped.
+      proxy.freeze();
+      for (let i = 0; i < 500; i++) transport.log(record('record', { i }));
+      expect(transport.dropped).to.equal(390);
+      expect(warnings.map(String)).to.deep.equal(['Error: 100 log records (maxQueued) already wait for the bus; records logged meanwhile are dropped']);
+      expect(stderr.args.map(([text]) => String(text)).join('')).to.match(/event-bus-logger\/winston: a log record was not published: 100 log records \(maxQueued\)/);
+      // The link breaks: the transport reconnects and sends what it held, in order.
+      proxy.cut();
+      await end(log);
+      expect(logged).to.deep.equal(Array.from({ length: 110 }, (_, i) => i));
+      await until(() => received.length >= 110, 'the 110 records held', 20_000);
+      expect(received.map(({ data }) => data.i)).to.deep.equal(Array.from({ length: 110 }, (_, i) => i));
+      expect(stderr.args.map(([text]) => String(text)).join('')).to.match(/390 log record\(s\) dropped: 100 \(maxQueued\) already waited for the bus/);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('a level map to a level the config lacks fails the start, naming the levels', async () => {

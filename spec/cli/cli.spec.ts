@@ -127,7 +127,7 @@ describe('event-bus-logger (command line)', function () {
   });
 
   describe('publish', () => {
-    it('says on stderr when the broker blocks publishing, and sends the event once it stops', async () => {
+    it('says on stderr when the broker blocks publishing, and sends the event once it stops [broker-wide]', async () => {
       const tail = await listening();
       const restore = await memoryAlarm();
       let publish: CliProcess;

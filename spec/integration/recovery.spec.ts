@@ -2,7 +2,7 @@
 // publishing. A TCP proxy stands between a logger and the broker so a fault hits that logger alone.
 import { expect } from 'chai';
 import { EventBusLogger, type BlockedInfo, type DisconnectedInfo, type EventData, type EventMeta, type GapInfo, type ReconnectedInfo, type UnblockedInfo } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, memoryAlarm, next, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, closeConnectionsOf, deleteExchange, memoryAlarm, next, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 
 describe('recovery', function () {
@@ -207,7 +207,7 @@ describe('recovery', function () {
   });
 
   describe('the broker itself', () => {
-    it('survives rabbitmqctl stop_app / start_app: both loggers come back and exchange events', async function () {
+    it('survives rabbitmqctl stop_app / start_app: both loggers come back and exchange events [broker-wide]', async function () {
       const { execFileSync } = await import('node:child_process');
       const first = await logger();
       const second = await logger();
@@ -224,7 +224,7 @@ describe('recovery', function () {
       expect((await got)[0]).to.deep.equal({ after: 'restart' });
     });
 
-    it('holds publishes, bounded, while the broker blocks publishing (memory alarm), then sends them in order', async () => {
+    it('holds publishes, bounded, while the broker blocks publishing (memory alarm), then sends them in order [broker-wide]', async () => {
       const listener = await logger();
       const publisher = await logger({ bufferMaxEvents: 20, publishTimeout: 30_000 });
       const received: number[] = [];
@@ -257,15 +257,14 @@ describe('recovery', function () {
       expect(publisher.stats()).to.include({ buffered: 0, confirmed: 21 });
     });
 
-    it('survives rabbitmqctl close_all_connections', async () => {
-      const { execFileSync } = await import('node:child_process');
+    it('survives the broker closing its connection (CONNECTION_FORCED, as rabbitmqctl close_connection does)', async () => {
       const first = await logger();
       const back = next(first, 'ready', 30_000);
-      execFileSync('rabbitmqctl', ['close_all_connections', 'spec: connections closed on purpose'], { stdio: 'ignore' });
+      expect(await closeConnectionsOf(name)).to.equal(1);
       await back;
       const got = next<[EventData]>(first, 'info');
-      await first.info({ after: 'close_all_connections' });
-      expect((await got)[0]).to.deep.equal({ after: 'close_all_connections' });
+      await first.info({ after: 'close_connection' });
+      expect((await got)[0]).to.deep.equal({ after: 'close_connection' });
     });
   });
 });

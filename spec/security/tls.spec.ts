@@ -19,7 +19,7 @@ import { runCli } from '../cli/run-cli.js';
 const execFileAsync = promisify(execFile);
 const NODE_SCRIPT = new URL('./tls-node.sh', import.meta.url).pathname;
 // Under tsx the transport runs from its TypeScript source through the pino specs' shim.
-const PINO_TARGET = new URL('../cli/fixtures/pino-target.mjs', import.meta.url).pathname;
+const PINO_TARGET = new URL('../bridges/fixtures/pino-target.mjs', import.meta.url).pathname;
 
 describe('TLS', function () {
   this.timeout(60_000);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { liveSequence, SequenceWindow } from '../../lib/consume/sequence.js';
+import { liveSequence, SEQUENCE_WINDOW, SequenceWindow } from '../../lib/consume/sequence.js';
 import { REORDER_SPAN } from '../../lib/wire-format.js';
 
 describe("A live listener's sequence check", () => {
@@ -120,5 +120,52 @@ describe("A live listener's sequence check", () => {
       expect(tracker.check('B', 'critical', 3)).to.deep.equal({ kind: 'gap', expected: 2, missed: 1 });
       expect(tracker.check('B', 'info', 1), 'B info is still remembered').to.deep.equal({ kind: 'duplicate' });
     });
+  });
+});
+
+describe("A history reader's sequence check (SequenceWindow)", () => {
+  it('delivers in-order events and drops an exact re-send', () => {
+    const window = new SequenceWindow();
+    for (let seq = 1; seq <= 5; seq++) expect(window.check('A', 'info', seq).kind, `#${seq}`).to.equal('next');
+    expect(window.check('A', 'info', 3)).to.deep.equal({ kind: 'duplicate' });
+    expect(window.check('A', 'info', 5)).to.deep.equal({ kind: 'duplicate' });
+    expect(window.check('A', 'critical', 3).kind, 'another level is another sequence').to.equal('next');
+  });
+
+  it('delivers, late, a re-sent event whose first copy never reached the stream; its second re-send is a duplicate', () => {
+    const window = new SequenceWindow();
+    window.check('A', 'info', 1);
+    window.check('A', 'info', 2);
+    // 3 and 4 were lost before the stream; the publisher re-sends 3, 4 after 5 went through.
+    expect(window.check('A', 'info', 5)).to.deep.equal({ kind: 'gap', expected: 3, missed: 2 });
+    expect(window.check('A', 'info', 3)).to.deep.equal({ kind: 'late' });
+    expect(window.check('A', 'info', 4)).to.deep.equal({ kind: 'late' });
+    expect(window.check('A', 'info', 3)).to.deep.equal({ kind: 'duplicate' });
+    expect(window.check('A', 'info', 5)).to.deep.equal({ kind: 'duplicate' });
+    expect(window.check('A', 'info', 6)).to.deep.equal({ kind: 'next' });
+  });
+
+  it('remembers a window of numbers below the highest: older ones are taken for duplicates', () => {
+    const window = new SequenceWindow(10, 64);
+    window.check('A', 'info', 1);
+    expect(window.check('A', 'info', 100).kind).to.equal('gap');
+    expect(window.check('A', 'info', 37), 'within 64 of 100, never seen').to.deep.equal({ kind: 'late' });
+    expect(window.check('A', 'info', 36), 'beyond the window').to.deep.equal({ kind: 'duplicate' });
+    // The bitmap is a ring: numbers seen a window ago do not shadow new ones.
+    expect(window.check('A', 'info', 101)).to.deep.equal({ kind: 'next' });
+    expect(window.check('A', 'info', 165)).to.deep.equal({ kind: 'gap', expected: 102, missed: 63 });
+    expect(window.check('A', 'info', 103), 'skipped over by the jump to 165').to.deep.equal({ kind: 'late' });
+  });
+
+  it('is bounded: beyond its capacity it forgets the pair heard from least recently', () => {
+    const window = new SequenceWindow(2);
+    window.check('A', 'info', 1);
+    window.check('B', 'info', 1);
+    window.check('A', 'info', 2);
+    window.check('C', 'info', 1);
+    expect(window.size).to.equal(2);
+    expect(window.check('A', 'info', 2).kind, 'A was kept').to.equal('duplicate');
+    expect(window.check('B', 'info', 1).kind, 'B was forgotten').to.equal('next');
+    expect(SEQUENCE_WINDOW).to.be.at.least(10_000);
   });
 });

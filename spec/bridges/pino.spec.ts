@@ -11,7 +11,7 @@ import pino from 'pino';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
 import { defaultLevelMap, levelMapper } from '../../lib/bridges/pino.js';
 import { AMQP_URL, configWithLevel, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
-import { CliProcess, ROOT } from './run-cli.js';
+import { CliProcess, ROOT } from '../cli/run-cli.js';
 
 // Under tsx the transport runs from its TypeScript source through this shim, which registers tsx in pino's
 // worker thread (see the shim). Built, it is `target: 'event-bus-logger/pino'`.
