@@ -27,7 +27,10 @@ export interface BusEvent<L extends string = string> {
  */
 export type EventHandler<L extends string = string> = (event: BusEvent<L>) => unknown;
 
-/** Payload of `'ready'`. */
+/**
+ * Payload of `'ready'`: the queue consumed and the levels bound at that moment (none, and no queue, while nothing
+ * listens: see the `listen` option), and the broker's URL with its password masked.
+ */
 export type ReadyInfo = { queue: string | undefined; levels: string[]; url: string };
 /**
  * Payload of `'disconnected'`, emitted once per outage, when it begins: `attempt` and `downtime` are then always 0.
@@ -67,7 +70,7 @@ export type GapInfo = {
 
 /** The logger's own events, beside one event per level. */
 export type LifecycleEvents = {
-  /** Consuming: at start, and again after every reconnect. */
+  /** Connected, and consuming what is listened to: at start, and again after every reconnect. */
   ready: (info: ReadyInfo) => void;
   /** The connection or a channel was lost; the logger is reconnecting and buffering publishes. */
   disconnected: (info: DisconnectedInfo) => void;

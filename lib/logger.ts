@@ -4,10 +4,12 @@
 // Longer than 300 lines because most of it is the public API's documentation; the work is in the rooms it wires
 // (a publish is made into a message in outgoing.ts and sent by publisher.ts).
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { BusConnection, type Bus, type OpenBus } from './bus/connection.js';
 import { ensureExchange } from './bus/exchange.js';
 import { BusSession } from './bus/session.js';
+import { processBindGate } from './consume/bind-gate.js';
 import { wireConsumers, type Consumers } from './consume/consumers.js';
 import { readHistory, type HistoryOptions } from './consume/history-options.js';
 import type { HistoryEvent } from './consume/history-read.js';
@@ -51,8 +53,9 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 }
 
 /**
- * A logger on a shared RabbitMQ event bus. Every logger connected to the same bus (`name`) receives every event
- * published by any of them, on its own queue, and re-emits it as an event named by its level.
+ * A logger on a shared RabbitMQ event bus. Every logger connected to the same bus (`name`) receives the events of
+ * the levels it listens to, published by any of them, on its own queue, and re-emits each as an event named by its
+ * level. A logger that only publishes has no queue.
  *
  * Events (lib/events.ts has each payload's type and documentation):
  * - `<level>` `(data, meta)`: an event of that level, e.g. `'info'`, `'critical'`
@@ -112,6 +115,75 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     this.#openBus = openBus;
     this.#plan = plan;
     this.#listenerFailures = new ListenerFailures(this.#stats, this.#report, () => this.listenerCount('error') > 0);
+    this.#watchListeners();
+  }
+
+  // The live queue binds a level once something listens to it: follow the level listeners as they come and go.
+  #watchListeners(): void {
+    const emitter = this as unknown as EventEmitter;
+    emitter.on('newListener', this.#onListenerAdded);
+    emitter.on('removeListener', this.#onListenerRemoved);
+  }
+
+  readonly #onListenerAdded = (event: string | symbol): void => {
+    if (typeof event === 'string' && this.#parts.topology?.listenLevels.includes(event)) this.#listenersChanged(true);
+  };
+
+  readonly #onListenerRemoved = (event: string | symbol): void => {
+    if (typeof event === 'string' && this.#parts.topology?.listenLevels.includes(event)) this.#listenersChanged(false);
+  };
+
+  // Something began or stopped listening: bring the bindings in line. After a listener was added, the publishes of
+  // this process wait for its bind, so the next event reaches it.
+  #listenersChanged(added: boolean): void {
+    const { consumers, topology } = this.#parts;
+    if (!consumers || topology?.listenAlways) return;
+    const update = consumers.update();
+    update.catch(noop);
+    if (added && this.#state === 'running') processBindGate.hold(update, this.#parts.settings?.publishTimeout ?? DEFAULTS.publishTimeout);
+  }
+
+  // The levels something listens to now: a level listener, a subscriber, or a subclass that overrides a hook (the
+  // original task's style: handleInfo and handleCritical). With `listen: true`, every level it may listen to.
+  readonly #wanted = (): ReadonlySet<string> => {
+    const topology = this.#parts.topology;
+    const levels = topology?.listenLevels ?? [];
+    const base = EventBusLogger.prototype;
+    if (topology?.listenAlways || this.#subscribers.size > 0 || this.handle !== base.handle || this.dispatch !== base.dispatch) return new Set(levels);
+    const wanted = new Set<string>();
+    for (const level of levels) {
+      const hooked = (level === 'info' && this.handleInfo !== base.handleInfo) || (level === 'critical' && this.handleCritical !== base.handleCritical);
+      if (hooked || (this as unknown as EventEmitter).listenerCount(level) > 0) wanted.add(level);
+    }
+    return wanted;
+  };
+
+  /**
+   * Removes listeners, as EventEmitter's does; the levels left without a listener are unbound.
+   */
+  override removeAllListeners<E extends keyof EventBusLoggerEvents<L>>(event?: E): this {
+    const emitter = EventEmitter.prototype as unknown as { removeAllListeners(this: unknown, ...event: unknown[]): unknown };
+    if (event === undefined) {
+      emitter.removeAllListeners.call(this);
+      // That removed this logger's own watch too.
+      this.#watchListeners();
+      this.#listenersChanged(false);
+    } else emitter.removeAllListeners.call(this, event);
+    return this;
+  }
+
+  /**
+   * Resolves once every bind asked for so far is done: a listener added after `create()` resolved is bound a round
+   * trip later, and events other processes publish before that do not reach it (the publishes of this process wait
+   * for the bind). During an outage it resolves once reconnected; before `start()`, at once (start binds).
+   * @example
+   * logger.on('critical', alert);
+   * await logger.listening(); // from here on, every critical event of the bus reaches alert
+   */
+  async listening(): Promise<void> {
+    if (this.#state === 'starting') await this.#starting?.catch(noop);
+    if (this.#state !== 'running') return;
+    await this.#parts.consumers?.listening();
   }
 
   // Stopping or stopped: publishes, history reads and new starts are refused.
@@ -124,7 +196,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     return [...(this.#parts.topology?.levels ?? [])] as L[];
   }
 
-  /** The name of this logger's queue (known once ready). */
+  /** The name of this logger's queue, while it has one (while something listens: see the `listen` option). */
   get queue(): string | undefined {
     const { session, consumers } = this.#parts;
     return session?.channels ? consumers?.queue : undefined;
@@ -136,7 +208,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   }
 
   /**
-   * Connects, declares this logger's queue, binds it once per level and starts consuming. Rejects with an
+   * Connects and, when something listens already (see the `listen` option), declares this logger's queue, binds it
+   * once per level listened to and starts consuming. Rejects with an
    * `EventBusLoggerError`: code `CONFIG` for bad options or config, `CONNECT` when the broker cannot be reached
    * (its message names the URL with the password masked) or the TLS handshake fails (it says why), `ACCESS` when
    * the broker refuses this user a vhost or an operation (it names the operation and the resource). Calling it
@@ -176,7 +249,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready() });
     session.addSetup(({ channels }) => ensureExchange(channels.consumer, exchange, topology.exchangeOptions, topology.vhost, bus.checksExchange !== true));
     const handle = (level: string, data: EventData, meta: EventMeta<string>): void | Promise<unknown> => this.#receive(level as L, data, meta as EventMeta<L>);
-    const consumers = wireConsumers({ bus, session, exchange, topology, settings, instanceId: this.#instanceId, stats, report, handle });
+    const consumers = wireConsumers({ bus, session, exchange, topology, settings, instanceId: this.#instanceId, stats, report, handle, wanted: this.#wanted });
     const outgoing = new Outgoing(topology.levels, settings);
     this.#parts = { settings, topology, bus, publisher, outgoing, session, consumers, exchange };
     if (this.#state !== 'starting') return;
@@ -194,8 +267,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #ready(): void {
     const { session, topology, bus } = this.#parts;
     if (!session?.channels || !topology || !bus) return;
-    debug('ready: queue %s, levels %o', this.queue, topology.listenLevels);
-    this.#report('ready', { queue: this.queue, levels: [...topology.listenLevels], url: bus.url });
+    const levels = this.#parts.consumers?.levels ?? [];
+    debug('ready: queue %s, levels %o', this.queue, levels);
+    this.#report('ready', { queue: this.queue, levels, url: bus.url });
   }
 
   /**
@@ -263,6 +337,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     } catch (error) {
       return refusedPublish(error);
     }
+    // A bind asked for by a new listener in this process is in flight: the event waits for it, so that listener
+    // gets it.
+    if (processBindGate.holding) return processBindGate.after(() => publisher.publish(level, message.body, message.properties));
     // The publisher's promise is marked handled when it rejects (not here: a second promise per event).
     return publisher.publish(level, message.body, message.properties);
   }
@@ -279,7 +356,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     // A wrapper per call: subscribing the same function twice calls it twice, and each unsubscribe removes one.
     const entry: EventHandler<L> = (event) => handler(event);
     this.#subscribers.add(entry);
-    return () => void this.#subscribers.delete(entry);
+    this.#listenersChanged(true);
+    return () => {
+      if (this.#subscribers.delete(entry)) this.#listenersChanged(false);
+    };
   }
 
   // One received event: the subclass hook (the level's listeners by default), then the subscribers. Returns a

@@ -33,15 +33,18 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
    */
   name?: string;
   /**
-   * The levels this logger listens to: its queue is bound with these routing keys only.
-   * Publishing works for every configured level whatever this says.
+   * The levels this logger may listen to: its queue is bound with these routing keys only (each while something
+   * listens to it, see `listen`). Publishing works for every configured level whatever this says.
    * @default every level of the config
    */
   levels?: readonly NoInfer<L>[];
   /**
-   * Set to false for a publish-only logger: no queue, no bindings, no consumer, so it never receives events
-   * (use it where a process only sends, e.g. a log transport). Cannot be combined with `levels`.
-   * @default true
+   * Which levels this logger binds. Left out (the default): each level of `levels` once something listens to it (an
+   * `on(level, fn)` listener, a `subscribe()` handler, a subclass that overrides `handleInfo`, `handleCritical` or
+   * `handle`), and unbinds it when the last such listener goes; a logger nothing listens to has no queue at all, so
+   * a process that only publishes receives nothing of the bus. `true`: every level of `levels` from the start,
+   * listened to or not. `false`: none, ever (no queue, no bindings, no consumer); cannot be combined with `levels`.
+   * @default undefined (on demand: a level is bound while something listens to it)
    */
   listen?: boolean;
   /**

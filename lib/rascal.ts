@@ -12,6 +12,7 @@ export interface AmqpChannel {
   /** A passive declare: fails (closing the channel) with 404 when the queue does not exist. */
   checkQueue(queue: string, callback: Callback<unknown>): void;
   bindQueue(queue: string, exchange: string, routingKey: string, args: Record<string, unknown>, callback: Callback<unknown>): void;
+  unbindQueue(queue: string, exchange: string, routingKey: string, args: Record<string, unknown>, callback: Callback<unknown>): void;
   prefetch(count: number, global: boolean, callback: Callback<unknown>): void;
   consume(queue: string, onMessage: (message: AmqpMessage | null) => void, options: Record<string, unknown>, callback: Callback<{ consumerTag: string }>): void;
   cancel(consumerTag: string, callback: Callback<unknown>): void;

@@ -31,6 +31,11 @@ export interface EventBusLoggerStats {
   blocks: number;
   /** The last transport or listener error, credentials masked. */
   lastError: string | undefined;
+  /**
+   * What this logger found worth knowing that is not an error, each said once: e.g. a history stream on its bus
+   * that its config does not bind.
+   */
+  notices: string[];
 }
 
 /** The receiving side's counters and the last error; the publisher keeps its own and they meet in snapshot(). */
@@ -44,6 +49,7 @@ export class Stats {
   blocks = 0;
   /** The last transport or listener error, credentials masked. */
   lastError: string | undefined;
+  readonly notices: string[] = [];
 
   /** Starts the per-level count of every configured level at 0. */
   levels(levels: readonly string[]): void {
@@ -66,6 +72,7 @@ export class Stats {
       reconnects: this.reconnects,
       blocks: this.blocks,
       lastError: this.lastError,
+      notices: [...this.notices],
     };
   }
 }

@@ -77,8 +77,13 @@ export interface Topology {
   queueOptions: Record<string, unknown>;
   /** Every configured level, in config order. */
   levels: string[];
-  /** The levels this logger binds its queue with; none when it does not listen. */
+  /**
+   * The levels this logger may bind its queue with (`levels`, else every level); none with `listen: false`. Which
+   * of them it binds: see `listenAlways`.
+   */
   listenLevels: string[];
+  /** `listen: true`: bind every one of `listenLevels` from the start. Otherwise each once something listens to it. */
+  listenAlways: boolean;
   /** The broker URLs, passwords masked, for messages. */
   loggableUrls: string[];
   /** The history stream when the config declares one (`eventBusLogger.history`), else undefined. */
@@ -285,6 +290,7 @@ export async function loadTopology(options: TopologyOptions, resolved: { appId: 
     queueOptions,
     levels,
     listenLevels,
+    listenAlways: options.listen === true,
     loggableUrls,
     history: historyOf && { stream: `${name}.history`, options: historyOf.options, bindingKeys: historyOf.bindingKeys },
     historyName: `${name}.history`,

@@ -1,6 +1,7 @@
 // Which consumers a logger runs, wired to one delivery pipeline and registered as session setup steps: the live
-// queue (a temporary queue per logger), or a catch-up listener on the history stream; and the history stream
-// declared (or, on a bus without history, a warning when someone else's history stream goes unbound).
+// queue (a temporary queue per logger, bound for the levels something listens to), or a catch-up listener on the
+// history stream; and the history stream declared (or, on a bus without history, a notice in stats() when someone
+// else's history stream goes unbound).
 import type { Bus } from '../bus/connection.js';
 import type { BusSession } from '../bus/session.js';
 import type { Report } from '../events.js';
@@ -9,11 +10,14 @@ import type { Stats } from '../stats.js';
 import type { Topology } from '../topology.js';
 import type { EventData, EventMeta } from '../wire-format.js';
 import { Delivery } from './delivery.js';
+import createDebug from 'debug';
 import { HistoryListener } from './history-listener.js';
 import { checkUnboundHistory, declareHistory, warnOnce } from './history-stream.js';
 import { LiveQueue } from './live-queue.js';
 import { SequenceWindow } from './sequence.js';
 import type { AmqpChannel } from '../rascal.js';
+
+const debug = createDebug('event-bus-logger:consumers');
 
 export interface ConsumerParts {
   bus: Bus;
@@ -25,6 +29,8 @@ export interface ConsumerParts {
   stats: Stats;
   report: Report;
   handle: (level: string, data: EventData, meta: EventMeta<string>) => void | Promise<unknown>;
+  /** The levels something listens to now (the live queue binds those; see `topology.listenAlways`). */
+  wanted: () => ReadonlySet<string>;
 }
 
 export interface Consumers {
@@ -33,12 +39,18 @@ export interface Consumers {
   historyListener: HistoryListener | undefined;
   /** The queue or stream consumed, once declared. */
   readonly queue: string | undefined;
+  /** The levels consumed now. */
+  readonly levels: string[];
+  /** Brings the live queue's bindings in line with `wanted()`; resolves once the broker confirmed it. */
+  update(): Promise<void>;
+  /** Resolves once every update asked for so far is done (during an outage: once reconnected). */
+  listening(): Promise<void>;
   /** Stops consuming (within `timeout` ms) before the logger waits for the rest. */
   stop(consumer: AmqpChannel, timeout: number): Promise<void>;
 }
 
 /** Builds the consumers of a logger and registers their setup steps on its session, after the exchange's. */
-export function wireConsumers({ bus, session, exchange, topology, settings, instanceId, stats, report, handle }: ConsumerParts): Consumers {
+export function wireConsumers({ bus, session, exchange, topology, settings, instanceId, stats, report, handle, wanted }: ConsumerParts): Consumers {
   const sequence = settings.history ? new SequenceWindow() : undefined;
   const delivery = new Delivery<string>({ levels: new Set(topology.listenLevels), maxMessageBytes: settings.maxMessageBytes, stats, report, handle, ...(sequence ? { sequence } : {}) });
   const historyListener =
@@ -55,10 +67,16 @@ export function wireConsumers({ bus, session, exchange, topology, settings, inst
           stats,
         })
       : undefined;
-  const liveQueue = topology.listenLevels.length === 0 || historyListener ? undefined : new LiveQueue({ exchange, topology, settings, instanceId, delivery });
-  const warn = warnOnce();
-  if (topology.history) session.addSetup(declareHistory(bus, exchange, topology.history, warn));
-  else session.addSetup(checkUnboundHistory(bus, topology.historyName, warn));
+  const liveQueue = topology.listenLevels.length === 0 || historyListener ? undefined : new LiveQueue({ exchange, topology, settings, instanceId, delivery, wanted });
+  if (topology.history) session.addSetup(declareHistory(bus, exchange, topology.history, warnOnce()));
+  else {
+    session.addSetup(
+      checkUnboundHistory(bus, topology.historyName, (notice) => {
+        debug(notice);
+        stats.notices.push(notice);
+      }),
+    );
+  }
   if (liveQueue) session.addSetup(liveQueue.setup);
   if (historyListener) session.addSetup(historyListener.setup);
   return {
@@ -68,6 +86,11 @@ export function wireConsumers({ bus, session, exchange, topology, settings, inst
     get queue() {
       return historyListener ? topology.history?.stream : liveQueue?.name;
     },
+    get levels() {
+      return historyListener ? [...topology.listenLevels] : (liveQueue?.levels ?? []);
+    },
+    update: () => liveQueue?.update() ?? Promise.resolve(),
+    listening: () => liveQueue?.listening() ?? Promise.resolve(),
     async stop(consumer, timeout) {
       if (liveQueue) await liveQueue.stop(consumer, timeout);
       if (historyListener) await historyListener.stop(consumer, timeout);

@@ -1,6 +1,6 @@
 // The bus's history: a RabbitMQ stream (`<exchange>.history`) bound to the exchange with `#`, which any number of
 // readers read from any point over plain AMQP 0-9-1. This file holds the session setup steps that declare and bind
-// it (or, on a bus whose config has none, say once that someone else's stream goes unbound here). The readers are
+// it (or, on a bus whose config has none, note once in stats() that someone else's stream goes unbound here). The readers are
 // history-listener.ts (a catch-up listener) and history-read.ts (`history()`).
 import type { Bus } from '../bus/connection.js';
 import type { SetupContext } from '../bus/session.js';
@@ -46,9 +46,11 @@ export function declareHistory(bus: Pick<Bus, 'channel'>, exchange: string, hist
 
 /**
  * The setup step of a logger whose config has no history: the first time, checks whether the bus has a history
- * stream all the same (declared by another process's config) and says once that this logger does not bind it.
+ * stream all the same (declared by another process's config) and notes once that this logger does not bind it.
+ * A note, not a warning: a publisher on the default config is healthy, and a library prints nothing then (the
+ * logger keeps it for `stats().notices` and traces it under `DEBUG`).
  */
-export function checkUnboundHistory(bus: Pick<Bus, 'channel'>, stream: string, warn: WarnOnce) {
+export function checkUnboundHistory(bus: Pick<Bus, 'channel'>, stream: string, note: (message: string) => void) {
   let checked = false;
   return async (): Promise<void> => {
     if (checked) return;
@@ -56,14 +58,16 @@ export function checkUnboundHistory(bus: Pick<Bus, 'channel'>, stream: string, w
     const scratch = await scratchChannel(bus);
     try {
       await call<unknown>((cb) => scratch.checkQueue(stream, cb));
-      warn(
-        'unbound',
-        `The bus has a history stream "${stream}", but this logger's config declares no history: this logger does not bind it, so after a broker restart events reach it only once a process with the history config starts.`,
-      );
+      note(unboundHistoryNote(stream));
     } catch {
       // No such stream (404): nothing to say.
     } finally {
       await closeQuietly(scratch);
     }
   };
+}
+
+/** What is said of a history stream on the bus that this logger's config does not bind. */
+export function unboundHistoryNote(stream: string): string {
+  return `The bus has a history stream "${stream}", but this logger's config declares no history: this logger does not bind it, so after a broker restart events reach it only once a process with the history config starts.`;
 }

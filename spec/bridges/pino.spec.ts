@@ -87,6 +87,8 @@ describe('event-bus-logger/pino (pino transport)', function () {
   async function listen(config?: object): Promise<EventBusLogger<string>> {
     listener = await EventBusLogger.create<string>({ url: AMQP_URL, name, ...(config ? { config: config as never } : {}) });
     for (const level of listener.levels) listener.on(level, (data, meta) => void received.push({ level, data, meta }));
+    // The transport publishes from a worker thread, whose publishes do not wait for this thread's binds.
+    await listener.listening();
     return listener;
   }
 

@@ -76,6 +76,8 @@ describe('hostile input from other clients on the bus', function () {
     logger.on('invalid', (info) => invalid.push(info));
     logger.on('info', (data) => void delivered.push(data));
     logger.on('critical', (data) => void delivered.push(data));
+    // A foreign client's publishes do not wait for this logger's binds.
+    await logger.listening();
 
     const channel = await raw.createConfirmChannel();
     for (const c of cases) channel.publish(name, c.routingKey, c.body, c.options);

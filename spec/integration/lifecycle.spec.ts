@@ -47,6 +47,8 @@ describe('lifecycle', () => {
 
   it('new + start() + stop() work as the original start/stop, and start() twice is one start', async () => {
     const logger = new EventBusLogger({ url: AMQP_URL, name });
+    // A listener attached before start() is bound before it resolves.
+    logger.on('info', () => undefined);
     const ready = next(logger, 'ready');
     await Promise.all([logger.start(), logger.start()]);
     await ready;
@@ -61,7 +63,7 @@ describe('lifecycle', () => {
   it('await using stops the logger at the end of the block', async () => {
     let queue: string;
     {
-      await using logger = await EventBusLogger.create({ url: AMQP_URL, name });
+      await using logger = await EventBusLogger.create({ url: AMQP_URL, name, listen: true });
       queue = logger.queue as string;
       expect(await queueInfo(queue)).to.not.equal(undefined);
     }

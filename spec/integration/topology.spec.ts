@@ -10,7 +10,8 @@ describe('topology on the broker', () => {
 
   beforeEach(async () => {
     name = uniqueName('topology');
-    logger = await EventBusLogger.create({ url: AMQP_URL, name });
+    // listen: true: the queue exists with or without listeners (on demand, spec/integration/listening.spec.ts).
+    logger = await EventBusLogger.create({ url: AMQP_URL, name, listen: true });
     raw = await rawConnection();
   });
 
@@ -52,7 +53,7 @@ describe('topology on the broker', () => {
   });
 
   it('binds only the levels it listens to', async () => {
-    const critical = await EventBusLogger.create({ url: AMQP_URL, name, levels: ['critical'] });
+    const critical = await EventBusLogger.create({ url: AMQP_URL, name, levels: ['critical'], listen: true });
     try {
       const bindings = await bindingsOf(name);
       expect(bindings.filter((b) => b.destination_name === critical.queue).map((b) => b.routing_key)).to.deep.equal(['critical']);

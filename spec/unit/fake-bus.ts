@@ -13,6 +13,7 @@ function stubChannel(queueName: () => string): StubChannel {
     assertExchange: sinon.stub().callsArgWith(3, null, {}),
     assertQueue: sinon.stub().callsFake((_name: string, _options: unknown, cb: (e: null, r: { queue: string }) => void) => cb(null, { queue: queueName() })),
     bindQueue: sinon.stub().callsArgWith(4, null, {}),
+    unbindQueue: sinon.stub().callsArgWith(4, null, {}),
     prefetch: sinon.stub().callsArgWith(2, null, {}),
     consume: sinon.stub().callsArgWith(3, null, { consumerTag: 'ctag' }),
     cancel: sinon.stub().callsArgWith(1, null, {}),

@@ -7,9 +7,11 @@ import { QUEUE_CAP, rejection, until } from '../helpers.js';
 
 const LEVELS = ['info', 'critical'] as const;
 
+// `listen: true`: these specs deliver to a logger before it has listeners (the binding that follows listeners is
+// specified in 'binds what is listened to' below).
 async function started(options: EventBusLoggerOptions<'info' | 'critical'> = {}): Promise<{ logger: EventBusLogger; bus: FakeBus }> {
   const bus = new FakeBus();
-  const logger = new EventBusLogger<'info' | 'critical'>({ name: 'unit_bus', ...options }, opener(bus));
+  const logger = new EventBusLogger<'info' | 'critical'>({ name: 'unit_bus', listen: true, ...options }, opener(bus));
   await logger.start();
   return { logger, bus };
 }
