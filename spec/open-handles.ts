@@ -32,7 +32,11 @@ export const mochaHooks = {
   afterAll(): void {
     // Unref'd: it never keeps node alive itself, and fires only if something else does.
     setTimeout(() => {
-      const handles = (process as unknown as { _getActiveHandles(): Handle[] })._getActiveHandles().map(describeHandle);
+      // The process's own standard streams stay active while a write to a slow pipe is flushing: not a leak.
+      const standard = new Set<unknown>([process.stdin, process.stdout, process.stderr]);
+      const open = (process as unknown as { _getActiveHandles(): Handle[] })._getActiveHandles().filter((handle) => !standard.has(handle));
+      if (open.length === 0) return;
+      const handles = open.map(describeHandle);
       process.stderr.write(`\nmocha: the suite finished ${GRACE_MS / 1000} s ago, but these handles still keep node running (a spec left them open):\n  ${handles.join('\n  ')}\nmocha: failing the run (exit code 1): a spec leaked a handle.\n`);
       // Mocha sets its exit code in an 'exit' listener of its own (registered when the run ended): this one runs after it.
       process.on('exit', () => {

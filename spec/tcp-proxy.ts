@@ -12,6 +12,8 @@ export class TcpProxy {
   private accepting = true;
   private freezeOn: { classId: number; methodId: number } | undefined;
   private readonly serverWaits = new Set<{ classId: number; methodId: number; resolve: () => void }>();
+  private refusedCount = 0;
+  private readonly refusedWaits = new Set<{ count: number; resolve: () => void }>();
   private constructor(private readonly server: net.Server, readonly port: number) {}
 
   static async start(target = { host: '127.0.0.1', port: 5672 }): Promise<TcpProxy> {
@@ -24,6 +26,7 @@ export class TcpProxy {
     const server = net.createServer((client) => {
       if (!proxy?.accepting) {
         client.resetAndDestroy();
+        proxy?.countRefused();
         return;
       }
       const upstream = net.connect(target);
@@ -75,6 +78,26 @@ export class TcpProxy {
   /** Resets every connection through the proxy. */
   cut(): void {
     for (const socket of this.sockets) socket.resetAndDestroy();
+  }
+
+  /** Connections refused while down. */
+  get refused(): number {
+    return this.refusedCount;
+  }
+
+  /** Resolves once `count` connections in all have been refused while down: a client is retrying. */
+  whenRefused(count: number): Promise<void> {
+    if (this.refusedCount >= count) return Promise.resolve();
+    return new Promise((resolve) => this.refusedWaits.add({ count, resolve }));
+  }
+
+  private countRefused(): void {
+    this.refusedCount++;
+    for (const wait of this.refusedWaits) {
+      if (this.refusedCount < wait.count) continue;
+      this.refusedWaits.delete(wait);
+      wait.resolve();
+    }
   }
 
   /** Kills every connection and refuses new ones. */

@@ -81,7 +81,8 @@ describe('recovery', function () {
     const waiting = new EventBusLogger({ url: proxy.url(), name, waitForBroker: true, startTimeout: 20_000 });
     loggers.push(waiting);
     const starting = waiting.start();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Refused twice: it tried, and is retrying rather than giving up.
+    await proxy.whenRefused(2);
     expect(waiting.isReady).to.equal(false);
     proxy.up();
     await starting;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { packOnce } from './packed.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -83,11 +84,10 @@ describe('the packed package, installed in a separate app', function () {
 
   before(async () => {
     app = await mkdtemp(join(tmpdir(), 'event-bus-logger-consumer-'));
-    // `npm pack` runs `prepare`, which builds dist/ from lib/.
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', app], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
-    const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string; integrity: string; files: { path: string }[] }[];
-    if (!packed) throw new Error(`npm pack printed no package: ${stdout}`);
-    tarballFiles = packed.files.map((file) => file.path);
+    // The one pack of this run (spec/package/packed.ts: `npm pack` runs `prepare`, which builds dist/ from lib/).
+    const packed = await packOnce();
+    tarballFiles = packed.files;
+    await copyFile(packed.tarball, join(app, packed.filename));
 
     const project = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
       version: string;

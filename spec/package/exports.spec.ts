@@ -1,12 +1,13 @@
 // The published package's entry points, checked from the packed tarball: `event-bus-logger`, `event-bus-logger/pino`
 // and `event-bus-logger/winston` resolve, with types, for ESM users under node16/nodenext and bundlers
 // (@arethetypeswrong/cli, profile esm-only: the package is ESM-only), and the CLI's `bin` is in the tarball and runs
-// under node.
+// under node. The tarball is the one the consumer spec installs (spec/package/packed.ts).
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { packOnce } from './packed.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,7 +23,8 @@ describe('the published entry points', function () {
 
   it('resolve with types for ESM users (arethetypeswrong, esm-only profile)', async () => {
     // attw exits 1 when it finds a problem in the profile; its JSON report says which.
-    const { stdout } = await run(ATTW, ['--pack', '.', '--profile', 'esm-only', '--format', 'json'], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }).catch(
+    const { tarball } = await packOnce();
+    const { stdout } = await run(ATTW, [tarball, '--profile', 'esm-only', '--format', 'json'], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }).catch(
       (error: { stdout?: string; stderr?: string }) => {
         throw new Error(`attw found problems:\n${error.stdout ?? ''}${error.stderr ?? ''}`);
       },
@@ -33,9 +35,8 @@ describe('the published entry points', function () {
 
   it('ship the bin, which starts with a node shebang', async () => {
     const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> };
-    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
-    const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ files: Array<{ path: string }> }>;
-    const files = (packed?.files ?? []).map((file) => file.path);
+    // The files of the tarball, built by its pack (so dist/ is current).
+    const { files } = await packOnce();
     const bin = pkg.bin['event-bus-logger'];
     expect(bin, 'package.json bin').to.be.a('string');
     expect(files).to.include((bin as string).replace(/^\.\//, ''));

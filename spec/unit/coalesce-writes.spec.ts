@@ -49,12 +49,17 @@ function writtenAtImmediate(writes: string[][]): Promise<string[][]> {
   return new Promise((resolve) => setImmediate(() => resolve(writes.map((w) => [...w]))));
 }
 
+/** Resolves after two turns of the event loop's check phase: amqplib's multiplexer round (a setImmediate) has run. */
+async function afterImmediates(): Promise<void> {
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Two channels of one connection each queue a frame; resolves after the multiplexer's round. */
 async function round(coalesce: boolean): Promise<string[][]> {
   const { writes, publishes, acks } = connection(coalesce);
   acks.write(Buffer.from('ack'));
   publishes.write(Buffer.from('publish'));
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await afterImmediates();
   return writes;
 }
 
@@ -73,7 +78,7 @@ describe('coalescing writes', () => {
     coalesced?.writeSoon();
     coalesced?.writeSoon();
     expect(await atImmediate, 'sent before the event loop went on').to.deep.equal([['ack', 'publish']]);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await afterImmediates();
     expect(writes, 'amqplib\'s round finds nothing left').to.deep.equal([['ack', 'publish']]);
   });
 

@@ -1,5 +1,5 @@
 // The open-handles hook (spec/open-handles.ts) fails a run whose specs all passed but left a handle open, and names
-// the handle; a run that closes what it opened passes. Each case runs mocha on a fixture, with a short grace.
+// the handle; a run that closes what it opened passes. Each case runs mocha on a fixture, with a 1 s grace.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -9,7 +9,7 @@ const MOCHA = fileURLToPath(new URL('../../node_modules/mocha/bin/mocha.js', imp
 
 function runMocha(fixture: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MOCHA, `spec/fixtures/${fixture}`], { cwd: ROOT, env: { ...process.env, EBL_OPEN_HANDLES_GRACE_MS: '300' } }, (error, stdout, stderr) => {
+    execFile(process.execPath, [MOCHA, `spec/fixtures/${fixture}`], { cwd: ROOT, env: { ...process.env, EBL_OPEN_HANDLES_GRACE_MS: '1000' } }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
     });
   });

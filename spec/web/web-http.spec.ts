@@ -32,6 +32,65 @@ function get(port: number, path: string, headers: Record<string, string>, readMs
   });
 }
 
+interface EventStream {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Everything received so far. */
+  readonly body: string;
+  /** The frames received so far whose event is `event` (event, notice, hello). */
+  frames(event: string): string[];
+  /** Resolves once `predicate` holds of the body; rejects with `what` after `ms`. */
+  until(what: string, predicate: (stream: EventStream) => boolean, ms?: number): Promise<void>;
+  /** Resolves when the server ends the stream. */
+  readonly ended: Promise<void>;
+  close(): void;
+}
+
+// /events opened as a browser would; resolves once the server's hello frame arrived, so the stream is live.
+function openStream(port: number, ms = 10_000): Promise<EventStream> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/events', headers: { Host: `127.0.0.1:${port}` }, method: 'GET' }, (response) => {
+      let body = '';
+      const waiters = new Set<() => void>();
+      let endStream: () => void = () => undefined;
+      const stream: EventStream = {
+        status: response.statusCode ?? 0,
+        headers: response.headers,
+        get body() {
+          return body;
+        },
+        frames: (event) => body.split('\n\n').filter((frame) => frame.includes(`event: ${event}`)),
+        until: (what, predicate, waitMs = 10_000) =>
+          new Promise<void>((done, fail) => {
+            const check = (): void => {
+              if (!predicate(stream)) return;
+              clearTimeout(timer);
+              waiters.delete(check);
+              done();
+            };
+            const timer = setTimeout(() => {
+              waiters.delete(check);
+              fail(new Error(`Timed out after ${waitMs} ms waiting for ${what}; the stream got:\n${body}`));
+            }, waitMs);
+            waiters.add(check);
+            check();
+          }),
+        ended: new Promise<void>((done) => (endStream = done)),
+        close: () => req.destroy(),
+      };
+      response.setEncoding('utf8').on('data', (chunk: string) => {
+        body += chunk;
+        for (const check of [...waiters]) check();
+      });
+      response.on('end', () => endStream());
+      response.on('close', () => endStream());
+      stream.until('the hello frame', (s) => s.frames('hello').length > 0, ms).then(() => resolve(stream), reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('event-bus-logger web (HTTP)', function () {
   this.timeout(60_000);
   let name: string;
@@ -69,13 +128,14 @@ describe('event-bus-logger web (HTTP)', function () {
     const publisher = await EventBusLogger.create<string>({ url: AMQP_URL, name, listen: false });
     try {
       await publisher.info({ before: true });
-      const stream = get(port, '/events', { Host: `127.0.0.1:${port}` }, 2500);
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      const stream = await openStream(port);
       await publisher.critical({ after: '<b>bold</b>' });
-      const { status, headers, body } = await stream;
+      await stream.until('the backlog event and the live one', (s) => s.frames('event').length >= 2);
+      stream.close();
+      const { status, headers } = stream;
       expect(status).to.equal(200);
       expect(headers['content-type']).to.match(/^text\/event-stream/);
-      const events = body.split('\n\n').filter((frame) => frame.includes('event: event'));
+      const events = stream.frames('event');
       expect(events).to.have.length(2);
       expect(events[0]).to.include('"data":{"before":true}');
       expect(events[1]).to.include('"level":"critical"').and.include('"data":{"after":"<b>bold</b>"}');
@@ -118,18 +178,17 @@ describe('event-bus-logger web (HTTP)', function () {
   it('stops on SIGTERM and SIGINT with exit 0, ending open streams', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const { cli, port } = await startWeb(name);
-      const stream = get(port, '/events', { Host: `127.0.0.1:${port}` });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      const stream = await openStream(port);
       cli.child.kill(signal);
       expect((await cli.exit()).code, signal).to.equal(0);
-      expect((await stream).body).to.include('event: hello');
+      await stream.ended;
+      expect(stream.body).to.include('event: hello');
     }
   });
 
   it('streams notices: an invalid message and a gap, as they happen', async () => {
     const { port } = await startWeb(name);
-    const stream = get(port, '/events', { Host: `127.0.0.1:${port}` }, 3000);
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    const stream = await openStream(port);
     const connection = await rawConnection();
     try {
       const channel = await connection.createConfirmChannel();
@@ -140,7 +199,11 @@ describe('event-bus-logger web (HTTP)', function () {
     } finally {
       await connection.close();
     }
-    const notices = (await stream).body.split('\n\n').filter((frame) => frame.includes('event: notice'));
+    const invalid = (frame: string): boolean => frame.includes('"kind":"invalid"') && frame.includes('not valid JSON');
+    const gap = (frame: string): boolean => frame.includes('"kind":"gap"') && frame.includes('missed 3 info event(s)');
+    await stream.until('the invalid and the gap notices', (s) => s.frames('notice').some(invalid) && s.frames('notice').some(gap));
+    stream.close();
+    const notices = stream.frames('notice');
     expect(notices.some((frame) => frame.includes('"kind":"invalid"') && frame.includes('not valid JSON'))).to.equal(true, notices.join('\n'));
     expect(notices.some((frame) => frame.includes('"kind":"gap"') && frame.includes('missed 3 info event(s)'))).to.equal(true, notices.join('\n'));
   });
@@ -177,10 +240,11 @@ describe('event-bus-logger web (HTTP)', function () {
         await publisher.info({ n: 1 });
         await publisher.critical({ n: 2 });
         const { port, cli } = await startWeb(name, ['--config', historyConfig, '--since', 'start']);
-        const stream = get(port, '/events', { Host: `127.0.0.1:${port}` }, 3000);
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const stream = await openStream(port);
         await publisher.info({ n: 3 });
-        const events = (await stream).body.split('\n\n').filter((frame) => frame.includes('event: event'));
+        await stream.until('the two replayed events and the live one', (s) => s.frames('event').length >= 3);
+        stream.close();
+        const events = stream.frames('event');
         expect(events.map((frame) => /"data":\{"n":(\d+)\}/.exec(frame)?.[1])).to.deep.equal(['1', '2', '3']);
         expect(cli.stderr + cli.stdout).to.not.include('Error');
       } finally {
