@@ -1,7 +1,8 @@
 // A TCP proxy in front of the broker, for fault specs (and the benchmark's outage) that must not disturb anyone
 // else on the broker: cut() resets every connection through it (as a dead TCP link would), down() refuses new
-// ones until up(), freeze() silently stops the traffic of the open ones (a partition, a NAT that forgot them), and
-// freezeOnMethod() freezes a connection when its client sends a given AMQP method (a link that froze mid-start).
+// ones until up(), freeze() silently stops the traffic of the open ones (a partition, a NAT that forgot them),
+// freezeOnMethod() freezes a connection when its client sends a given AMQP method (a link that froze mid-start), and
+// slowDeliveries() makes the broker slow to send what it delivers (a loaded broker, for history's probes).
 import net from 'node:net';
 
 export class TcpProxy {
@@ -11,6 +12,7 @@ export class TcpProxy {
   private readonly clients = new Set<net.Socket>();
   private accepting = true;
   private freezeOn: { classId: number; methodId: number } | undefined;
+  private deliveryDelay: number | undefined;
   private readonly serverWaits = new Set<{ classId: number; methodId: number; resolve: () => void }>();
   private refusedCount = 0;
   private readonly refusedWaits = new Set<{ count: number; resolve: () => void }>();
@@ -52,7 +54,41 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      client.pipe(upstream).pipe(client);
+      const delay = proxy?.deliveryDelay;
+      if (delay === undefined) {
+        client.pipe(upstream).pipe(client);
+        return;
+      }
+      // A slow broker: from its first basic.deliver frame on, what it sends reaches the client `delay` ms late, in
+      // order; the frames before it (a consume-ok in the same TCP chunk) pass at once.
+      client.pipe(upstream);
+      let held = 0;
+      let pending = Buffer.alloc(0);
+      const send = (bytes: Buffer, hold: boolean): void => {
+        if (!hold) return void client.write(bytes);
+        held++;
+        setTimeout(() => {
+          held--;
+          if (!client.destroyed) client.write(bytes);
+        }, delay);
+      };
+      upstream.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        // Whole frames only: type (1), channel (2), size (4), payload, end marker (1); the protocol header goes as is.
+        let start = 0;
+        while (pending.length - start >= 8 && pending[start] !== 0x41) {
+          const end = start + 8 + pending.readUInt32BE(start + 3);
+          if (end > pending.length) break;
+          const frame = pending.subarray(start, end);
+          send(frame, held > 0 || holdsMethod(frame, 60, 60));
+          start = end;
+        }
+        if (pending[start] === 0x41) {
+          send(pending.subarray(start), held > 0);
+          start = pending.length;
+        }
+        pending = Buffer.from(pending.subarray(start));
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
@@ -149,6 +185,14 @@ export class TcpProxy {
     client.on('data', () => undefined);
     client.resume();
     upstream.pause();
+  }
+
+  /**
+   * From now on, new connections get a slow broker: what it sends reaches the client `ms` late, from its first
+   * message delivery (basic.deliver) on; method replies before that pass at once. (Not combined with freeze().)
+   */
+  slowDeliveries(ms: number): void {
+    this.deliveryDelay = ms;
   }
 
   up(): void {

@@ -5,7 +5,7 @@ import amqplib from 'amqplib';
 import { expect } from 'chai';
 import { EventBusLogger, type EventBusLoggerOptions, type GapInfo, type HistoryEvent } from '../../lib/index.js';
 import { startCli } from '../cli/run-cli.js';
-import { AMQP_URL, deleteExchange, next, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, deleteExchange, next, quiet, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 
 const HISTORY_CONFIG_PATH = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
@@ -80,6 +80,38 @@ describe('history at its edges', function () {
       await Promise.all(loggers.splice(0).map((l) => l.stop()));
       await proxy.close();
     }
+  });
+
+  describe('a broker slow to deliver (a proxy holds what it sends for 2 s from its first delivery on)', () => {
+    let proxy: TcpProxy;
+    beforeEach(async () => {
+      proxy = await TcpProxy.start();
+      proxy.slowDeliveries(2000);
+    });
+    afterEach(async () => {
+      await Promise.all(loggers.splice(0).map((l) => l.stop()));
+      await proxy.close();
+    });
+
+    it("is not an empty stream: history({ since: 'start' }) gives every event", async () => {
+      const publisher = await logger({ listen: false });
+      for (let n = 1; n <= 5; n++) await publisher.info({ n });
+      const reader = await logger({ url: proxy.url(), listen: false });
+      expect(await readRest(reader.history({ since: 'start' }))).to.deep.equal({ got: [1, 2, 3, 4, 5] });
+    });
+
+    it("a catch-up listener since 'now' starts after the last event, never replays the stream", async () => {
+      const publisher = await logger({ listen: false });
+      for (let n = 1; n <= 5; n++) await publisher.info({ n });
+      const listener = await logger({ url: proxy.url(), history: { since: 'now' } }, false);
+      const received: unknown[] = [];
+      listener.on('info', (data) => void received.push(data.n));
+      await listener.start();
+      await publisher.info({ n: 6 });
+      await until(() => received.length >= 1, 'the new event', 15_000);
+      await quiet(2500);
+      expect(received).to.deep.equal([6]);
+    });
   });
 
   it('history() from an offset the stream does not reach yet rejects with OUT_OF_RANGE naming its first and last offsets', async () => {
