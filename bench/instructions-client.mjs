@@ -1,7 +1,7 @@
 // One client of bench/instructions-per-event.sh, in plain JavaScript so that no transform runs in the measured
 // process: the compiled library (dist/, `npm run build` first), a minimal raw amqplib client (contentType only, a
 // confirm channel, one ack per message), or the same raw client sending the library's message (contentType,
-// timestamp, messageId <publisher>/<level tag>.<seq>, appId): what the message costs apart from the library's code.
+// timestamp, messageId <publisher>/<ms><level tag>.<seq>, appId): what the message costs apart from the library's code.
 // Awaits W untimed publishes, then N more, each received by the client's own listener.
 // Usage: W=3000 N=6000 node bench/instructions-client.mjs library|minimal|amqplib
 import { connectRaw, deleteExchange, libraryMessage, minimalMessage } from './raw-client.mjs';

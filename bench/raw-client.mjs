@@ -15,7 +15,10 @@ export const minimalMessage = () => () => ({ contentType: 'application/json' });
 export function libraryMessage() {
   const publisherId = `AbC-_9@${hostname()}:${process.pid}`;
   let seq = 0;
-  return () => ({ contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), messageId: `${publisherId}/0.${++seq}`, appId: 'worker' });
+  return () => {
+    const now = Date.now();
+    return { contentType: 'application/json', timestamp: Math.floor(now / 1000), messageId: `${publisherId}/${String(now % 1000).padStart(3, '0')}0.${++seq}`, appId: 'worker' };
+  };
 }
 
 /** Connects a raw client publishing `properties()` to `exchange` (declared here) and listening to its own events. */

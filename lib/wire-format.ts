@@ -2,12 +2,17 @@
 //   routing key  = the level
 //   body         = the JSON of the event data, nothing else
 //   contentType  = application/json
-//   timestamp    = seconds since the epoch (AMQP's unit); appId = the publisher's app
-//   messageId    = <nonce>@<host>:<pid>/<level tag>.<seq>: the publisher (one per logger), the level's index among
-//                  the publisher's levels, the sequence number within publisher and level (from 1). No header table:
-//                  it costs a generic encode and decode, a broker parse, and bytes (the broker handles properties of
-//                  up to 64 bytes for less). Version 1 (older versions: a UUID messageId, contentEncoding, headers
-//                  host, pid, x-publisher, x-seq) is still decoded, deduplicated and gap-checked.
+//   timestamp    = seconds since the epoch (AMQP's unit, which every client reads); appId = the publisher's app
+//   messageId    = <nonce>@<host>:<pid>/<ms><level tag>.<seq> (version 3): the publisher (one per logger); the
+//                  millisecond of the publish within the timestamp's second, always 3 digits; the level's index
+//                  among the publisher's levels; the sequence number within publisher and level (from 1). E.g.
+//                  `Xy3_kQ@web-1:4242/0070.19`: 7 ms past the timestamp's second, level 0, event 19. The millisecond
+//                  rides in front of the level tag so that a version 2 reader, which never reads the tag, still
+//                  finds the publisher and sequence. No header table: it costs a generic encode and decode, a
+//                  broker parse, and bytes (the broker handles properties of up to 64 bytes for less).
+// Older versions are still decoded, deduplicated and gap-checked: version 2, `<nonce>@<host>:<pid>/<level tag>.<seq>`
+// (the time to the second: a tag of 1 to 3 digits, which a publisher with fewer than 1,000 levels writes), and
+// version 1 (a UUID messageId, contentEncoding, headers host, pid, x-publisher, x-seq).
 // What the data may hold, and how it becomes the body, is in event-data.ts.
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
@@ -23,7 +28,10 @@ export interface EventMeta<L extends string = string> {
   level: L;
   /** The AMQP routing key; equal to the level. */
   routingKey: string;
-  /** When the publisher sent it, to the second (AMQP timestamps are in seconds); the receipt time when absent. */
+  /**
+   * When the publisher sent it: to the millisecond from this library's publishers (version 3 of the wire format),
+   * to the second from others (the AMQP timestamp); the receipt time when the message has none.
+   */
   timestamp: Date;
   /** The AMQP messageId, if the publisher set one. */
   messageId: string | undefined;
@@ -49,6 +57,9 @@ export interface EventMeta<L extends string = string> {
 /** AMQP message properties we write. */
 export type PublishProperties = { contentType: string; timestamp: number; messageId: string; appId: string; mandatory?: boolean };
 
+// The millisecond within a second as the messageId writes it: '000' to '999'.
+const MILLIS = Array.from({ length: 1000 }, (_, ms) => String(ms).padStart(3, '0'));
+
 /**
  * A new publisher id, `<nonce>@<host>:<pid>`: one per logger. The host and pid ride in it so that every event
  * carries them without a header table; the 6-character nonce (base64url) tells apart the loggers of one process and
@@ -72,11 +83,11 @@ export const REORDER_SPAN = 2048;
  * the level (the level's index among its levels: it makes messageIds unique across levels), `seq` the event's
  * sequence number within that publisher and level.
  */
-export function publishProperties(appId: string, publisher: string, levelTag: number, seq: number, mandatory: boolean): PublishProperties {
+export function publishProperties(appId: string, publisher: string, levelTag: number, seq: number, mandatory: boolean, now = Date.now()): PublishProperties {
   const properties: PublishProperties = {
     contentType: 'application/json',
-    timestamp: Math.floor(Date.now() / 1000),
-    messageId: `${publisher}/${levelTag}.${seq}`,
+    timestamp: Math.floor(now / 1000),
+    messageId: `${publisher}/${MILLIS[now % 1000]}${levelTag}.${seq}`,
     appId,
   };
   if (mandatory) properties.mandatory = true;
@@ -143,22 +154,50 @@ export function decodeMessage<L extends string>(message: IncomingMessage, levels
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { ok: false, reason: `body is JSON ${kindOf(data)}; expected a JSON object` };
   }
-  const timestamp = typeof properties.timestamp === 'number' && Number.isFinite(properties.timestamp) ? new Date(properties.timestamp * 1000) : new Date();
   const messageId = text(properties.messageId);
   const meta: EventMeta<L> = {
-    level: level as L, routingKey: level, timestamp, messageId, appId: text(properties.appId),
+    level: level as L, routingKey: level, timestamp: RECEIPT, messageId, appId: text(properties.appId),
     host: undefined, pid: undefined, publisher: undefined, seq: undefined, redelivered: fields.redelivered === true,
   };
   // amqplib hands over an empty header table when the publisher sent none (as this version does); a stream adds
   // its own x-stream-offset header to what it delivers.
   const headers = properties.headers;
+  let millis = 0;
   if (headers && hasKeys(headers)) {
     if (headers['x-publisher'] !== undefined || headers['x-seq'] !== undefined || headers.host !== undefined || headers.pid !== undefined) readHeaders(headers, meta);
-    else if (messageId !== undefined) readMessageId(messageId, meta);
+    else if (messageId !== undefined) millis = readMessageId(messageId, meta);
     const offset = headers['x-stream-offset'];
     if (typeof offset === 'number') meta.offset = offset;
-  } else if (messageId !== undefined) readMessageId(messageId, meta);
+  } else if (messageId !== undefined) millis = readMessageId(messageId, meta);
+  const seconds = properties.timestamp;
+  meta.timestamp = typeof seconds === 'number' && Number.isFinite(seconds) ? new Date(seconds * 1000 + millis) : new Date();
   return { ok: true, level: level as L, data: data as EventData, meta };
+}
+
+// A placeholder for meta.timestamp until it is known (the object keeps one shape).
+const RECEIPT = new Date(0);
+
+/**
+ * When a message was published, in ms since the epoch: its AMQP timestamp (seconds) plus the millisecond a version 3
+ * messageId carries; undefined when it has no timestamp. For filters that look at a message before decoding it.
+ */
+export function publishedAt(properties: { timestamp?: unknown; messageId?: unknown }): number | undefined {
+  const seconds = properties.timestamp;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return undefined;
+  const id = text(properties.messageId);
+  if (id === undefined) return seconds * 1000;
+  const dot = digitsStart(id, id.length) - 1;
+  if (dot === id.length - 1 || dot < 0 || id.charCodeAt(dot) !== 46) return seconds * 1000;
+  const slash = digitsStart(id, dot) - 1;
+  if (slash === dot - 1 || slash < 0 || id.charCodeAt(slash) !== 47 || publisherOf(id, slash) === null) return seconds * 1000;
+  return seconds * 1000 + millisOf(id, slash, dot);
+}
+
+// The millisecond of a version 3 messageId, whose level tag field (between the slash and the dot) is 4 digits or
+// more, the first 3 of them the millisecond; 0 for version 2 (1 to 3 digits).
+function millisOf(id: string, slash: number, dot: number): number {
+  if (dot - slash - 1 < 4) return 0;
+  return (id.charCodeAt(slash + 1) - 48) * 100 + (id.charCodeAt(slash + 2) - 48) * 10 + (id.charCodeAt(slash + 3) - 48);
 }
 
 const hasKeys = (object: object): boolean => {
@@ -175,8 +214,8 @@ function readHeaders(headers: Record<string, unknown>, meta: EventMeta<string>):
   meta.seq = typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
 }
 
-// Version 2: messageId `<nonce>@<host>:<pid>/<level tag>.<seq>`; a messageId of another shape (another client's) is
-// only a messageId. This runs for every event: the publisher part is checked once and remembered (up to 4,096, then
+// Versions 2 and 3: messageId `<nonce>@<host>:<pid>/<ms><level tag>.<seq>` (no <ms> in version 2); a messageId of
+// another shape (another client's) is only a messageId. Returns the millisecond (0 when there is none). This runs for every event: the publisher part is checked once and remembered (up to 4,096, then
 // forgotten all at once); the level tag and sequence number must be 1 to 15 digits.
 const PUBLISHER = /^[\w-]{6}@(.*):(\d{1,15})$/;
 interface KnownPublisher {
@@ -198,35 +237,36 @@ function digitsStart(id: string, end: number): number {
 }
 // The publisher of the last event read.
 let last: KnownPublisher | undefined;
-function readMessageId(id: string, meta: EventMeta<string>): void {
-  // From the end: the sequence number's digits, a dot, the level tag's digits, a slash.
+function readMessageId(id: string, meta: EventMeta<string>): number {
+  // From the end: the sequence number's digits, a dot, the level tag's digits (after the millisecond's), a slash.
   const end = id.length;
   const dot = digitsStart(id, end) - 1;
-  if (dot === end - 1 || dot < 0 || id.charCodeAt(dot) !== 46) return;
+  if (dot === end - 1 || dot < 0 || id.charCodeAt(dot) !== 46) return 0;
   const slash = digitsStart(id, dot) - 1;
-  if (slash === dot - 1 || slash < 0 || id.charCodeAt(slash) !== 47) return;
+  if (slash === dot - 1 || slash < 0 || id.charCodeAt(slash) !== 47) return 0;
   let seq = 0;
   for (let i = dot + 1; i < end; i++) seq = seq * 10 + id.charCodeAt(i) - 48;
-  let known: KnownPublisher | null | undefined;
-  let publisher: string;
-  // Most events come from the publisher of the event before: compare in place rather than slice and look up.
-  if (last !== undefined && slash === last.id.length && id.startsWith(last.id)) {
-    known = last;
-    publisher = last.id;
-  } else {
-    publisher = id.slice(0, slash);
-    known = publishers.get(publisher);
-    if (known === undefined) {
-      const match = PUBLISHER.exec(publisher);
-      known = match ? { id: publisher, host: match[1] as string, pid: Number(match[2]) } : null;
-      if (publishers.size >= 4096) publishers.clear();
-      publishers.set(publisher, known);
-    }
-    if (known !== null) last = known;
-  }
-  if (known === null || seq === 0) return;
-  meta.publisher = publisher;
+  const known = publisherOf(id, slash);
+  if (known === null || seq === 0) return 0;
+  meta.publisher = known.id;
   meta.host = known.host;
   meta.pid = known.pid;
   meta.seq = seq;
+  return millisOf(id, slash, dot);
+}
+
+// The publisher of a messageId whose publisher part ends at `slash`, or null when that part is not one.
+function publisherOf(id: string, slash: number): KnownPublisher | null {
+  // Most events come from the publisher of the event before: compare in place rather than slice and look up.
+  if (last !== undefined && slash === last.id.length && id.startsWith(last.id)) return last;
+  const publisher = id.slice(0, slash);
+  let known = publishers.get(publisher);
+  if (known === undefined) {
+    const match = PUBLISHER.exec(publisher);
+    known = match ? { id: publisher, host: match[1] as string, pid: Number(match[2]) } : null;
+    if (publishers.size >= 4096) publishers.clear();
+    publishers.set(publisher, known);
+  }
+  if (known !== null) last = known;
+  return known;
 }

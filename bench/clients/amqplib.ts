@@ -12,7 +12,7 @@ export const adapter: ClientAdapter = rawAdapter({
   notes: [
     'amqplib 2.x confirm channel, socket noDelay: true, one connection with a publish and a consume channel',
     'server-named exclusive queue, manual ack with prefetch 100 (as the library), no reconnection',
-    'the library\'s message: contentType, timestamp, appId, messageId <publisher>/<level tag>.<seq>',
+    'the library\'s message: contentType, timestamp, appId, messageId <publisher>/<ms><level tag>.<seq>',
   ],
   prefetch: 100,
   properties: (seq, publisherId) => eventProperties(APP_ID, publisherId, seq),

@@ -51,14 +51,16 @@ export const EXCHANGE_OPTIONS = { durable: false, autoDelete: false } as const;
 
 /**
  * The AMQP properties the library sets on every event (lib/wire-format.ts), so the raw clients put the same message
- * on the wire: content type, timestamp, appId, and messageId `<publisher>/<level tag>.<seq>` (`publisher` from
- * {@link publisherId}; the level tag of `info`, 0, and the sequence number, from 1).
+ * on the wire: content type, timestamp, appId, and messageId `<publisher>/<ms><level tag>.<seq>` (`publisher` from
+ * {@link publisherId}; the millisecond of the publish, 3 digits; the level tag of `info`, 0; the sequence number,
+ * from 1).
  */
 export function eventProperties(appId: string, publisher: string, seq: number) {
+  const now = Date.now();
   return {
     contentType: 'application/json',
-    timestamp: Math.floor(Date.now() / 1000),
-    messageId: `${publisher}/0.${seq}`,
+    timestamp: Math.floor(now / 1000),
+    messageId: `${publisher}/${String(now % 1000).padStart(3, '0')}0.${seq}`,
     appId,
   };
 }

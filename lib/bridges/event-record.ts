@@ -4,7 +4,7 @@ import type { EventData, EventMeta } from '../wire-format.js';
 
 /** One event as `tail --json` prints it: a line of NDJSON. */
 export interface TailRecord {
-  /** When the publisher sent it (ISO 8601; AMQP timestamps are to the second). */
+  /** When the publisher sent it (ISO 8601, to the millisecond; to the second from clients that send AMQP's seconds only). */
   time: string;
   level: string;
   host: string | null;
@@ -115,18 +115,17 @@ function stackLines({ path, text }: Stack): string[] {
 }
 
 /**
- * One readable line: `2025-01-02T03:04:05Z CRITICAL host/app {"disk":"full"}`. With `color`, the time is dim,
+ * One readable line: `2025-01-02T03:04:05.123Z CRITICAL host/app {"disk":"full"}`, the time to the millisecond. With `color`, the time is dim,
  * the level coloured by severity and the source cyan; without it the line has no escape sequences at all. A stack
  * trace in the data (`err.stack`) is marked `[stack below]` in the line and follows it, indented, one frame a line.
  */
 export function formatPretty(record: TailRecord, options: { color: boolean }): string {
   const paint = (style: string, text: string): string => (options.color ? `${style}${text}${RESET}` : text);
-  const time = record.time.replace(/\.000Z$/, 'Z');
   const level = safeText(record.level.toUpperCase()).padEnd(8);
   const source = `${safeText(record.host ?? '-')}/${safeText(record.appId ?? '-')}`;
   const stacks: Stack[] = [];
   const data = takeStacks(record.data, '', stacks);
-  const line = `${paint(STYLE.dim, time)} ${paint(levelStyle(record.level), level)} ${paint(STYLE.cyan, source)} ${safeJson(data)}`;
+  const line = `${paint(STYLE.dim, record.time)} ${paint(levelStyle(record.level), level)} ${paint(STYLE.cyan, source)} ${safeJson(data)}`;
   if (stacks.length === 0) return line;
   return [line, ...stacks.flatMap(stackLines).map((text) => paint(STYLE.dim, text))].join('\n');
 }

@@ -10,6 +10,7 @@ import { Acks, ackBatch } from './acks.js';
 import type { Delivery } from './delivery.js';
 import type { SequenceWindow } from './sequence.js';
 import { closeQuietly, offsetOf, probeStream, type StreamEnds } from './stream.js';
+import { publishedAt } from '../wire-format.js';
 
 const debug = createDebug('event-bus-logger:history');
 
@@ -74,7 +75,7 @@ export class HistoryListener {
     // A record after the one asked for, first of all: retention deleted the ones between since the probe.
     let expected = start.kind === 'offset' ? start.offset : undefined;
     // Records before a `since` time that share the broker's first chunk: dropped by their own timestamp.
-    let before = start.kind === 'time' ? Math.floor(start.time.getTime() / 1000) : undefined;
+    let before = start.kind === 'time' ? start.time.getTime() : undefined;
     await call<unknown>((cb) => consumer.prefetch(prefetch, false, cb));
     if (!isCurrent()) throw new Error('superseded');
     const acks = new Acks(consumer, ackBatch(prefetch));
@@ -90,8 +91,8 @@ export class HistoryListener {
             if (expected !== undefined && offset > expected) this.#retentionGap(expected, offset);
             expected = undefined;
             if (before !== undefined) {
-              const timestamp = message.properties.timestamp;
-              if (typeof timestamp === 'number' && timestamp < before) {
+              const published = publishedAt(message.properties);
+              if (published !== undefined && published < before) {
                 this.#last = offset;
                 return acks.done(message.fields.deliveryTag);
               }

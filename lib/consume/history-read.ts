@@ -6,7 +6,7 @@ import type { Bus } from '../bus/connection.js';
 import { within } from '../deadline.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
-import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
+import { decodeMessage, publishedAt, type EventData, type EventMeta } from '../wire-format.js';
 import { EMPTY_STREAM_WAIT, ProbeUnanswered, checkInRange, closeQuietly, offsetOf, probeStream, scratchChannel, type StreamEnds } from './stream.js';
 import { SequenceWindow } from './sequence.js';
 import { streamOffsetArgument, type StreamStart } from '../since.js';
@@ -130,12 +130,12 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
       return undefined;
     }
     if (offset === this.#end) this.#done = true;
-    const timestamp = message.properties.timestamp;
+    const published = this.#before !== undefined || until?.kind === 'time' ? publishedAt(message.properties) : undefined; // ms
     if (this.#before !== undefined) {
-      if (typeof timestamp === 'number' && timestamp < this.#before) return undefined;
+      if (published !== undefined && published < this.#before) return undefined;
       this.#before = undefined;
     }
-    if (until?.kind === 'time' && typeof timestamp === 'number' && timestamp * 1000 > until.time.getTime()) return undefined;
+    if (until?.kind === 'time' && published !== undefined && published > until.time.getTime()) return undefined;
     if (!wanted.has(message.fields.routingKey)) return undefined;
     const decoded = decodeMessage<L>(message, levels, maxMessageBytes);
     if (!decoded.ok) {
@@ -168,10 +168,10 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
     if (since.kind === 'offset') checkInRange(stream, since.offset, ends);
     const last = ends?.last;
     this.#end = until?.kind === 'offset' && last !== undefined ? Math.min(last, until.offset) : last;
-    this.#before = since.kind === 'time' ? Math.floor(since.time.getTime() / 1000) : undefined;
+    this.#before = since.kind === 'time' ? since.time.getTime() : undefined;
     // Nothing to read: an empty stream, a `since` offset past the end, or every record older than a `since` time
     // (the broker would start at the end and say nothing: the last record's own timestamp tells).
-    if (this.#end === undefined || (since.kind === 'offset' && since.offset > this.#end) || (this.#before !== undefined && (ends?.lastTimestamp ?? Infinity) < this.#before)) {
+    if (this.#end === undefined || (since.kind === 'offset' && since.offset > this.#end) || (this.#before !== undefined && (ends?.lastPublishedAt ?? Infinity) < this.#before)) {
       this.#done = true;
       return;
     }
@@ -180,7 +180,7 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
     // broker that stopped answering never reads as an empty stream). A last record with no timestamp (another
     // client's) cannot say whether every record is older than a `since` time: then silence for as long as an empty
     // stream's wait means there was nothing newer.
-    const unknownAge = this.#before !== undefined && ends?.lastTimestamp === undefined;
+    const unknownAge = this.#before !== undefined && ends?.lastPublishedAt === undefined;
     setTimeout(
       () => {
         if (this.#received || this.#done || this.#lost) return;

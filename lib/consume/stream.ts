@@ -9,6 +9,7 @@ import type { Bus } from '../bus/connection.js';
 import { within } from '../deadline.js';
 import { EventBusLoggerError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
+import { publishedAt } from '../wire-format.js';
 
 const noop = (): void => undefined;
 
@@ -46,8 +47,8 @@ export interface StreamEnds {
   first: number;
   /** The offset of its last record. */
   last: number;
-  /** The `timestamp` property (seconds) of its last record, when it has one. */
-  lastTimestamp: number | undefined;
+  /** When its last record was published, in ms (see publishedAt), when it has a timestamp. */
+  lastPublishedAt: number | undefined;
 }
 
 /**
@@ -84,7 +85,7 @@ export async function probeStream(
   try {
     let first: number | undefined;
     let last: number | undefined;
-    let lastTimestamp: number | undefined;
+    let lastPublishedAt: number | undefined;
     let some!: () => void;
     let both!: () => void;
     const someRecord = new Promise<void>((resolve) => (some = resolve));
@@ -117,8 +118,7 @@ export async function probeStream(
         consume('last', (offset, message) => {
           if (last !== undefined && offset <= last) return;
           last = offset;
-          const timestamp = message.properties.timestamp;
-          lastTimestamp = typeof timestamp === 'number' ? timestamp : undefined;
+          lastPublishedAt = publishedAt(message.properties);
         }),
       ]),
       'the probe consumers (basic.consume)',
@@ -131,7 +131,7 @@ export async function probeStream(
     await answered(bothRecords, 'with the first and last records of a stream that holds records');
     // The rest of the last chunk: sent before the broker answers this.
     await roundTrip();
-    return { first: first as number, last: last as number, lastTimestamp };
+    return { first: first as number, last: last as number, lastPublishedAt };
   } finally {
     await closeQuietly(channel);
   }

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { formatJson, formatPretty, tailRecord, useColor } from '../../lib/bridges/event-record.js';
 
 const meta = {
-  timestamp: new Date('2025-01-02T03:04:05.000Z'),
+  timestamp: new Date('2025-01-02T03:04:05.123Z'),
   host: 'web-1',
   pid: 4242,
   appId: 'server',
@@ -13,7 +13,7 @@ const meta = {
 describe('tail formatting (lib/bridges/event-record.ts)', () => {
   it('makes the NDJSON record of an event, null for what the publisher did not send', () => {
     expect(tailRecord('critical', { disk: 'full' }, meta)).to.deep.equal({
-      time: '2025-01-02T03:04:05.000Z',
+      time: '2025-01-02T03:04:05.123Z',
       level: 'critical',
       host: 'web-1',
       pid: 4242,
@@ -22,19 +22,19 @@ describe('tail formatting (lib/bridges/event-record.ts)', () => {
       data: { disk: 'full' },
     });
     const bare = tailRecord('info', {}, { timestamp: meta.timestamp, host: undefined, pid: undefined, appId: undefined, messageId: undefined });
-    expect(JSON.parse(formatJson(bare))).to.deep.equal({ time: '2025-01-02T03:04:05.000Z', level: 'info', host: null, pid: null, appId: null, messageId: null, data: {} });
+    expect(JSON.parse(formatJson(bare))).to.deep.equal({ time: '2025-01-02T03:04:05.123Z', level: 'info', host: null, pid: null, appId: null, messageId: null, data: {} });
   });
 
   it('formats one readable line without colour', () => {
     const line = formatPretty(tailRecord('critical', { disk: 'full', free: 0 }, meta), { color: false });
-    expect(line).to.equal('2025-01-02T03:04:05Z CRITICAL web-1/server {"disk":"full","free":0}');
-    expect(formatPretty(tailRecord('info', { a: 1 }, { ...meta, host: undefined, appId: undefined }), { color: false })).to.equal('2025-01-02T03:04:05Z INFO     -/- {"a":1}');
+    expect(line).to.equal('2025-01-02T03:04:05.123Z CRITICAL web-1/server {"disk":"full","free":0}');
+    expect(formatPretty(tailRecord('info', { a: 1 }, { ...meta, host: undefined, appId: undefined }), { color: false })).to.equal('2025-01-02T03:04:05.123Z INFO     -/- {"a":1}');
   });
 
   it('colours the time, level and source, and nothing else changes', () => {
     const record = tailRecord('critical', { disk: 'full' }, meta);
     const coloured = formatPretty(record, { color: true });
-    expect(coloured).to.include('\u001b[1;31mCRITICAL').and.include('\u001b[2m2025-01-02T03:04:05Z\u001b[0m');
+    expect(coloured).to.include('\u001b[1;31mCRITICAL').and.include('\u001b[2m2025-01-02T03:04:05.123Z\u001b[0m');
     expect(coloured.replace(/\u001b\[[0-9;]*m/g, '')).to.equal(formatPretty(record, { color: false }));
     expect(formatPretty(tailRecord('info', {}, meta), { color: true })).to.include('\u001b[32mINFO');
     expect(formatPretty(tailRecord('warning', {}, meta), { color: true })).to.include('\u001b[33mWARNING');
@@ -68,7 +68,7 @@ describe('tail formatting: stacks of Errors in the data', () => {
     const data = { err: { type: 'Error', message: 'disk full', stack: error.stack }, msg: 'disk full' };
     const text = formatPretty(tailRecord('critical', data, meta), { color: false });
     expect(text.split('\n')).to.deep.equal([
-      '2025-01-02T03:04:05Z CRITICAL web-1/server {"err":{"type":"Error","message":"disk full","stack":"[stack below]"},"msg":"disk full"}',
+      '2025-01-02T03:04:05.123Z CRITICAL web-1/server {"err":{"type":"Error","message":"disk full","stack":"[stack below]"},"msg":"disk full"}',
       '  err.stack:',
       '    Error: disk full',
       '        at check (/app/disk.js:10:11)',
@@ -86,6 +86,6 @@ describe('tail formatting: stacks of Errors in the data', () => {
     expect(plain.split('\n').slice(1)).to.deep.equal(['  errors[0].trace:', '    TypeError: x', '        at f (a.js:1:1)?[2J']);
     expect(text.split('\n')[1]).to.match(/^\u001b\[2m/);
     // A one-line string is no stack.
-    expect(formatPretty(tailRecord('info', { stack: 'just words' }, meta), { color: false })).to.equal('2025-01-02T03:04:05Z INFO     web-1/server {"stack":"just words"}');
+    expect(formatPretty(tailRecord('info', { stack: 'just words' }, meta), { color: false })).to.equal('2025-01-02T03:04:05.123Z INFO     web-1/server {"stack":"just words"}');
   });
 });

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { encodeData } from '../../lib/event-data.js';
-import { decodeMessage, newPublisherId, publishProperties, type IncomingMessage } from '../../lib/wire-format.js';
+import { decodeMessage, newPublisherId, publishedAt, publishProperties, type IncomingMessage } from '../../lib/wire-format.js';
 
 // amqplib's own encoder, as channel.publish uses it (its argument handling adds the empty header table).
 const require = createRequire(import.meta.url);
@@ -22,9 +22,13 @@ describe('wire format', () => {
     expect(encodeData({ info: true }).toString()).to.equal('{"info":true}');
     const properties = publishProperties('app', 'AbC-_9@web-1:4321', 2, 7, false);
     const { timestamp, ...rest } = properties;
-    expect(rest).to.deep.equal({ contentType: 'application/json', messageId: 'AbC-_9@web-1:4321/2.7', appId: 'app' });
+    expect(rest).to.deep.include({ contentType: 'application/json', appId: 'app' });
+    expect(rest.messageId).to.match(/^AbC-_9@web-1:4321\/\d{3}2\.7$/);
     expect(Math.abs(timestamp - Date.now() / 1000)).to.be.below(5);
     expect(Number.isInteger(timestamp)).to.equal(true);
+    // The AMQP timestamp in seconds, for every client; the millisecond in front of the level tag (version 3).
+    expect(publishProperties('app', 'AbC-_9@web-1:4321', 2, 7, false, 1_700_000_000_123)).to.deep.include({ timestamp: 1_700_000_000, messageId: 'AbC-_9@web-1:4321/1232.7' });
+    expect(publishProperties('app', 'AbC-_9@web-1:4321', 0, 7, false, 1_700_000_000_007).messageId).to.equal('AbC-_9@web-1:4321/0070.7');
     expect(publishProperties('app', 'p', 0, 1, true).mandatory).to.equal(true);
   });
 
@@ -38,7 +42,7 @@ describe('wire format', () => {
   // its always-present empty header table) fit in 64 bytes for markedly less CPU than one past it (an Erlang heap
   // binary against an off-heap one): pin the bytes of a typical event, and that it stays within them.
   it('puts a typical event\'s properties on the wire byte for byte, within 64 bytes', () => {
-    const properties = { ...publishProperties('worker', 'AbC-_9@vm:12345', 0, 1234, false), timestamp: 1_700_000_000 };
+    const properties = publishProperties('worker', 'AbC-_9@vm:12345', 0, 1234, false, 1_700_000_000_123);
     const frame = encodeProperties(BasicProperties, 1, 13, publishArgs('bus', 'info', properties)) as Buffer;
     // frame: type 2, channel, payload size, then class 60, weight 0, body size 13, then the properties; frame end 206.
     const propertiesBin = frame.subarray(7 + 12, frame.length - 1);
@@ -47,7 +51,7 @@ describe('wire format', () => {
         'a0c8', // flags: contentType, headers, messageId, timestamp, appId
         '10', Buffer.from('application/json').toString('hex'),
         '00000000', // the empty header table amqplib always sends
-        '16', Buffer.from('AbC-_9@vm:12345/0.1234').toString('hex'),
+        '19', Buffer.from('AbC-_9@vm:12345/1230.1234').toString('hex'),
         '000000006553f100', // timestamp 1700000000
         '06', Buffer.from('worker').toString('hex'),
       ].join(''),
@@ -99,6 +103,50 @@ describe('wire format', () => {
       expect(decoded.ok, messageId).to.equal(true);
       expect((decoded as { meta: object }).meta, messageId).to.deep.include({ messageId, publisher: undefined, seq: undefined, host: undefined, pid: undefined });
     }
+  });
+
+  describe('time to the millisecond (version 3)', () => {
+    const decodedAt = (properties: IncomingMessage['properties']): string => (decodeMessage(message('{}', properties), LEVELS, 1024) as unknown as { meta: { timestamp: Date } }).meta.timestamp.toISOString();
+
+    it('reads the publish time to the millisecond from what it writes, the AMQP timestamp staying in seconds', () => {
+      for (const now of [1_700_000_000_000, 1_700_000_000_007, 1_700_000_000_123, 1_700_000_000_999]) {
+        const properties = publishProperties('app', newPublisherId(), 3, 41, false, now);
+        expect(properties.timestamp).to.equal(Math.floor(now / 1000));
+        expect(decodedAt({ ...properties, headers: {} }), String(now)).to.equal(new Date(now).toISOString());
+        expect(publishedAt(properties)).to.equal(now);
+        const { meta } = decodeMessage(message('{}', properties), LEVELS, 1024) as unknown as { meta: Record<string, unknown> };
+        expect(meta).to.deep.include({ seq: 41, pid: process.pid, host: hostname() });
+      }
+    });
+
+    it('decodes version 2 (no millisecond) to the second, as before', () => {
+      const properties = { contentType: 'application/json', timestamp: 1_700_000_000, messageId: 'AbC-_9@web-1:4321/2.7' };
+      expect(decodedAt(properties)).to.equal('2023-11-14T22:13:20.000Z');
+      expect((decodeMessage(message('{}', properties), LEVELS, 1024) as unknown as { meta: object }).meta).to.deep.include({ publisher: 'AbC-_9@web-1:4321', seq: 7 });
+      expect(publishedAt(properties)).to.equal(1_700_000_000_000);
+      expect(decodedAt({ timestamp: 1_700_000_000, messageId: 'AbC-_9@web-1:4321/999.7' }), 'a 3-digit tag: version 2').to.equal('2023-11-14T22:13:20.000Z');
+    });
+
+    it('takes no millisecond from another client\'s messageId, and the second from its AMQP timestamp', () => {
+      for (const messageId of ['order/1234.5', 'a@b:1/1234.5', 'AbC-_9@h:1/1234.', undefined]) {
+        expect(decodedAt({ timestamp: 1_700_000_000, messageId }), String(messageId)).to.equal('2023-11-14T22:13:20.000Z');
+        expect(publishedAt({ timestamp: 1_700_000_000, messageId }), String(messageId)).to.equal(1_700_000_000_000);
+      }
+      expect(publishedAt({ messageId: 'AbC-_9@h:1/1234.5' }), 'no timestamp').to.equal(undefined);
+    });
+
+    it('a version 2 reader still finds the publisher and sequence of a version 3 messageId', () => {
+      // Version 2's reading, as the previous release does it: from the end, the sequence, a dot, the level tag (never
+      // read), a slash, and the publisher `<nonce>@<host>:<pid>`.
+      const readV2 = (id: string): { publisher: string; seq: number } | undefined => {
+        const match = /^([\w-]{6}@.*:\d{1,15})\/(\d{1,15})\.(\d{1,15})$/.exec(id);
+        return match ? { publisher: match[1] as string, seq: Number(match[3]) } : undefined;
+      };
+      const publisher = newPublisherId();
+      for (const now of [1_700_000_000_000, 1_700_000_000_042]) {
+        expect(readV2(publishProperties('app', publisher, 12, 99_999, false, now).messageId)).to.deep.equal({ publisher, seq: 99_999 });
+      }
+    });
   });
 
   it('decodes a foreign client\'s JSON with no content type', () => {

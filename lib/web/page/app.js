@@ -183,7 +183,7 @@ function row(record) {
   const dataText = record.truncated ? String(record.truncated.preview) : JSON.stringify(record.data);
   const source = `${record.host ?? '-'}/${record.appId ?? '-'}`;
   node.append(
-    element('span', 'time', String(record.time ?? '').replace('T', ' ').replace(/\.000Z$|Z$/, '')),
+    element('span', 'time', String(record.time ?? '').replace('T', ' ').replace(/Z$/, '')),
     element('span', levelClass(record.level), String(record.level).toUpperCase()),
     element('span', 'source', source),
     element('span', 'data', clip(dataText, PREVIEW_CHARS) + (record.truncated ? ` (${record.truncated.bytes} bytes, cut by the server)` : '')),
