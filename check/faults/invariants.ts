@@ -1,0 +1,164 @@
+// The guarantees, checked on what one schedule's World saw once it quiesced. Each check returns the violations it
+// found, as sentences naming the call or listener and the events concerned.
+import { BOUNDS, type Actor, type Call, type Chain, type Dispatch, type Publish, type World } from './world.js';
+
+const PUBLISH_OUTCOMES = new Set(['ok', 'PUBLISH_TIMEOUT', 'NACKED', 'BUFFER_FULL', 'STOPPED']);
+const START_OUTCOMES = new Set(['ok', 'CONNECT', 'STOPPED']);
+const READ_OUTCOMES = new Set(['ok', 'CONNECT', 'STOPPED']);
+
+const key = (e: { p: number; k: number }): string => `${e.p}:${e.k}`;
+const list = (keys: string[]): string => (keys.length > 8 ? `${keys.slice(0, 8).join(', ')} and ${keys.length - 8} more` : keys.join(', '));
+
+/** What the checks need from a run beyond the World: when it began to quiesce, and what the process reported. */
+export interface RunEnd { quiescedAt: number; unhandled: string[] }
+
+/** Every violation of the guarantees in one run; empty when the run kept them all. */
+export function violations(world: World, end: RunEnd): string[] {
+  const confirmed = world.publishes.filter((p) => p.outcome === 'ok');
+  // Events the proxy unrouted and nacked: their retries may come after later events (the documented exception).
+  const late = new Set(world.actors.flatMap((a) => a.proxy.unrouted).map((body) => { try { return key(JSON.parse(body) as Dispatch); } catch { return ''; } }));
+  return [
+    ...end.unhandled.map((what) => `the process saw ${what}`),
+    ...bounds(world),
+    ...outcomes(world),
+    ...world.actors.flatMap(lifecycle),
+    ...world.chains.flatMap((chain, c) => catchUp(chain, c, confirmed, late, end)),
+    ...live(world.live, confirmed, end),
+    ...world.reads.flatMap((read) => (read.outcome === 'ok' ? readHolds(read.what, read.events, confirmed.filter((p) => p.settledAt! < read.calledAt), late) : [])),
+  ];
+}
+
+// Every call settled within its documented bound; a read's bound grows by the holds the proxy put on its link.
+function bounds(world: World): string[] {
+  const calls: Call[] = [...world.publishes, ...world.actors.flatMap((a) => [a.startCall, a.stopCall].filter((c): c is Call => c !== undefined))];
+  const found = calls.flatMap((call) => late(call, call.bound));
+  for (const read of world.reads) {
+    const stalled = world.reader.stalls.filter((s) => s.at >= read.calledAt - 100 && s.at <= (read.settledAt ?? Infinity)).reduce((sum, s) => sum + s.ms, 0);
+    found.push(...late(read, BOUNDS.resumeTimeout + BOUNDS.slack + stalled));
+  }
+  return found;
+}
+
+function late(call: Call, bound: number): string[] {
+  if (call.settledAt === undefined) return [`${call.what} never settled (bound ${bound} ms)`];
+  const took = call.settledAt - call.calledAt;
+  return took > bound ? [`${call.what} settled after ${Math.round(took)} ms, over its bound of ${bound} ms (${call.outcome})`] : [];
+}
+
+// Only the documented errors: a start that rejects says why with a code (CONNECT, STOPPED), never a bare Error.
+function outcomes(world: World): string[] {
+  const found: string[] = [];
+  const odd = (calls: Call[], allowed: Set<string>): void => {
+    for (const call of calls) if (call.outcome !== undefined && !allowed.has(call.outcome)) found.push(`${call.what} settled with ${call.outcome}`);
+  };
+  odd(world.publishes, PUBLISH_OUTCOMES);
+  odd(world.actors.flatMap((a) => (a.startCall ? [a.startCall] : [])), START_OUTCOMES);
+  odd(world.reads, READ_OUTCOMES);
+  odd(world.actors.flatMap((a) => (a.stopCall ? [a.stopCall] : [])), new Set(['ok']));
+  return found;
+}
+
+// 'disconnected' means a ready logger lost its connection: never before the first 'ready'.
+function lifecycle(actor: Actor): string[] {
+  const first = actor.lifecycle.indexOf('disconnected');
+  return first !== -1 && !actor.lifecycle.slice(0, first).includes('ready') ? [`${actor.name} emitted 'disconnected' before any 'ready' (${actor.lifecycle.join(', ')})`] : [];
+}
+
+// Within one listener: each event once, and each publisher's events in the order published (but for late retries).
+function onceInOrder(who: string, events: Dispatch[], late: Set<string>): string[] {
+  const found: string[] = [];
+  const seen = new Set<string>();
+  const twice: string[] = [];
+  const last = new Map<string, number>();
+  const outOfOrder: string[] = [];
+  for (const event of events) {
+    const id = key(event);
+    if (seen.has(id)) twice.push(id);
+    seen.add(id);
+    if (late.has(id)) continue;
+    const stream = `${event.p}/${event.level}`;
+    if ((last.get(stream) ?? 0) > event.k) outOfOrder.push(`${id} after ${event.p}:${last.get(stream)}`);
+    last.set(stream, Math.max(last.get(stream) ?? 0, event.k));
+  }
+  if (twice.length) found.push(`${who} got events twice: ${list(twice)}`);
+  if (outOfOrder.length) found.push(`${who} got events out of their publisher's order: ${list(outOfOrder)}`);
+  return found;
+}
+
+function missing(who: string, events: Dispatch[], expected: Publish[]): string[] {
+  const got = new Set(events.map(key));
+  const lost = expected.filter((p) => !got.has(key(p))).map(key);
+  return lost.length ? [`${who} never got ${lost.length} confirmed event(s): ${list(lost)}`] : [];
+}
+
+function readHolds(who: string, events: Dispatch[], expected: Publish[], late: Set<string>): string[] {
+  return [...onceInOrder(who, events, late), ...missing(who, events, expected)];
+}
+
+// A catch-up chain: each listener once and in order, from its saved offset on; "now" replays nothing confirmed
+// before its start; a chain still running at the end got every confirmed event it covers.
+function catchUp(chain: Chain, c: number, confirmed: Publish[], late: Set<string>, end: RunEnd): string[] {
+  const found: string[] = [];
+  let coverFrom = chain.since === 'start' ? -Infinity : undefined;
+  for (const actor of chain.incarnations) {
+    const who = `catch-up listener ${actor.name} (since ${JSON.stringify(actor.since)})`;
+    found.push(...onceInOrder(who, actor.dispatches, late));
+    if (typeof actor.since === 'number') {
+      const early = actor.dispatches.filter((d) => d.offset === undefined || d.offset < (actor.since as number)).map(key);
+      if (early.length) found.push(`${who} got events from before its offset: ${list(early)}`);
+    }
+    if (actor.since === 'now' && actor.startCall) {
+      const replayed = actor.dispatches.filter((d) => (confirmed.find((p) => key(p) === key(d))?.settledAt ?? Infinity) < actor.startCall!.calledAt).map(key);
+      if (replayed.length) found.push(`${who} replayed ${replayed.length} event(s) confirmed before its start(): ${list(replayed)}`);
+      if (actor.startCall.outcome === 'ok') coverFrom = actor.startCall.settledAt;
+    }
+  }
+  const last = chain.incarnations.at(-1);
+  const ran = last?.startCall?.outcome === 'ok' && (last.stopCall?.calledAt ?? Infinity) >= end.quiescedAt;
+  if (ran && coverFrom !== undefined) {
+    const got = chain.incarnations.flatMap((a) => a.dispatches);
+    found.push(...missing(`catch-up chain${c} (since "${chain.since}", ${chain.incarnations.length} listener(s))`, got, confirmed.filter((p) => p.calledAt > coverFrom!)));
+  }
+  return found;
+}
+
+// The live listener: each event at most once; every event it missed between two it got is counted by a 'gap'; and
+// when nothing lost its queue (no fault on its link, no 'disconnected'), it got every event confirmed while it listened.
+function live(actor: Actor, confirmed: Publish[], end: RunEnd): string[] {
+  const found: string[] = [];
+  const bySeq = new Map<string, Set<number>>();
+  const twice: string[] = [];
+  for (const d of actor.dispatches) {
+    const stream = `${d.publisher}/${d.level}`;
+    const seqs = bySeq.get(stream) ?? new Set();
+    if (seqs.has(d.seq)) twice.push(`${stream}.${d.seq}`);
+    seqs.add(d.seq);
+    bySeq.set(stream, seqs);
+  }
+  if (twice.length) found.push(`live listener got events twice: ${list(twice)}`);
+  const uncounted: string[] = [];
+  for (const [stream, seqs] of bySeq) {
+    const [publisher, level] = stream.split('/');
+    const gaps = actor.gaps.filter((g) => g.publisher === publisher && g.level === level);
+    for (let seq = Math.min(...seqs) + 1; seq < Math.max(...seqs); seq++) {
+      if (!seqs.has(seq) && !gaps.some((g) => g.expected <= seq && seq < g.received)) uncounted.push(`${stream}.${seq}`);
+    }
+  }
+  if (uncounted.length) found.push(`live listener missed events no 'gap' counted: ${list(uncounted)}`);
+  const listened = actor.startCall?.settledAt;
+  const stoppedEarly = (actor.stopCall?.calledAt ?? Infinity) < end.quiescedAt;
+  if (!actor.disturbed && !stoppedEarly && listened !== undefined) {
+    found.push(...missing('live listener (no fault on its link, no disconnect)', actor.dispatches, confirmed.filter((p) => p.calledAt > listened)));
+  }
+  return found;
+}
+
+/** How many events the checks looked at (every event every listener and read got). */
+export function eventsChecked(world: World): number {
+  return world.actors.reduce((sum, a) => sum + a.dispatches.length, 0) + world.reads.reduce((sum, r) => sum + r.events.length, 0);
+}
+
+/** The events still awaited by a listener that should get them (quiesce waits until there are none). */
+export function awaited(world: World, end: RunEnd): string[] {
+  return violations(world, { ...end, unhandled: [] }).filter((v) => v.includes(' never got '));
+}

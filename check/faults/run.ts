@@ -1,0 +1,92 @@
+// `npm run check:faults -- [--runs N] [--seed S] [--minutes M] [--path P] [--steps K] [--shrinks K]`: drives the
+// real library through generated schedules of operations and faults (schedule.ts), on the real broker behind fault
+// proxies (proxy.ts), and checks the guarantees after each (invariants.ts). Prints its seed first; a failure
+// prints the shrunk schedule, what it violated, and the commands that replay it. docs/faults.md has the figures.
+import { parseArgs } from 'node:util';
+import fc from 'fast-check';
+import { awaited, eventsChecked, violations, type RunEnd } from './invariants.js';
+import { initialModel, schedules } from './schedule.js';
+import { World } from './world.js';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string' }, seed: { type: 'string' }, minutes: { type: 'string' }, path: { type: 'string' },
+    steps: { type: 'string', default: '12' }, shrinks: { type: 'string', default: '20' }, verbose: { type: 'boolean', default: false },
+  },
+});
+function count(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`check:faults: expected --${name} to be a whole number, got ${JSON.stringify(value)}`);
+    process.exit(2);
+  }
+  return n;
+}
+const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
+if (minutes !== undefined && !(minutes > 0)) {
+  console.error(`check:faults: expected --minutes to be a positive number, got ${JSON.stringify(values.minutes)}`);
+  process.exit(2);
+}
+const runs = count('runs', values.runs, minutes ? 1_000_000 : 30);
+const seed = values.seed === undefined ? (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0 : count('seed', values.seed.replace(/^-/, ''), 0) * (values.seed.startsWith('-') ? -1 : 1);
+const steps = count('steps', values.steps, 12);
+const shrinks = count('shrinks', values.shrinks, 20);
+
+console.log(`check:faults: seed ${seed}, ${minutes ? `for ${minutes} min` : `${runs} run(s)`}, up to ${steps} steps per schedule${values.path ? `, path ${values.path}` : ''}`);
+
+// What the process reports during a run: the library must never leave an unhandled rejection or an uncaught exception.
+let current: RunEnd | undefined;
+const describe = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+process.on('unhandledRejection', (reason) => current?.unhandled.push(`an unhandled rejection (${describe(reason)})`));
+process.on('uncaughtException', (error) => current?.unhandled.push(`an uncaught exception (${describe(error)})`));
+
+const totals = { schedules: 0, steps: 0, faults: 0, published: 0, confirmed: 0, events: 0, reads: 0, maxHeapMB: 0 };
+let baselineHeap: number | undefined;
+const started = performance.now();
+
+const property = fc.asyncProperty(fc.limitShrink(schedules(steps), shrinks), async (commands) => {
+  const world = await World.create();
+  const end: RunEnd = { quiescedAt: 0, unhandled: [] };
+  current = end;
+  try {
+    let n = 0;
+    await fc.asyncModelRun(() => ({ model: initialModel(), real: world }), [...commands].map((c) => (n++, c)));
+    end.quiescedAt = performance.now();
+    await world.quiesce(() => awaited(world, end).length === 0);
+    const found = violations(world, end);
+    globalThis.gc?.();
+    const heap = process.memoryUsage().heapUsed / 2 ** 20;
+    baselineHeap ??= heap;
+    // Memory stays bounded: what a run leaves behind is its own (proxies, loggers, records) and goes with it.
+    if (heap > baselineHeap + 256) found.push(`the heap grew to ${Math.round(heap)} MB (${Math.round(baselineHeap)} MB after the first run)`);
+    Object.assign(totals, {
+      schedules: totals.schedules + 1, steps: totals.steps + n, faults: totals.faults + world.faultCount, published: totals.published + world.publishes.length,
+      confirmed: totals.confirmed + world.publishes.filter((p) => p.outcome === 'ok').length, events: totals.events + eventsChecked(world),
+      reads: totals.reads + world.reads.length, maxHeapMB: Math.max(totals.maxHeapMB, Math.round(heap)),
+    });
+    if (values.verbose) console.log(`run ${totals.schedules}: ${[...commands].join('; ')}\n  ${world.publishes.length} publishes, ${world.faultCount} faults, ${eventsChecked(world)} events, ${found.length} violation(s)`);
+    if (values.verbose) for (const a of world.others) console.log(`  ${a.name}: start ${JSON.stringify(a.startCall)} stop ${JSON.stringify(a.stopCall)} ${a.lifecycle.join(',')}`);
+    if (found.length) throw new Error(`${found.length} violation(s):\n- ${found.join('\n- ')}`);
+  } finally {
+    current = undefined;
+    await world.teardown().catch((error: unknown) => console.error(`check:faults: tearing down ${world.name}: ${describe(error)}`));
+  }
+});
+
+const details = await fc.check(property, {
+  numRuns: runs, seed, path: values.path, endOnFailure: shrinks === 0,
+  ...(minutes ? { interruptAfterTimeLimit: minutes * 60_000 } : {}),
+});
+const seconds = Math.round((performance.now() - started) / 1000);
+const figures = `${totals.schedules} schedule(s) run (${totals.steps} steps), ${totals.faults} fault(s) injected by the proxies, ${totals.published} publishes (${totals.confirmed} confirmed), ${totals.reads} history() reads, ${totals.events} events checked, heap at most ${totals.maxHeapMB} MB, in ${seconds} s`;
+if (details.failed) {
+  console.log(fc.defaultReportMessage(details) ?? '');
+  console.log(`check:faults: what it violated: ${describe(details.errorInstance)}`);
+  console.log(`check:faults: FAILED after ${figures}`);
+  console.log(`check:faults: replay the shrunk schedule: npm run check:faults -- --seed ${seed} --path ${details.counterexamplePath ?? ''} --steps ${steps}`);
+  console.log(`check:faults: replay the whole search:    npm run check:faults -- --seed ${seed} --runs ${runs} --steps ${steps}`);
+  process.exit(1);
+}
+console.log(`check:faults: passed: ${figures}`);
+process.exit(0);

@@ -1,0 +1,166 @@
+// The schedule model: the operations and faults a generated schedule is made of, as fast-check commands run
+// against a World (world.ts). The model only says what may come next (no publish from a stopped publisher, at most
+// four catch-up chains); every step prints itself, so a failing schedule reads as a list of steps.
+import fc from 'fast-check';
+import { Method } from './frames.js';
+import { BOUNDS, LEVELS, sleep, type Actor, type Level, type World } from './world.js';
+
+export interface Model { stopped: Set<string>; chains: number; others: number }
+type Step = fc.AsyncCommand<Model, World>;
+
+/** Who a fault or a stop acts on: a publisher, the live listener, the reader, or a catch-up chain's current listener. */
+type Target = 'pub0' | 'pub1' | 'live' | 'reader' | `chain${number}`;
+const targets = fc.constantFrom<Target>('pub0', 'pub1', 'live', 'reader', 'chain0', 'chain1', 'chain2', 'chain3');
+
+function resolve(world: World, target: Target): Actor | undefined {
+  if (target === 'pub0' || target === 'pub1') return world.publishers[Number(target.slice(3))];
+  if (target === 'live') return world.live;
+  if (target === 'reader') return world.reader;
+  return world.chains[Number(target.slice(5))]?.incarnations.at(-1);
+}
+const exists = (model: Model, target: Target): boolean => !target.startsWith('chain') || Number(target.slice(5)) < model.chains;
+const running = (model: Model, target: Target): boolean => exists(model, target) && !model.stopped.has(target);
+
+// Waits for `promise`, at most `ms`: a call that never settles is the invariants' to report, not a hung schedule.
+const atMost = (promise: Promise<unknown>, ms: number): Promise<unknown> => Promise.race([promise, sleep(ms)]);
+
+const step = (show: string, check: (m: Model) => boolean, run: (m: Model, w: World) => Promise<void>): Step => ({ check, run, toString: () => show });
+
+// --- operations ---------------------------------------------------------------------------------------------------
+
+const publish = fc.record({ p: fc.integer({ min: 0, max: 1 }), level: fc.constantFrom<Level>(...LEVELS), count: fc.integer({ min: 1, max: 30 }), awaited: fc.boolean() }).map(({ p, level, count, awaited }) =>
+  step(`publish(pub${p}, ${level} x${count}${awaited ? ', awaited' : ''})`, (m) => !m.stopped.has(`pub${p}`), async (_m, w) => {
+    const settled = w.publish(p, level, count);
+    if (awaited) await atMost(Promise.all(settled), BOUNDS.publishTimeout + BOUNDS.slack);
+  }));
+
+const wait = fc.integer({ min: 0, max: 1500 }).map((ms) => step(`wait(${ms} ms)`, () => true, () => sleep(ms)));
+
+const read = fc.constant(null).map(() => step('history({ since: "start" })', (m) => !m.stopped.has('reader'), async (_m, w) => void w.read()));
+
+// A listener beside the recording one: it throws, or never settles for its next three events (then returns).
+const addListener = fc.record({ target: fc.constantFrom<Target>('live', 'chain0', 'chain1'), kind: fc.constantFrom('throws', 'never settles') }).map(({ target, kind }) =>
+  step(`${target}: add a listener that ${kind}`, (m) => running(m, target), async (_m, w) => {
+    const actor = resolve(w, target);
+    if (!actor) return;
+    let stuck = 3;
+    const listener = kind === 'throws' ? () => { throw new Error('a listener fault'); } : () => (stuck-- > 0 ? new Promise(() => undefined) : undefined);
+    actor.extraListeners.push(listener);
+    for (const level of LEVELS) actor.logger.on(level, listener);
+  }));
+
+const removeListener = targets.filter((t) => t === 'live' || t === 'chain0').map((target) =>
+  step(`${target}: remove the last listener added`, (m) => running(m, target), async (_m, w) => {
+    const actor = resolve(w, target);
+    const listener = actor?.extraListeners.pop();
+    if (actor && listener) for (const level of LEVELS) actor.logger.off(level, listener);
+  }));
+
+const slowProbe = fc.constantFrom(0, 0, 1700, 2500);
+
+const startChain = fc.record({ since: fc.constantFrom<'start' | 'now'>('start', 'now'), slow: slowProbe }).map(({ since, slow }) =>
+  step(`start a catch-up listener (since "${since}"${slow ? `, its probe answered after ${slow} ms` : ''})`, (m) => m.chains < 4, async (m, w) => {
+    m.chains += 1;
+    w.chains.push({ since, incarnations: [] });
+    await atMost(w.startIncarnation(w.chains.length - 1, since, slow), BOUNDS.startTimeout + BOUNDS.slack);
+  }));
+
+const restartChain = fc.record({ c: fc.integer({ min: 0, max: 3 }), slow: slowProbe }).map(({ c, slow }) =>
+  step(`restart chain${c} from its saved offset${slow ? ` (probe answered after ${slow} ms)` : ''}`, (m) => running(m, `chain${c}`), async (_m, w) => {
+    const chain = w.chains[c]!;
+    const current = chain.incarnations.at(-1)!;
+    await atMost(current.stop(), BOUNDS.stopTimeout + 1000 + BOUNDS.slack);
+    const last = current.lastOffset;
+    // Nothing dispatched yet: start where the chain started ("now" again only if it started at "now").
+    const since = last !== undefined ? last + 1 : typeof current.since === 'number' ? current.since : chain.since;
+    await atMost(w.startIncarnation(c, since, slow), BOUNDS.startTimeout + BOUNDS.slack);
+  }));
+
+// --- faults -------------------------------------------------------------------------------------------------------
+
+type Fault =
+  | { kind: 'drop' } | { kind: 'outage'; ms: number } | { kind: 'freeze'; ms: number } | { kind: 'confirm delayed'; ms: number }
+  | { kind: 'nack'; count: number } | { kind: 'slow delivery'; ms: number } | { kind: 'consumer cancelled'; at: number }
+  | { kind: 'channel error'; at: number };
+
+const fault: fc.Arbitrary<Fault> = fc.oneof(
+  fc.constant({ kind: 'drop' as const }),
+  fc.record({ kind: fc.constant('outage' as const), ms: fc.constantFrom(500, 2000, 6000) }),
+  fc.record({ kind: fc.constant('freeze' as const), ms: fc.constantFrom(300, 1500, 5000) }),
+  fc.record({ kind: fc.constant('confirm delayed' as const), ms: fc.constantFrom(300, 2000) }),
+  fc.record({ kind: fc.constant('nack' as const), count: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({ kind: fc.constant('slow delivery' as const), ms: fc.constantFrom(500, 1700, 2500) }),
+  fc.record({ kind: fc.constant('consumer cancelled' as const), at: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({ kind: fc.constant('channel error' as const), at: fc.integer({ min: 1, max: 6 }) }),
+);
+
+function describe(f: Fault): string {
+  if ('ms' in f) return `${f.kind} ${f.ms} ms`;
+  if (f.kind === 'nack') return `next ${f.count} publish(es) unrouted and nacked`;
+  if ('at' in f) return `${f.kind} at its ${f.at}. delivery from now`;
+  return f.kind;
+}
+
+function inject(actor: Actor, f: Fault): void {
+  const { proxy } = actor;
+  // Faults that can lose what a listener's queue held; holds and nacks lose nothing, and a 300 ms freeze is under
+  // the heartbeat's reach.
+  if (!['confirm delayed', 'slow delivery', 'nack'].includes(f.kind) && !(f.kind === 'freeze' && f.ms < 1000)) actor.disturbed = true;
+  switch (f.kind) {
+    case 'drop': return proxy.cut();
+    case 'outage': return proxy.down(f.ms);
+    case 'freeze': return (actor.stall(f.ms), proxy.freeze(f.ms));
+    case 'confirm delayed': return (actor.stall(f.ms), proxy.holdNext(Method.BasicAck, f.ms));
+    case 'slow delivery': return (actor.stall(f.ms), proxy.holdNext(Method.BasicDeliver, f.ms));
+    case 'nack': return proxy.unrouteNext(f.count);
+    case 'consumer cancelled': return proxy.cancelAtDelivery(f.at);
+    case 'channel error': return proxy.channelErrorAtDelivery(f.at);
+  }
+}
+
+const faultStep = fc.record({ target: targets, fault }).map(({ target, fault: f }) =>
+  step(`fault ${target}: ${describe(f)}`, (m) => running(m, target), async (_m, w) => {
+    const actor = resolve(w, target);
+    if (actor && !actor.stopped) inject(actor, f);
+  }));
+
+const stop = fc.record({ target: targets, awaited: fc.boolean() }).map(({ target, awaited }) =>
+  step(`stop ${target}${awaited ? '' : ' (not awaited)'}`, (m) => running(m, target), async (m, w) => {
+    m.stopped.add(target);
+    const stopping = w.track(resolve(w, target)!.stop());
+    if (awaited) await atMost(stopping, BOUNDS.stopTimeout + 1000 + BOUNDS.slack);
+  }));
+
+// A logger started while its broker is unreachable (waitForBroker), stopped `after` ms into its start.
+const stopDuringStart = fc.integer({ min: 50, max: 1500 }).map((after) =>
+  step(`a new logger starts during an outage (waitForBroker) and is stopped after ${after} ms`, (m) => m.others < 2, async (m, w) => {
+    m.others += 1;
+    const actor = await w.actor(`other${w.others.length}`, { waitForBroker: true, startTimeout: 9000 });
+    w.others.push(actor);
+    actor.proxy.unreachable();
+    w.track(actor.start(9000));
+    await sleep(after);
+    w.track(actor.stop());
+  }));
+
+// A logger whose connection drops when its client sends one method of the set-up (once; the next connection works).
+const dropDuringStart = fc.constantFrom(
+  ['queue.declare', Method.QueueDeclare], ['queue.bind', Method.QueueBind], ['basic.qos', Method.BasicQos], ['basic.consume', Method.BasicConsume], ['confirm.select', Method.ConfirmSelect],
+).map(([name, method]) =>
+  step(`a new logger's connection drops at its first ${name}`, (m) => m.others < 2, async (m, w) => {
+    m.others += 1;
+    const actor = await w.actor(`other${w.others.length}`, {});
+    w.others.push(actor);
+    actor.proxy.cutOnClientMethod(method as number);
+    await atMost(w.track(actor.start()), BOUNDS.startTimeout + BOUNDS.slack);
+  }));
+
+/** Schedules: up to `size` steps, publishes and faults most often. */
+export function schedules(size: number): fc.Arbitrary<Iterable<Step>> {
+  return fc.commands([
+    publish, publish, publish, wait, wait, read, addListener, removeListener, startChain, restartChain,
+    faultStep, faultStep, faultStep, faultStep, stop, stopDuringStart, dropDuringStart,
+  ], { maxCommands: size });
+}
+
+export const initialModel = (): Model => ({ stopped: new Set(), chains: 1, others: 0 });
