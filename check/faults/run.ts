@@ -11,7 +11,7 @@ import { World } from './world.js';
 const { values } = parseArgs({
   options: {
     runs: { type: 'string' }, seed: { type: 'string' }, minutes: { type: 'string' }, path: { type: 'string' },
-    steps: { type: 'string', default: '12' }, shrinks: { type: 'string', default: '20' }, verbose: { type: 'boolean', default: false },
+    steps: { type: 'string', default: '12' }, shrinks: { type: 'string', default: '20' }, verbose: { type: 'boolean', default: false }, 'keep-going': { type: 'boolean', default: false },
   },
 });
 function count(name: string, value: string | undefined, fallback: number): number {
@@ -67,6 +67,10 @@ const property = fc.asyncProperty(fc.limitShrink(schedules(steps), shrinks), asy
     });
     if (values.verbose) console.log(`run ${totals.schedules}: ${[...commands].join('; ')}\n  ${world.publishes.length} publishes, ${world.faultCount} faults, ${eventsChecked(world)} events, ${found.length} violation(s)`);
     if (values.verbose) for (const a of world.others) console.log(`  ${a.name}: start ${JSON.stringify(a.startCall)} stop ${JSON.stringify(a.stopCall)} ${a.lifecycle.join(',')}`);
+    if (found.length && values['keep-going']) {
+      console.log(`run ${totals.schedules}: ${found.length} violation(s):\n- ${found.join('\n- ')}\n  schedule: ${[...commands].join('; ')}`);
+      return;
+    }
     if (found.length) throw new Error(`${found.length} violation(s):\n- ${found.join('\n- ')}`);
   } finally {
     current = undefined;

@@ -36,7 +36,25 @@ const publish = fc.record({ p: fc.integer({ min: 0, max: 1 }), level: fc.constan
 
 const wait = fc.integer({ min: 0, max: 1500 }).map((ms) => step(`wait(${ms} ms)`, () => true, () => sleep(ms)));
 
-const read = fc.constant(null).map(() => step('history({ since: "start" })', (m) => !m.stopped.has('reader'), async (_m, w) => void w.read()));
+// A history() read, alone or with a fault on the reader's link: its probe answered slowly, its consumer cancelled
+// by the broker at its k-th event, its connection dropped at its k-th event, or called 300 ms into an outage.
+type ReadFault = { kind: 'none' } | { kind: 'slow probe'; ms: number } | { kind: 'cancelled' | 'dropped'; at: number } | { kind: 'outage'; ms: number };
+const readFault: fc.Arbitrary<ReadFault> = fc.oneof(
+  fc.constant({ kind: 'none' as const }),
+  fc.record({ kind: fc.constant('slow probe' as const), ms: fc.constantFrom(1700, 2500) }),
+  fc.record({ kind: fc.constantFrom('cancelled' as const, 'dropped' as const), at: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({ kind: fc.constant('outage' as const), ms: fc.constantFrom(3000, 6000) }),
+);
+const read = readFault.map((f) =>
+  step(`history({ since: "start" })${f.kind === 'none' ? '' : `, ${f.kind}${'ms' in f ? ` ${f.ms} ms` : ` at its ${f.at}. event`}`}`, (m) => !m.stopped.has('reader'), async (_m, w) => {
+    const { proxy } = w.reader;
+    if (f.kind === 'slow probe') (w.reader.stall(f.ms), proxy.holdNext(Method.BasicDeliver, f.ms));
+    if (f.kind === 'cancelled') proxy.cancelAtDelivery(f.at, true);
+    if (f.kind === 'dropped') proxy.cutAtDelivery(f.at);
+    // Called once the outage began: the logger heard of it and is reconnecting.
+    if (f.kind === 'outage') (proxy.down(f.ms), await sleep(300));
+    w.read();
+  }));
 
 // A listener beside the recording one: it throws, or never settles for its next three events (then returns).
 const addListener = fc.record({ target: fc.constantFrom<Target>('live', 'chain0', 'chain1'), kind: fc.constantFrom('throws', 'never settles') }).map(({ target, kind }) =>
@@ -158,7 +176,7 @@ const dropDuringStart = fc.constantFrom(
 /** Schedules: up to `size` steps, publishes and faults most often. */
 export function schedules(size: number): fc.Arbitrary<Iterable<Step>> {
   return fc.commands([
-    publish, publish, publish, wait, wait, read, addListener, removeListener, startChain, restartChain,
+    publish, publish, publish, wait, wait, read, read, addListener, removeListener, startChain, restartChain,
     faultStep, faultStep, faultStep, faultStep, stop, stopDuringStart, dropDuringStart,
   ], { maxCommands: size });
 }

@@ -133,6 +133,8 @@ export class World {
     await Promise.all([...world.publishers, world.live, world.reader].map((actor) => actor.start()));
     const failed = [...world.publishers, world.live, world.reader].find((actor) => actor.startCall?.outcome !== 'ok');
     if (failed) throw new Error(`set-up: ${failed.name} did not start: ${failed.startCall?.outcome}`);
+    // A few events before anything else, so that every read and every catch-up listener has history to get.
+    await Promise.all([...world.publish(0, 'info', 3), ...world.publish(1, 'critical', 2)]);
     world.chains.push({ since: 'start', incarnations: [] });
     await world.startIncarnation(0, 'start', 0);
     return world;
