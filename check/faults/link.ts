@@ -33,7 +33,9 @@ class Pipe {
     });
   }
 
+  /** Holds what comes from now on; what was written before goes out first. */
   hold(ms: number): void {
+    this.#flush();
     this.#heldUntil = Math.max(this.#heldUntil, Date.now() + ms);
   }
 
