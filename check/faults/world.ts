@@ -1,6 +1,6 @@
 // The real system one schedule drives: loggers of the real library on a bus of their own (a unique exchange and
-// history stream per run, from examples/rascal-with-history.json), each behind a FaultProxy of its own, and what
-// each was seen to do (publishes and their outcomes, events dispatched, gaps, lifecycle calls and their times).
+// history stream per run, from the shipped config/rascal-with-history.json), each behind a FaultProxy of its own,
+// and what each was seen to do (publishes and their outcomes, events dispatched, gaps, lifecycle calls and their times).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import amqp from 'amqplib';
@@ -117,7 +117,7 @@ export class World {
   readonly #config: Record<string, unknown>;
 
   private constructor() {
-    this.#config = JSON.parse(readFileSync(new URL('../../examples/rascal-with-history.json', import.meta.url), 'utf8'));
+    this.#config = JSON.parse(readFileSync(new URL('../../config/rascal-with-history.json', import.meta.url), 'utf8'));
     const vhosts = (this.#config as { defaults: { vhosts: { connection: Record<string, unknown> } } }).defaults.vhosts;
     // Quick reconnects and a heartbeat that notices a frozen link within seconds: schedules run in seconds.
     vhosts.connection.retry = { min: 50, max: 1000, factor: 2, strategy: 'exponential' };
