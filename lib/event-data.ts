@@ -43,6 +43,11 @@ function isError(value: unknown): value is Error {
   return value instanceof Error || types.isNativeError(value);
 }
 
+/** True for an object that is neither null nor an array: a JSON object, as configs, option maps and log records are. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** True for a plain object: `{...}`, `Object.create(null)` or JSON.parse's objects; not an array, Date, Map, class... */
 export function isPlainObject(value: unknown): value is EventData {
   if (typeof value !== 'object' || value === null) return false;

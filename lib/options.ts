@@ -137,7 +137,7 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
   history?: { since: HistorySince };
 }
 
-/** Defaults of the numeric and boolean options, in one place. */
+/** Defaults of the options that have one, in one place. */
 export const DEFAULTS = {
   publishTimeout: 10_000,
   startTimeout: 10_000,

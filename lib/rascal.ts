@@ -22,7 +22,6 @@ export interface AmqpChannel {
   on(event: 'close', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'return', listener: (message: AmqpMessage) => void): this;
-  on(event: 'drain', listener: () => void): this;
   removeListener(event: string, listener: (...args: any[]) => void): this;
   /** The amqplib connection the channel belongs to (absent on stubs). */
   readonly connection?: AmqpConnection;

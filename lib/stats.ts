@@ -9,7 +9,7 @@ export interface EventBusLoggerStats {
   confirmed: number;
   /** Publishes that rejected (timeout, buffer full, nacked, unroutable, stopped). */
   rejected: number;
-  /** Events waiting for a connection now. */
+  /** Events waiting in the outage buffer now: for a connection, or while the broker blocks publishing. */
   buffered: number;
   /** Publishes rejected because the outage buffer was full. */
   dropped: number;

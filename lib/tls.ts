@@ -4,10 +4,7 @@
 // server's certificate and host name by default; this file never turns that off. It also words a failed handshake.
 import { readFile } from 'node:fs/promises';
 import { configError, describeError, describeValue, maskUrl } from './errors.js';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isRecord } from './event-data.js';
 
 /** Certificates as file paths (PEM). */
 export interface TlsFiles {

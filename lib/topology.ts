@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { LIFECYCLE_EVENTS } from './events.js';
 import { memberNamedLike } from './level-methods.js';
 import { configError, describeError, describeValue, maskUrl } from './errors.js';
+import { isRecord } from './event-data.js';
 import { tlsSocketOptions, type TlsFiles } from './tls.js';
 
 /**
@@ -105,10 +106,6 @@ export interface HistoryTopology {
 /** What to add to a config to turn history on, for error messages. */
 export const HOW_TO_TURN_HISTORY_ON =
   'turn history on in the config: set "history": "history" in its "eventBusLogger" section, add a stream queue "history" ({ "options": { "durable": true, "arguments": { "x-queue-type": "stream" } } }) and bind it to the exchange with "#" (config/rascal-with-history.json in the package is a complete config)';
-/** True for an object that is neither null nor an array: a JSON object, as configs and option maps are. */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 async function readConfig(config: BusConfig<string> | string | undefined): Promise<{ config: Record<string, unknown>; source: string }> {
   if (config === undefined || typeof config === 'string') {

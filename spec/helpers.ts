@@ -102,13 +102,11 @@ export async function memoryAlarm(): Promise<() => Promise<void>> {
 }
 
 /** A fresh copy of the shipped config/rascal.json, for a spec to change (untyped, as JSON.parse gives it). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function shippedConfig(): Promise<any> {
   return JSON.parse(await readFile(SHIPPED_CONFIG_PATH, 'utf8'));
 }
 
 /** The shipped config with one more level: a binding named `level` from the bus's exchange to the listener queue. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function configWithLevel(level: string): Promise<any> {
   const config = await shippedConfig();
   config.vhosts['/'].bindings[level] = { source: 'logger_metaclass', destination: 'listener', destinationType: 'queue', bindingKey: level };

@@ -26,7 +26,7 @@ import build from 'pino-abstract-transport';
 import { configError, describeError } from '../errors.js';
 import { EventBusLogger } from '../logger.js';
 import { planBus, type EventBusLoggerOptions } from '../options.js';
-import { isRecord } from '../topology.js';
+import { isRecord } from '../event-data.js';
 import type { EventData } from '../wire-format.js';
 import { Forwarder, failureReporter } from './forwarding.js';
 

@@ -149,8 +149,6 @@ export function asCliError(error: unknown): CliError {
   return new CliError(describeError(error), EXIT.FAILED);
 }
 
-/** Writes to stdout; a closed pipe (`| head`) ends the command quietly. */
-
 /** Checks `--since` before anything reaches the broker: a usage error (exit 2) naming the accepted forms. */
 export function checkSince(since: string | undefined): void {
   if (since === undefined) return;

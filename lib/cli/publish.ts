@@ -94,5 +94,3 @@ async function publishLines(logger: EventBusLogger<string>, level: string): Prom
   }
   if (failure) throw failure;
 }
-
-/** Runs the command line `argv` (without node and the script); resolves with the exit code. */

@@ -1,6 +1,6 @@
 // The delivery pipeline every consumer feeds: decode a message, drop duplicates and report gaps by publisher and
-// sequence, hand the event to the listeners, and ack it once they are done with it. Today the live queue feeds it;
-// a history consumer can feed it the same way.
+// sequence, hand the event to the listeners, and ack it once they are done with it. The live queue and the catch-up
+// listener (the history stream) both feed it.
 import createDebug from 'debug';
 import { describeError } from '../errors.js';
 import type { Report } from '../events.js';
