@@ -1,9 +1,12 @@
 // `history()`'s options: their types, their checks (before anything reaches the broker), and the read they start.
 import { configError } from '../errors.js';
-import type { HistorySince, ResolvedOptions } from '../options.js';
+import { DEFAULTS, type HistorySince, type ResolvedOptions } from '../options.js';
 import { parseSince } from '../since.js';
 import { HOW_TO_TURN_HISTORY_ON, type Topology } from '../topology.js';
 import { HistoryRead, RESUME_TIMEOUT, type HistoryBus } from './history-read.js';
+
+/** Events a read may have ahead of its caller, unless the logger's `prefetch` was set: one `multiple` ack per half. */
+export const READ_PREFETCH = 5000;
 
 /** What {@link EventBusLogger.history} reads. */
 export interface HistoryOptions<L extends string = string> {
@@ -54,7 +57,8 @@ export function readHistory<L extends string>(
     levels: new Set(topology.levels),
     wanted,
     maxMessageBytes: settings.maxMessageBytes,
-    prefetch: settings.prefetch,
+    // Read-ahead, not work in progress (the caller pulls each event): the default prefetch is the live queue's.
+    prefetch: settings.prefetch === DEFAULTS.prefetch ? READ_PREFETCH : settings.prefetch,
     resumeTimeout,
     stopping,
   });

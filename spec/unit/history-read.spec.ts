@@ -65,6 +65,13 @@ describe('history(): HistoryRead on a stub stream', function () {
     expect(stream.channels.every((channel) => channel.closed)).to.equal(true);
   });
 
+  it('acks the stream (its credit) with one `multiple` ack per half of the prefetch', async () => {
+    const stream = stub(range(0, 9));
+    expect(await outcome(read(stream, { kind: 'start' }, { prefetch: 4 }))).to.deep.equal({ got: range(0, 9) });
+    const reader = stream.channels.find((channel) => channel.acked.length > 0);
+    expect(reader?.acked).to.deep.equal([[2, true], [4, true], [6, true], [8, true], [10, true]]);
+  });
+
   describe('a consumer cancelled by the broker (C2)', () => {
     it('resumes after the last record read when the stream is still there', async () => {
       // The read's first consume gets 0..2 and a cancel (its node went); the next one, from 3, the rest.

@@ -24,7 +24,8 @@ export interface ConsumePlan {
 
 export interface StubChannel extends EventEmitter {
   closed: boolean;
-  acked: number[];
+  /** Each ack: its delivery tag, and whether it covers every one up to it (`multiple`). */
+  acked: Array<[number, boolean]>;
 }
 
 export class StubStream {
@@ -60,9 +61,9 @@ export class StubStream {
     const emitter = new EventEmitter() as StubChannel;
     const channel = Object.assign(emitter, {
       closed: false,
-      acked: [] as number[],
+      acked: [] as Array<[number, boolean]>,
       prefetch: (_count: number, _global: boolean, cb: (error: Error | null) => void) => setImmediate(() => (channel.closed ? undefined : cb(null))),
-      ack: (message: AmqpMessage) => void channel.acked.push(message.fields.deliveryTag),
+      ack: (message: AmqpMessage, allUpTo = false) => void channel.acked.push([message.fields.deliveryTag, allUpTo]),
       close: (cb?: () => void) => {
         this.#close(channel);
         cb?.();
