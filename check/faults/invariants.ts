@@ -28,21 +28,24 @@ export function violations(world: World, end: RunEnd): string[] {
   ];
 }
 
-// Every call settled within its documented bound; a read's bound grows by the holds the proxy put on its link.
+// Every call settled within its documented bound (plus the time this process's event loop stalled meanwhile: the
+// machine's load, not the library); a read's bound grows by the holds the proxy put on its link.
 function bounds(world: World): string[] {
   const calls: Call[] = [...world.publishes, ...world.actors.flatMap((a) => [a.startCall, a.stopCall].filter((c): c is Call => c !== undefined))];
-  const found = calls.flatMap((call) => late(call, call.bound));
+  const found = calls.flatMap((call) => late(world, call, call.bound));
   for (const read of world.reads) {
     const stalled = world.reader.stalls.filter((s) => s.at >= read.calledAt - 100 && s.at <= (read.settledAt ?? Infinity)).reduce((sum, s) => sum + s.ms, 0);
-    found.push(...late(read, BOUNDS.resumeTimeout + BOUNDS.slack + stalled));
+    found.push(...late(world, read, BOUNDS.resumeTimeout + BOUNDS.slack + stalled));
   }
   return found;
 }
 
-function late(call: Call, bound: number): string[] {
-  if (call.settledAt === undefined) return [`${call.what} never settled (bound ${bound} ms)`];
+function late(world: World, call: Call, bound: number): string[] {
+  if (call.settledAt === undefined) return [`${call.what}, called ${Math.round(call.calledAt - world.startedAt)} ms into the schedule, never settled (bound ${bound} ms)`];
   const took = call.settledAt - call.calledAt;
-  return took > bound ? [`${call.what} settled after ${Math.round(took)} ms, over its bound of ${bound} ms (${call.outcome})`] : [];
+  const lag = world.lag.during(call.calledAt, call.settledAt);
+  if (took <= bound + lag) return [];
+  return [`${call.what}, called ${Math.round(call.calledAt - world.startedAt)} ms into the schedule, settled after ${Math.round(took)} ms, over its bound of ${bound} ms${lag ? ` (+${Math.round(lag)} ms the event loop stalled)` : ''} (${call.outcome})`];
 }
 
 // Only the documented errors: a start that rejects says why with a code (CONNECT, STOPPED), never a bare Error.

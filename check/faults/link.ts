@@ -7,6 +7,7 @@ import { FRAME_BODY, FRAME_HEADER, FrameReader, Method, deliveryConsumerTag, met
 /** What a link asks of its proxy: the faults armed, and where to report. */
 export interface LinkHost {
   unrouteLeft: number;
+  unrouteSkip: number;
   holdOn: { method: number; ms: number } | undefined;
   cutOnMethod: number | undefined;
   readonly unrouted: string[];
@@ -125,7 +126,9 @@ export class Link {
       const confirm = this.confirms.get(frame.channel);
       if (frame.method === Method.BasicPublish && confirm) {
         confirm.published += 1;
-        if (this.proxy.unrouteLeft > 0) {
+        if (this.proxy.unrouteLeft > 0 && this.proxy.unrouteSkip > 0) {
+          this.proxy.unrouteSkip -= 1;
+        } else if (this.proxy.unrouteLeft > 0) {
           this.proxy.unrouteLeft -= 1;
           this.proxy.note('publish unrouted and nacked');
           confirm.swallowed.push(confirm.published);

@@ -4,8 +4,8 @@
 // - freeze(ms): nothing passes either way for ms, then all of it does (a link frozen then thawed);
 // - holdNext(method, ms): the broker's next frame of that method (a confirm, a delivery: a probe answered slowly)
 //   and everything after it wait ms;
-// - unrouteNext(n): the client's next n publishes never reach the broker and are nacked (a queue that did not take
-//   them); the broker's later confirm tags are renumbered to match;
+// - unrouteNext(n, skip): the client's next n publishes (after `skip` more) never reach the broker and are nacked
+//   (a queue that did not take them); the broker's later confirm tags are renumbered to match;
 // - cancelAtDelivery(k): the consumer of the k-th delivery from now is cancelled at the broker, and the client told
 //   so by a basic.cancel once the broker's cancel-ok shows every delivery before it went out (a broker cancel);
 // - channelErrorAtDelivery(k): on the channel of the k-th delivery from now, an ack of an unknown delivery tag, which
@@ -27,6 +27,7 @@ export class FaultProxy implements LinkHost {
   /** The bodies of the publishes the proxy swallowed and nacked (their retries may come after later events). */
   readonly unrouted: string[] = [];
   unrouteLeft = 0;
+  unrouteSkip = 0;
   holdOn: { method: number; ms: number } | undefined;
   cutOnMethod: number | undefined;
   #accepting = true;
@@ -95,8 +96,10 @@ export class FaultProxy implements LinkHost {
     this.holdOn = { method, ms };
   }
 
-  unrouteNext(count: number): void {
+  /** The next `count` publishes after the next `skip` are swallowed and nacked. */
+  unrouteNext(count: number, skip = 0): void {
     this.unrouteLeft += count;
+    this.unrouteSkip = skip;
   }
 
   /** With `skipProbes`, counts only deliveries to consumers that are not probes of a stream's end. */
@@ -131,6 +134,7 @@ export class FaultProxy implements LinkHost {
   calm(): void {
     this.#triggers = [];
     this.unrouteLeft = 0;
+    this.unrouteSkip = 0;
     this.holdOn = undefined;
     this.cutOnMethod = undefined;
     this.#accepting = true;

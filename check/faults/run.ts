@@ -41,7 +41,7 @@ const describe = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.m
 process.on('unhandledRejection', (reason) => current?.unhandled.push(`an unhandled rejection (${describe(reason)})`));
 process.on('uncaughtException', (error) => current?.unhandled.push(`an uncaught exception (${describe(error)})`));
 
-const totals = { schedules: 0, steps: 0, faults: 0, published: 0, confirmed: 0, events: 0, reads: 0, maxHeapMB: 0 };
+const totals = { schedules: 0, steps: 0, faults: 0, published: 0, confirmed: 0, events: 0, reads: 0, maxHeapMB: 0, stalledMs: 0 };
 let baselineHeap: number | undefined;
 const started = performance.now();
 
@@ -64,6 +64,7 @@ const property = fc.asyncProperty(fc.limitShrink(schedules(steps), shrinks), asy
       schedules: totals.schedules + 1, steps: totals.steps + n, faults: totals.faults + world.faultCount, published: totals.published + world.publishes.length,
       confirmed: totals.confirmed + world.publishes.filter((p) => p.outcome === 'ok').length, events: totals.events + eventsChecked(world),
       reads: totals.reads + world.reads.length, maxHeapMB: Math.max(totals.maxHeapMB, Math.round(heap)),
+      stalledMs: totals.stalledMs + world.lag.during(0, Infinity),
     });
     if (values.verbose) console.log(`run ${totals.schedules}: ${[...commands].join('; ')}\n  ${world.publishes.length} publishes, ${world.faultCount} faults, ${eventsChecked(world)} events, ${found.length} violation(s)`);
     if (values.verbose) for (const a of world.others) console.log(`  ${a.name}: start ${JSON.stringify(a.startCall)} stop ${JSON.stringify(a.stopCall)} ${a.lifecycle.join(',')}`);
@@ -83,7 +84,7 @@ const details = await fc.check(property, {
   ...(minutes ? { interruptAfterTimeLimit: minutes * 60_000 } : {}),
 });
 const seconds = Math.round((performance.now() - started) / 1000);
-const figures = `${totals.schedules} schedule(s) run (${totals.steps} steps), ${totals.faults} fault(s) injected by the proxies, ${totals.published} publishes (${totals.confirmed} confirmed), ${totals.reads} history() reads, ${totals.events} events checked, heap at most ${totals.maxHeapMB} MB, in ${seconds} s`;
+const figures = `${totals.schedules} schedule(s) run (${totals.steps} steps), ${totals.faults} fault(s) injected by the proxies, ${totals.published} publishes (${totals.confirmed} confirmed), ${totals.reads} history() reads, ${totals.events} events checked, heap at most ${totals.maxHeapMB} MB, in ${seconds} s (the event loop stalled ${(totals.stalledMs / 1000).toFixed(1)} s in all)`;
 if (details.failed) {
   console.log(fc.defaultReportMessage(details) ?? '');
   console.log(`check:faults: what it violated: ${describe(details.errorInstance)}`);

@@ -28,8 +28,14 @@ const step = (show: string, check: (m: Model) => boolean, run: (m: Model, w: Wor
 
 // --- operations ---------------------------------------------------------------------------------------------------
 
-const publish = fc.record({ p: fc.integer({ min: 0, max: 1 }), level: fc.constantFrom<Level>(...LEVELS), count: fc.integer({ min: 1, max: 30 }), awaited: fc.boolean() }).map(({ p, level, count, awaited }) =>
-  step(`publish(pub${p}, ${level} x${count}${awaited ? ', awaited' : ''})`, (m) => !m.stopped.has(`pub${p}`), async (_m, w) => {
+// A batch of publishes; `nacked`: its n-th publish never reaches the broker and is nacked (a queue that did not
+// take it), so its retry goes out after the events behind it.
+const publish = fc.record({
+  p: fc.integer({ min: 0, max: 1 }), level: fc.constantFrom<Level>(...LEVELS), count: fc.integer({ min: 1, max: 30 }), awaited: fc.boolean(),
+  nacked: fc.option(fc.integer({ min: 1, max: 3 }), { freq: 3 }),
+}).map(({ p, level, count, awaited, nacked }) =>
+  step(`publish(pub${p}, ${level} x${count}${awaited ? ', awaited' : ''}${nacked ? `, its ${nacked}. nacked` : ''})`, (m) => !m.stopped.has(`pub${p}`), async (_m, w) => {
+    if (nacked && nacked <= count) w.publishers[p]!.proxy.unrouteNext(1, nacked - 1);
     const settled = w.publish(p, level, count);
     if (awaited) await atMost(Promise.all(settled), BOUNDS.publishTimeout + BOUNDS.slack);
   }));

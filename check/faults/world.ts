@@ -95,6 +95,29 @@ export class Actor {
   }
 }
 
+/**
+ * How late this process's timers fired: on a loaded machine a timer set for 1 s can fire seconds late, and no
+ * library settles a call before its own timers fire. Samples every 50 ms; keeps the stalls over 100 ms.
+ */
+export class EventLoopLag {
+  readonly stalls: Array<{ at: number; ms: number }> = [];
+  #last = now();
+  readonly #timer = setInterval(() => {
+    const lag = now() - this.#last - 50;
+    if (lag > 100) this.stalls.push({ at: now(), ms: lag });
+    this.#last = now();
+  }, 50);
+
+  /** The time the process stalled between `from` and `to`. */
+  during(from: number, to: number): number {
+    return this.stalls.filter((s) => s.at >= from && s.at - s.ms <= to).reduce((sum, s) => sum + s.ms, 0);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
 /** A catch-up listener and the ones restarted from its saved offsets, in order. */
 export interface Chain { since: 'start' | 'now'; incarnations: Actor[] }
 
@@ -110,6 +133,8 @@ export class World {
   /** Loggers started for one fault and stopped (start/stop bounds, 'disconnected' before 'ready'). */
   readonly others: Actor[] = [];
   readonly pending = new Set<Promise<void>>();
+  readonly lag = new EventLoopLag();
+  readonly startedAt = now();
   publishers: Actor[] = [];
   live!: Actor;
   reader!: Actor;
@@ -215,6 +240,7 @@ export class World {
   }
 
   async teardown(): Promise<void> {
+    this.lag.stop();
     await Promise.all(this.actors.map((actor) => actor.proxy.close()));
     const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
     try {
