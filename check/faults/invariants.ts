@@ -126,7 +126,9 @@ function catchUp(chain: Chain, c: number, confirmed: Publish[], late: Set<string
 }
 
 // The live listener: each event at most once; every event it missed between two it got is counted by a 'gap'; and
-// when nothing lost its queue (no fault on its link, no 'disconnected'), it got every event confirmed while it listened.
+// it gets every event confirmed while nothing could lose its queue: published after its first 'ready' that followed
+// the last lossy fault on its link and its last 'disconnected' (or, with no 'ready' since, 5 s after them: a
+// listener a fault left deaf, without a word, gets nothing more).
 function live(actor: Actor, confirmed: Publish[], end: RunEnd): string[] {
   const found: string[] = [];
   const bySeq = new Map<string, Set<number>>();
@@ -148,11 +150,12 @@ function live(actor: Actor, confirmed: Publish[], end: RunEnd): string[] {
     }
   }
   if (uncounted.length) found.push(`live listener missed events no 'gap' counted: ${list(uncounted)}`);
-  const listened = actor.startCall?.settledAt;
   const stoppedEarly = (actor.stopCall?.calledAt ?? Infinity) < end.quiescedAt;
-  if (!actor.disturbed && !stoppedEarly && listened !== undefined) {
-    found.push(...missing('live listener (no fault on its link, no disconnect)', actor.dispatches, confirmed.filter((p) => p.calledAt > listened)));
-  }
+  if (actor.startCall?.outcome !== 'ok' || stoppedEarly) return found;
+  const lastLoss = Math.max(actor.proxy.lastFaultEnds, ...actor.disconnectedAt);
+  const from = actor.readyAt.find((at) => at > lastLoss) ?? lastLoss + 5000;
+  const since = lastLoss === -Infinity ? 'its start' : `${Math.round(from - lastLoss)} ms after the last fault or disconnect`;
+  found.push(...missing(`live listener (since ${since})`, actor.dispatches, confirmed.filter((p) => p.calledAt > from)));
   return found;
 }
 

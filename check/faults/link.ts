@@ -11,7 +11,7 @@ export interface LinkHost {
   holdOn: { method: number; ms: number } | undefined;
   cutOnMethod: number | undefined;
   readonly unrouted: string[];
-  note(fault: string): void;
+  note(fault: string, lossy: boolean, lasts?: number): void;
   delivered(link: Link, channel: number, consumerTag: string): void;
 }
 
@@ -116,7 +116,7 @@ export class Link {
   #fromClient(frames: Frame[]): void {
     for (const frame of frames) {
       if (frame.method !== undefined && frame.method === this.proxy.cutOnMethod) {
-        this.proxy.note(`cut on client method ${frame.method}`);
+        this.proxy.note(`cut on client method ${frame.method}`, true);
         this.proxy.cutOnMethod = undefined;
         this.cut();
         return;
@@ -130,7 +130,7 @@ export class Link {
           this.proxy.unrouteSkip -= 1;
         } else if (this.proxy.unrouteLeft > 0) {
           this.proxy.unrouteLeft -= 1;
-          this.proxy.note('publish unrouted and nacked');
+          this.proxy.note('publish unrouted and nacked', false);
           confirm.swallowed.push(confirm.published);
           this.#swallowing.set(frame.channel, []);
           const nack = methodFrame(Method.BasicNack, frame.channel, { deliveryTag: confirm.published, multiple: false, requeue: false });
@@ -158,7 +158,7 @@ export class Link {
       if (frame.method === Method.ChannelOpenOk) this.confirms.delete(frame.channel);
       if (frame.method !== undefined && frame.method === this.proxy.holdOn?.method) {
         this.toClient.hold(this.proxy.holdOn.ms);
-        this.proxy.note(`held method ${frame.method} for ${this.proxy.holdOn.ms} ms`);
+        this.proxy.note(`held method ${frame.method} for ${this.proxy.holdOn.ms} ms`, false);
         this.proxy.holdOn = undefined;
       }
       if (frame.method === Method.BasicConsumeOk) this.consumerOffsets.set(String(frame.fields.consumerTag), this.#consuming.get(frame.channel));

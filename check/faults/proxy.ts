@@ -26,6 +26,8 @@ export class FaultProxy implements LinkHost {
   readonly faults: string[] = [];
   /** The bodies of the publishes the proxy swallowed and nacked (their retries may come after later events). */
   readonly unrouted: string[] = [];
+  /** When the effect of the last fault that could lose a listener's queued events ended (performance.now()). */
+  lastFaultEnds = -Infinity;
   unrouteLeft = 0;
   unrouteSkip = 0;
   holdOn: { method: number; ms: number } | undefined;
@@ -61,17 +63,22 @@ export class FaultProxy implements LinkHost {
     return `amqp://guest:guest@127.0.0.1:${this.port}`;
   }
 
-  note(fault: string): void {
+  /**
+   * Records a fault as it fires: `lossy` when it can lose what a listener's queue held (holds and nacks cannot, nor
+   * a freeze under the heartbeat's reach), `lasts` how long its effect lasts (an outage, a freeze).
+   */
+  note(fault: string, lossy: boolean, lasts = 0): void {
     this.faults.push(fault);
+    if (lossy) this.lastFaultEnds = Math.max(this.lastFaultEnds, performance.now() + lasts);
   }
 
   cut(): void {
-    this.note('cut');
+    this.note('cut', true);
     for (const link of this.links) link.cut();
   }
 
   down(ms: number): void {
-    this.note(`down ${ms} ms`);
+    this.note(`down ${ms} ms`, true, ms);
     this.#accepting = false;
     for (const link of this.links) link.cut();
     this.#after(ms, () => (this.#accepting = true));
@@ -79,13 +86,13 @@ export class FaultProxy implements LinkHost {
 
   /** Refuses every connection from now on, for good (calm() does not undo it): a broker that never comes. */
   unreachable(): void {
-    this.note('unreachable');
+    this.note('unreachable', true);
     this.#unreachable = true;
     for (const link of this.links) link.cut();
   }
 
   freeze(ms: number): void {
-    this.note(`freeze ${ms} ms`);
+    this.note(`freeze ${ms} ms`, ms >= 1000, ms);
     for (const link of this.links) {
       link.toServer.hold(ms);
       link.toClient.hold(ms);
@@ -104,7 +111,7 @@ export class FaultProxy implements LinkHost {
 
   /** With `skipProbes`, counts only deliveries to consumers that are not probes of a stream's end. */
   cancelAtDelivery(k: number, skipProbes = false): void {
-    this.#triggers.push({ left: k, skipProbes, act: (link, channel, tag) => (this.note('consumer cancelled'), link.cancel(channel, tag)) });
+    this.#triggers.push({ left: k, skipProbes, act: (link, channel, tag) => (this.note('consumer cancelled', true), link.cancel(channel, tag)) });
   }
 
   cutAtDelivery(k: number): void {
@@ -112,7 +119,7 @@ export class FaultProxy implements LinkHost {
   }
 
   channelErrorAtDelivery(k: number): void {
-    this.#triggers.push({ left: k, skipProbes: false, act: (link, channel) => (this.note('channel closed by a 406'), link.channelError(channel)) });
+    this.#triggers.push({ left: k, skipProbes: false, act: (link, channel) => (this.note('channel closed by a 406', true), link.channelError(channel)) });
   }
 
   cutOnClientMethod(method: number | undefined): void {

@@ -128,9 +128,6 @@ function describe(f: Fault): string {
 
 function inject(actor: Actor, f: Fault): void {
   const { proxy } = actor;
-  // Faults that can lose what a listener's queue held; holds and nacks lose nothing, and a 300 ms freeze is under
-  // the heartbeat's reach.
-  if (!['confirm delayed', 'slow delivery', 'nack'].includes(f.kind) && !(f.kind === 'freeze' && f.ms < 1000)) actor.disturbed = true;
   switch (f.kind) {
     case 'drop': return proxy.cut();
     case 'outage': return proxy.down(f.ms);

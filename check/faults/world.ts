@@ -52,8 +52,9 @@ export class Actor {
   readonly extraListeners: Array<(...args: unknown[]) => unknown> = [];
   startCall: Call | undefined;
   stopCall: Call | undefined;
-  /** A fault that loses queued events hit this actor's connection (or it was disconnected). */
-  disturbed = false;
+  /** When it emitted 'ready' and 'disconnected' (performance.now()). */
+  readonly readyAt: number[] = [];
+  readonly disconnectedAt: number[] = [];
   listenerErrors = 0;
   /** When a fault held this actor's link, and for how long (a read's bound grows by the holds during it). */
   readonly stalls: Array<{ at: number; ms: number }> = [];
@@ -61,8 +62,8 @@ export class Actor {
   constructor(readonly name: string, readonly logger: EventBusLogger, readonly proxy: FaultProxy, readonly since?: HistorySince) {
     for (const level of LEVELS) logger.on(level, (data: Record<string, unknown>, meta: EventMeta) => this.#record(data, meta));
     logger.on('gap', (gap) => this.gaps.push({ publisher: gap.publisher, level: gap.level, expected: gap.expected, received: gap.received, reason: gap.reason }));
-    logger.on('ready', () => this.lifecycle.push('ready'));
-    logger.on('disconnected', () => (this.lifecycle.push('disconnected'), (this.disturbed = true)));
+    logger.on('ready', () => (this.lifecycle.push('ready'), this.readyAt.push(now())));
+    logger.on('disconnected', () => (this.lifecycle.push('disconnected'), this.disconnectedAt.push(now())));
     logger.on('error', () => (this.listenerErrors += 1));
   }
 
