@@ -356,7 +356,8 @@ describe('bad input', () => {
     const raw = await rawConnection();
     try {
       const first = logger.queue as string;
-      const ready = next(logger, 'ready');
+      // rabbitmqctl alone takes seconds on a loaded machine: the wait covers it.
+      const ready = next(logger, 'ready', 30_000);
       await rabbitmqctl('delete_queue', first);
       await ready;
       expect(logger.queue).to.match(/^amq\.gen-/).and.not.equal(first);

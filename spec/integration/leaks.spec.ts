@@ -7,7 +7,7 @@ type Connection = { client_properties: Array<[string, string, unknown]> };
 
 async function connectionsNamed(fragment: string): Promise<number> {
   const connections = await rabbitmqctl<Connection[]>('list_connections', 'client_properties');
-  return connections.filter((c) => c.client_properties.some(([key, , value]) => key === 'connection_name' && String(value).includes(fragment))).length;
+  return connections.filter((c) => Array.isArray(c.client_properties) && c.client_properties.some(([key, , value]) => key === 'connection_name' && String(value).includes(fragment))).length;
 }
 
 function handles(): Record<string, number> {

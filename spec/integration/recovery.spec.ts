@@ -29,7 +29,8 @@ describe('recovery', function () {
   });
 
   it('reconnects after its TCP connection is killed: new queue, every level re-bound, consuming again', async () => {
-    const listener = await logger({ url: proxy.url() });
+    // listen: true: every level bound with no listener yet, as the test of re-binding wants.
+    const listener = await logger({ url: proxy.url(), listen: true });
     const publisher = await logger();
     const firstQueue = listener.queue;
     const disconnected = next<[DisconnectedInfo]>(listener, 'disconnected');
@@ -175,7 +176,8 @@ describe('recovery', function () {
     const gaps: GapInfo[] = [];
     temporary.on('gap', (gap) => gaps.push(gap));
     resumable.on('gap', (gap) => gaps.push({ ...gap, publisher: 'resumable!' }));
-    expect(resumable.queue).to.not.match(/^amq\.gen-/);
+    await resumable.listening();
+    expect(resumable.queue).to.be.a('string').and.not.match(/^amq\.gen-/);
 
     await publisher.info({ n: 1 });
     await until(() => got.resumable.length === 1 && got.temporary.length === 1, 'event 1 on both');
