@@ -11,7 +11,7 @@ const transport = pino.transport({
     levels: { warn: 'critical' },             // optional: overrides of the level map below; values: the config's levels
   },
 });
-// The transport could not start (bad options or config, broker unreachable): the reason, also on standard error.
+// The transport could not start (bad options or config, a refused login): the reason, also on standard error.
 transport.on('error', (error: Error) => console.error(`logging to the bus failed: ${error.message}`));
 const log = pino(transport);
 

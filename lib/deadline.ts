@@ -1,20 +1,41 @@
-// A promise raced against a time limit, the one way the library bounds a wait on the broker (connecting, setting up,
-// resuming a history read, the CLI's exchange check).
+// A promise raced against a time limit and a cancel, the one way the library bounds a wait on the broker (connecting,
+// setting up, resuming a history read, the CLI's exchange check), and the pause between two tries.
 /**
- * Resolves or rejects as `promise` does, unless `ms` pass first: then rejects with `timedOut()`. The timer is
- * cleared either way. `promise` itself goes on: a late result (a connection opened after the deadline) is the
- * caller's to close, and the caller should handle its rejection.
+ * Resolves or rejects as `promise` does, unless `ms` pass first: then rejects with `timedOut()`; or unless `signal`
+ * aborts first: then rejects with its reason. The timer and the abort listener are removed either way. `promise`
+ * itself goes on: a late result (a connection opened after the deadline) is the caller's to close, and the caller
+ * should handle its rejection.
  */
-export async function within<T>(promise: Promise<T>, ms: number, timedOut: () => Error): Promise<T> {
+export async function within<T>(promise: Promise<T>, ms: number, timedOut: () => Error, signal?: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(timedOut()), Math.max(0, ms));
+        if (signal?.aborted) return reject(signal.reason);
+        if (signal) signal.addEventListener('abort', (onAbort = () => reject(signal.reason)), { once: true });
+        if (Number.isFinite(ms)) timer = setTimeout(() => reject(timedOut()), Math.max(0, ms));
       }),
     ]);
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** Waits `ms` milliseconds; rejects with the signal's reason as soon as `signal` aborts. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

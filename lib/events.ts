@@ -68,13 +68,24 @@ export type GapInfo = {
   to?: number;
 };
 
-/** The logger's own events, beside one event per level. */
+/**
+ * The logger's own events, beside one event per level. The connection's, in order: each outage begins with one
+ * `'disconnected'` and ends with `'ready'` (after `'reconnected'` when a connection had been up before); there is no
+ * `'disconnected'` before a first `'ready'` except the outage at start, when the broker could not be reached (or
+ * the connection was lost during the set-up) and the logger goes on in the background (the default, not
+ * `failFast`). That one is emitted a turn after `start()` resolved, so a listener added right after
+ * `await EventBusLogger.create()` hears it. A fail-fast start that fails emits neither. A listener of any of these
+ * events that throws or rejects is reported as a level listener's failure is (counted, `'error'` or a warning).
+ */
 export type LifecycleEvents = {
-  /** Connected, and consuming what is listened to: at start, and again after every reconnect. */
+  /** Connected, and consuming what is listened to: at start, at the end of an outage at start, after every reconnect. */
   ready: (info: ReadyInfo) => void;
-  /** The connection or a channel was lost; the logger is reconnecting and buffering publishes. */
+  /**
+   * An outage begins: the connection or a channel was lost, or (by default) the broker could not be reached at
+   * start. The logger keeps trying, with backoff, and buffers publishes; `reason` says why (password masked).
+   */
   disconnected: (info: DisconnectedInfo) => void;
-  /** Back after an outage: a new queue is bound and consuming, buffered publishes are going out. */
+  /** Back after losing a connection it had: a new queue is bound and consuming, buffered publishes are going out. */
   reconnected: (info: ReconnectedInfo) => void;
   /**
    * The broker blocks publishing on the connection (its memory or disk alarm): publishes wait in the outage buffer,
@@ -91,7 +102,11 @@ export type LifecycleEvents = {
    * `reason: 'retention'`, retention deleted history a catch-up listener had not read.
    */
   gap: (info: GapInfo) => void;
-  /** A listener threw or rejected. Emitted only when an 'error' listener exists; else the first is a process warning. */
+  /**
+   * A listener threw or rejected (code `LISTENER`), or, while connecting in the background, the broker refused this
+   * logger for good (code `ACCESS`, or `CONNECT` for a certificate that fails verification; the logger goes on
+   * trying). Emitted only when an 'error' listener exists; else the first of each kind is a process warning.
+   */
   error: (error: Error) => void;
   /** stop() finished. */
   stopped: () => void;

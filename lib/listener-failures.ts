@@ -1,5 +1,7 @@
 // What happens when a listener throws or its promise rejects: never a crash, never silence. It is counted, emitted
-// as 'error' when the logger has an 'error' listener, and otherwise the first one is a process warning.
+// as 'error' when the logger has an 'error' listener, and otherwise the first one is a process warning. The same for
+// a listener of the logger's own events ('ready', 'gap', 'disconnected', ...), and, alike, for a failure no retry
+// cures (a refused login or permission) met while connecting in the background, when start() could no longer say it.
 import createDebug from 'debug';
 import { EventBusLoggerError, describeError } from './errors.js';
 import type { Report } from './events.js';
@@ -10,6 +12,7 @@ const debug = createDebug('event-bus-logger:listeners');
 export class ListenerFailures {
   // Set once this logger has warned of a listener error nobody listened for: later ones are only counted.
   #warned = false;
+  #refusedWarned = false;
 
   constructor(
     private readonly stats: Stats,
@@ -17,12 +20,15 @@ export class ListenerFailures {
     private readonly hasErrorListener: () => boolean,
   ) {}
 
-  /** A listener of `level` failed: `rejected` when its promise rejected ("failed"), else it threw ("threw"). */
+  /**
+   * A listener of `level` (or of a lifecycle event) failed: `rejected` when its promise rejected ("failed"), else it
+   * threw ("threw"). An `'error'` listener's own failure is counted and warned of, never emitted as `'error'` again.
+   */
   failed(level: string, error: unknown, rejected: boolean): void {
     this.stats.listenerErrors++;
     const message = `A listener of "${level}" ${rejected ? 'failed' : 'threw'}: ${describeError(error)}`;
     this.stats.lastError = message;
-    if (this.hasErrorListener()) {
+    if (level !== 'error' && this.hasErrorListener()) {
       this.report('error', new EventBusLoggerError('LISTENER', message, { cause: error }));
       return;
     }
@@ -35,5 +41,22 @@ export class ListenerFailures {
         code: 'EVENT_BUS_LOGGER_LISTENER',
       });
     }
+  }
+
+  /**
+   * While connecting in the background, the broker refused this logger for good (a login, a vhost, a permission):
+   * emitted as `'error'` when the logger has an `'error'` listener, else a process warning, once per logger. The
+   * logger goes on trying, with the reconnect backoff: an operator may fix the broker's side.
+   */
+  refused(error: Error): void {
+    const message = `The event bus refused this logger: ${describeError(error)}; it goes on trying, and publishes wait in the outage buffer`;
+    if (this.hasErrorListener()) {
+      this.report('error', error instanceof EventBusLoggerError ? error : new EventBusLoggerError('ACCESS', message, { cause: error }));
+      return;
+    }
+    debug('%s', message);
+    if (this.#refusedWarned) return;
+    this.#refusedWarned = true;
+    process.emitWarning(message, { type: 'EventBusLoggerWarning', code: 'EVENT_BUS_LOGGER_REFUSED' });
   }
 }

@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { BusConnection, type Bus, type OpenBus } from './bus/connection.js';
+import { BusConnection, type OpenBus } from './bus/connection.js';
+import { BusLink, exchangeNameIn, reconnectBackoff } from './bus/connect.js';
 import { ensureExchange } from './bus/exchange.js';
 import { BusSession } from './bus/session.js';
 import { processBindGate } from './consume/bind-gate.js';
@@ -37,7 +38,7 @@ type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 interface Parts {
   settings: ResolvedOptions;
   topology: Topology;
-  bus: Bus;
+  bus: BusLink;
   publisher: Publisher;
   outgoing: Outgoing;
   session: BusSession;
@@ -59,14 +60,17 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  *
  * Events (lib/events.ts has each payload's type and documentation):
  * - `<level>` `(data, meta)`: an event of that level, e.g. `'info'`, `'critical'`
- * - `'ready'` `({ queue, levels, url })`: consuming
- * - `'disconnected'` `({ reason, attempt, downtime })`: connection lost, reconnecting
- * - `'reconnected'` `({ reason, attempt, downtime, url })`: back, with a fresh queue
+ * - `'ready'` `({ queue, levels, url })`: connected and consuming: at start, after an outage at start (the broker
+ *   could not be reached yet), and after every reconnect
+ * - `'disconnected'` `({ reason, attempt, downtime })`: an outage begins: the connection was lost, or (by default) the
+ *   broker could not be reached at start; the logger keeps trying. Never before a first `'ready'` otherwise
+ * - `'reconnected'` `({ reason, attempt, downtime, url })`: back after losing a connection it had, with a fresh queue
  * - `'blocked'` `({ reason })` / `'unblocked'` `({ duration })`: the broker blocks publishing (a resource alarm)
  * - `'invalid'` `({ reason, content, routingKey, messageId, appId })`: undeliverable message, dropped
  * - `'gap'` `({ publisher, level, expected, received, missed })`: events of a publisher were missed; from a
  *   catch-up listener also `({ reason: 'retention', stream, from, to, missed })`: retention deleted them
- * - `'error'` `(error)`: a listener threw or failed (only emitted when listened to)
+ * - `'error'` `(error)`: a listener (of a level or of any event above) threw or failed, or the broker refused this
+ *   logger for good while it connected in the background (only emitted when listened to)
  * - `'stopped'` `()`: stop() finished
  *
  * @example
@@ -101,6 +105,10 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   readonly #listenerFailures: ListenerFailures;
   #state: State = 'new';
   #starting: Promise<void> | undefined;
+  // Aborted by stop() during start(): cancels the tries to connect and the waits of the set-up.
+  readonly #startAbort = new AbortController();
+  // Set once start() stopped waiting for the first set-up (startTimeout, in the background): it may no longer fail.
+  #startGaveUp = false;
   #stopping: Promise<void> | undefined;
   #parts: Partial<Parts> = {};
 
@@ -209,11 +217,17 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
 
   /**
    * Connects and, when something listens already (see the `listen` option), declares this logger's queue, binds it
-   * once per level listened to and starts consuming. Rejects with an
-   * `EventBusLoggerError`: code `CONFIG` for bad options or config, `CONNECT` when the broker cannot be reached
-   * (its message names the URL with the password masked) or the TLS handshake fails (it says why), `ACCESS` when
-   * the broker refuses this user a vhost or an operation (it names the operation and the resource). Calling it
-   * again while started does nothing.
+   * once per level listened to and starts consuming. Calling it again while started does nothing.
+   *
+   * When the broker cannot be reached, by default (`failFast: false`) that is an outage, not an error: it resolves
+   * once the first try failed (at the latest after `startTimeout`), emits `'disconnected'` with the reason, and keeps
+   * trying in the background, with the reconnect backoff, until the broker answers (`'ready'`) or `stop()`.
+   * Publishes wait in the outage buffer meanwhile; listeners receive once it is connected. With `failFast: true` it
+   * rejects with code `CONNECT` instead (its message names the URL with the password masked).
+   *
+   * Either way it rejects at once with an `EventBusLoggerError` for what no retry cures: code `CONFIG` for bad
+   * options or config, `ACCESS` when the broker refuses the login, a vhost or an operation (it names which), and
+   * `CONNECT` for a TLS certificate that fails verification (it says why); `STOPPED` when `stop()` was called first.
    */
   start(): Promise<void> {
     if (this.#state === 'running') return Promise.resolve();
@@ -222,46 +236,87 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     }
     if (!this.#starting) {
       this.#state = 'starting';
-      this.#starting = this.#start().catch(async (error: unknown) => {
+      this.#starting = this.#start(this.#startAbort.signal).catch(async (error: unknown) => {
         this.#state = 'stopped';
-        this.#parts.publisher?.close(new EventBusLoggerError('STOPPED', `The logger failed to start: ${describeError(error)}`));
+        const failure = this.#startAbort.signal.aborted ? new EventBusLoggerError('STOPPED', 'The logger was stopped before it started') : startError(error, this.#parts.bus?.url);
+        this.#parts.publisher?.close(new EventBusLoggerError('STOPPED', `The logger failed to start: ${describeError(failure)}`));
         // Bounded as stop() is: a broker that stopped answering mid-start does not hold the rejection up.
         const { session, bus, settings } = this.#parts;
         const timeout = Math.max(settings?.stopTimeout ?? DEFAULTS.stopTimeout, 1000);
         await (session ? session.close(timeout) : bus?.close(timeout));
-        throw accessError(error) ?? error;
+        throw failure;
       });
       this.#starting.catch(noop);
     }
     return this.#starting;
   }
 
-  async #start(): Promise<void> {
+  async #start(signal: AbortSignal): Promise<void> {
     const started = performance.now();
     const { settings, topology } = this.#plan ?? (await planBus(this.#options));
+    signal.throwIfAborted();
     this.#addLevelMethods(topology.levels);
     this.#stats.levels(topology.levels);
-    const bus = await this.#openBus(topology.rascalConfig, topology.vhost, topology.loggableUrls, settings);
+    const bus = new BusLink({
+      open: this.#openBus,
+      config: topology.rascalConfig,
+      vhost: topology.vhost,
+      loggableUrls: topology.loggableUrls,
+      exchangeName: exchangeNameIn(topology.rascalConfig, topology.vhost),
+      startTimeout: settings.startTimeout,
+      waitForBroker: settings.waitForBroker,
+      failFast: settings.failFast,
+      retry: reconnectBackoff(topology.rascalConfig),
+    });
+    bus.on('refused', (error) => this.#refused(error));
     const exchange = bus.exchangeName(topology.exchange);
     const report = this.#report;
     const stats = this.#stats;
     const publisher = new Publisher({ exchange, publishTimeout: settings.publishTimeout, bufferMaxEvents: settings.bufferMaxEvents, bufferMaxBytes: settings.bufferMaxBytes });
-    const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready() });
+    const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready(), onRefused: (error) => this.#refused(error) });
     session.addSetup(({ channels }) => ensureExchange(channels.consumer, exchange, topology.exchangeOptions, topology.vhost, bus.checksExchange !== true));
     const handle = (level: string, data: EventData, meta: EventMeta<string>): void | Promise<unknown> => this.#receive(level as L, data, meta as EventMeta<L>);
     const consumers = wireConsumers({ bus, session, exchange, topology, settings, instanceId: this.#instanceId, stats, report, handle, wanted: this.#wanted });
     const outgoing = new Outgoing(topology.levels, settings);
     this.#parts = { settings, topology, bus, publisher, outgoing, session, consumers, exchange };
-    if (this.#state !== 'starting') return;
+    const left = (): number => settings.startTimeout - (performance.now() - started);
     // startTimeout bounds the whole start: a broker that accepted the connection and then stopped answering (a link
-    // that froze) fails it too, instead of leaving create() pending until the connection's heartbeat gives up.
-    const opening = session.open();
-    opening.catch(noop);
-    await within(opening, settings.startTimeout - (performance.now() - started), () =>
-      new EventBusLoggerError('CONNECT', `Connected to the event bus at ${bus.url}, but setting up this logger (channels, exchange, queue) did not finish within startTimeout (${settings.startTimeout} ms): the broker stopped answering`),
-    );
+    // that froze) fails it too (fail-fast), or leaves it to the background, instead of leaving create() pending until
+    // the connection's heartbeat gives up.
+    const setupTimedOut = (): EventBusLoggerError =>
+      new EventBusLoggerError('CONNECT', `Connected to the event bus at ${bus.url}, but setting up this logger (channels, exchange, queue) did not finish within startTimeout (${settings.startTimeout} ms): the broker stopped answering`);
+    if (settings.failFast) {
+      await bus.start(signal);
+      const opening = session.open();
+      opening.catch(noop);
+      await within(opening, left(), setupTimedOut, signal);
+    } else {
+      // The first try, bounded by startTimeout; then the set-up, in what is left of it. Past startTimeout the start
+      // resolves and both go on in the background.
+      const gaveUp = (): EventBusLoggerError => {
+        this.#startGaveUp = true;
+        return setupTimedOut();
+      };
+      const connecting = bus.start(signal, () => !this.#startGaveUp);
+      connecting.catch(noop);
+      const first = await within(connecting, left(), gaveUp, signal).catch((error: unknown) => {
+        if (!this.#startGaveUp) throw error;
+      });
+      debug('first try to connect: %s', first ?? 'no answer within startTimeout');
+      const opening = session.open(true, () => !this.#startGaveUp);
+      opening.catch(noop);
+      await within(opening, this.#startGaveUp ? 0 : left(), gaveUp, signal).catch((error: unknown) => {
+        if (!this.#startGaveUp) throw error;
+      });
+    }
     this.#state = 'running';
-    this.#ready();
+    if (session.isUp) this.#ready();
+  }
+
+  // A failure no retry cures, met in the background (start() had resolved): reported as a listener's failure is.
+  #refused(error: Error): void {
+    this.#stats.lastError = describeError(error);
+    this.#listenerFailures.refused(error);
   }
 
   #ready(): void {
@@ -451,8 +506,15 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   }
 
   async #stop(): Promise<void> {
-    if (this.#state === 'starting') await this.#starting?.catch(noop);
-    if (this.#state === 'stopped') return;
+    if (this.#state === 'starting') {
+      // Cancels the tries to connect and the set-up: the start rejects with STOPPED and closes what it opened.
+      this.#startAbort.abort(new EventBusLoggerError('STOPPED', 'The logger was stopped before it started'));
+      await this.#starting?.catch(noop);
+    }
+    if (this.#state === 'stopped') {
+      this.#report('stopped');
+      return;
+    }
     this.#state = 'stopping';
     const { settings, session, consumers, publisher, bus } = this.#parts;
     session?.closing();
@@ -498,19 +560,34 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   /** Counters since start; see {@link EventBusLoggerStats}. */
   stats(): EventBusLoggerStats {
     const { publisher, bus } = this.#parts;
-    const snapshot = this.#stats.snapshot(publisher?.counters, publisher?.buffered ?? 0);
+    const snapshot = this.#stats.snapshot(publisher?.counters, publisher?.buffered ?? 0, this.isReady);
     snapshot.lastError ??= bus?.lastError;
     // While Rascal reconnects, its latest failure says why better than the loss that began the outage.
     if (this.#state === 'running' && bus && !bus.isUp && bus.lastError) snapshot.lastError = bus.lastError;
     return snapshot;
   }
 
-  // Emits one of the logger's own events; a throwing listener is traced and never breaks the logger.
+  // Emits one of the logger's own events. Each listener is called in turn: one that throws, or returns a promise
+  // that rejects, is reported as a level listener's failure is (counted, 'error' or a warning) and never keeps the
+  // others from running nor breaks the logger.
   readonly #report = <E extends keyof LifecycleEvents>(event: E, ...args: Parameters<LifecycleEvents[E]>): void => {
-    try {
-      (this.emit as (event: string, ...rest: unknown[]) => boolean)(event, ...args);
-    } catch (error) {
-      debug('a listener of %s threw: %s', event, describeError(error));
+    const listeners = this.rawListeners(event) as unknown as Array<(...rest: unknown[]) => unknown>;
+    for (const listener of listeners) {
+      try {
+        const result = listener.apply(this, args);
+        if (isPromiseLike(result)) Promise.resolve(result).catch((error: unknown) => this.#listenerFailures.failed(event, error, true));
+      } catch (error) {
+        this.#listenerFailures.failed(event, error, false);
+      }
     }
   };
+}
+
+/**
+ * What start() rejects with: an `EventBusLoggerError` always. A refusal by the broker's access control is `ACCESS`;
+ * any other untyped failure (the connection lost during the set-up, a broker error) is `CONNECT`, saying so.
+ */
+function startError(error: unknown, url: string | undefined): EventBusLoggerError {
+  if (error instanceof EventBusLoggerError) return error;
+  return accessError(error) ?? new EventBusLoggerError('CONNECT', `Cannot start the event bus logger${url ? ` at ${url}` : ''}: ${describeError(error)}`);
 }

@@ -64,12 +64,25 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
    */
   publishTimeout?: number;
   /**
-   * Milliseconds `start()` may take before it rejects with code `CONNECT`.
+   * Milliseconds `start()` may take. By default it then resolves, and the logger goes on connecting in the
+   * background; with `failFast` it rejects with code `CONNECT`.
    * @default 10000
    */
   startTimeout?: number;
   /**
-   * When the broker is unreachable at start, keep retrying until `startTimeout` instead of failing at once.
+   * What `start()` (and `create()`) does when the broker cannot be reached. `false`: an unreachable broker is an
+   * outage, not an error: `start()` resolves (at the latest after `startTimeout`), `'disconnected'` says why, and the
+   * logger keeps trying in the background with the reconnect backoff until the broker answers (`'ready'`) or
+   * `stop()`; publishes wait in the outage buffer meanwhile. `true`: `start()` rejects with code `CONNECT` when the
+   * first try fails (or, with `waitForBroker`, after `startTimeout`), for tools that should exit instead (the CLI).
+   * Either way a failure no retry can cure rejects at once: `CONFIG`, `ACCESS` (a refused login, vhost or
+   * permission), a TLS certificate that fails verification.
+   * @default false
+   */
+  failFast?: boolean;
+  /**
+   * With `failFast`: when the broker is unreachable at start, keep retrying until `startTimeout` instead of failing
+   * at once. (Without `failFast` the logger keeps trying anyway, in the background.)
    * @default false
    */
   waitForBroker?: boolean;
@@ -141,6 +154,7 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
 export const DEFAULTS = {
   publishTimeout: 10_000,
   startTimeout: 10_000,
+  failFast: false,
   waitForBroker: false,
   stopTimeout: 5_000,
   prefetch: 100,
@@ -156,6 +170,7 @@ export const DEFAULTS = {
 export interface ResolvedOptions {
   publishTimeout: number;
   startTimeout: number;
+  failFast: boolean;
   waitForBroker: boolean;
   stopTimeout: number;
   prefetch: number;
@@ -187,7 +202,7 @@ function bool(options: Record<string, unknown>, key: string, fallback: boolean):
 }
 
 const KNOWN_OPTIONS = new Set([
-  'url', 'urlOrder', 'name', 'levels', 'listen', 'config', 'appId', 'publishTimeout', 'startTimeout', 'waitForBroker', 'stopTimeout', 'prefetch',
+  'url', 'urlOrder', 'name', 'levels', 'listen', 'config', 'appId', 'publishTimeout', 'startTimeout', 'failFast', 'waitForBroker', 'stopTimeout', 'prefetch',
   'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'resumable', 'history',
   'tls',
 ]);
@@ -230,6 +245,7 @@ export function resolveOptions(options: EventBusLoggerOptions<string>): Resolved
   return {
     publishTimeout: positiveInteger(raw, 'publishTimeout', DEFAULTS.publishTimeout),
     startTimeout: positiveInteger(raw, 'startTimeout', DEFAULTS.startTimeout),
+    failFast: bool(raw, 'failFast', DEFAULTS.failFast),
     waitForBroker: bool(raw, 'waitForBroker', DEFAULTS.waitForBroker),
     stopTimeout: positiveInteger(raw, 'stopTimeout', DEFAULTS.stopTimeout, 0),
     prefetch: positiveInteger(raw, 'prefetch', DEFAULTS.prefetch),

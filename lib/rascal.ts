@@ -127,3 +127,16 @@ export function releaseKeepAlive(broker: RascalBroker): void {
 export function call<T>(operation: (callback: Callback<T>) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => operation((error, result) => (error ? reject(error) : resolve(result))));
 }
+
+// Closes channels we are done with, without reacting to their 'close' and whether or not they are still open.
+export function closeQuietly(channels: AmqpChannel[], onClose: () => void): void {
+  for (const channel of channels) {
+    channel.removeListener('close', onClose);
+    channel.on('error', () => undefined);
+    try {
+      channel.close(() => undefined);
+    } catch {
+      // Already closed with its connection.
+    }
+  }
+}

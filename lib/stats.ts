@@ -3,6 +3,11 @@ import type { PublisherCounters } from './publisher.js';
 
 /** Counters of {@link EventBusLogger.stats}. */
 export interface EventBusLoggerStats {
+  /**
+   * True while connected and consuming (`isReady`); false before start, during an outage (including the one at start
+   * while the broker cannot be reached yet: `lastError` then says why) and once stopped.
+   */
+  connected: boolean;
   /** publish() calls that passed validation. */
   published: number;
   /** Publishes the broker confirmed. */
@@ -56,8 +61,9 @@ export class Stats {
     for (const level of levels) this.received[level] ??= 0;
   }
 
-  snapshot(publisher: Readonly<PublisherCounters> | undefined, buffered: number): EventBusLoggerStats {
+  snapshot(publisher: Readonly<PublisherCounters> | undefined, buffered: number, connected: boolean): EventBusLoggerStats {
     return {
+      connected,
       published: publisher?.published ?? 0,
       confirmed: publisher?.confirmed ?? 0,
       rejected: publisher?.rejected ?? 0,

@@ -1,8 +1,10 @@
 // A TCP proxy in front of the broker, for fault specs (and the benchmark's outage) that must not disturb anyone
 // else on the broker: cut() resets every connection through it (as a dead TCP link would), down() refuses new
-// ones until up(), freeze() silently stops the traffic of the open ones (a partition, a NAT that forgot them),
-// freezeOnMethod() freezes a connection when its client sends a given AMQP method (a link that froze mid-start), and
-// slowDeliveries() makes the broker slow to send what it delivers (a loaded broker, for history's probes).
+// ones until up() (a broker that is not up yet, or went away), cutOnMethod() resets a connection when its client
+// sends a given AMQP method (a connection lost mid-start), freeze() silently stops the traffic of the open ones (a
+// partition, a NAT that forgot them), freezeOnMethod() freezes a connection when its client sends a given AMQP
+// method (a link that froze mid-start), and slowDeliveries() makes the broker slow to send what it delivers (a
+// loaded broker, for history's probes).
 import net from 'node:net';
 
 export class TcpProxy {
@@ -13,6 +15,7 @@ export class TcpProxy {
   private accepting = true;
   private freezeOn: { classId: number; methodId: number } | undefined;
   private deliveryDelay: number | undefined;
+  private cutOn: { classId: number; methodId: number } | undefined;
   private readonly serverWaits = new Set<{ classId: number; methodId: number; resolve: () => void }>();
   private refusedCount = 0;
   private readonly refusedWaits = new Set<{ count: number; resolve: () => void }>();
@@ -40,6 +43,11 @@ export class TcpProxy {
       client.on('data', (chunk: Buffer) => {
         const method = proxy?.freezeOn;
         if (method && pairs.has(pair) && holdsMethod(chunk, method.classId, method.methodId)) proxy?.freezePair(pair);
+        const cut = proxy?.cutOn;
+        if (cut && holdsMethod(chunk, cut.classId, cut.methodId)) {
+          proxy!.cutOn = undefined;
+          client.resetAndDestroy();
+        }
       });
       upstream.on('data', (chunk: Buffer) => proxy?.heardFromServer(chunk));
       for (const socket of [client, upstream]) {
@@ -156,6 +164,14 @@ export class TcpProxy {
    */
   freezeOnMethod(classId: number, methodId: number): void {
     this.freezeOn = { classId, methodId };
+  }
+
+  /**
+   * Resets the next connection whose client sends the AMQP method `classId`.`methodId` (e.g. 50, 10 for
+   * queue.declare: a connection lost during the logger's set-up), once; later connections go through.
+   */
+  cutOnMethod(classId: number, methodId: number): void {
+    this.cutOn = { classId, methodId };
   }
 
   /**

@@ -12,7 +12,9 @@
 // Override any entry with the `levels` option, e.g. { levels: { debug: 'debug', 35: 'notice' } }. A level that
 // is neither mapped nor standard (a custom pino level) takes the entry of the nearest standard level below it.
 //
-// A transport that cannot start (bad options or config, broker unreachable) does not reject in pino's worker: the
+// A broker that cannot be reached is an outage, not a failure to start: the transport's logger connects in the
+// background and the records wait in its outage buffer, as during any outage.
+// A transport that cannot start (bad options or config, a refused login) does not reject in pino's worker: the
 // worker's unhandled rejection reaches the main thread only as a message, which a main thread blocked in the
 // transport's synchronous end() or flushSync() (thread-stream waits up to 10 s for the worker to read) does not
 // see: the user got "_flushSync took too long (10s)" and never the reason. Instead the reason goes to standard

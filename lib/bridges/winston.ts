@@ -18,10 +18,11 @@
 // the transport, in order, up to `maxQueued`; more are dropped and counted (winston's logger gives a transport no
 // way to push back: its end() would then lose what it still buffered).
 //
-// Nothing the transport meets is thrown into the application: a transport that cannot start (bad options or config,
-// broker unreachable) says why on standard error, emits 'warn' (winston's logger emits it again) and drops the
-// records, counted; a record that cannot be published (a timeout during a long outage, data the bus refuses) or that
-// finds the queue full is reported the same way, at most one line every 5 s.
+// Nothing the transport meets is thrown into the application: a broker that cannot be reached is an outage (the
+// transport's logger connects in the background, records wait in its outage buffer); a transport that cannot start
+// (bad options or config, a refused login) says why on standard error, emits 'warn' (winston's logger emits it
+// again) and drops the records, counted; a record that cannot be published (a timeout during a long outage, data
+// the bus refuses) or that finds the queue full is reported the same way, at most one line every 5 s.
 import TransportStream from 'winston-transport';
 import { configError, describeError } from '../errors.js';
 import { EventBusLogger } from '../logger.js';

@@ -1,4 +1,4 @@
-// Exponential backoff: the delays between tries to connect (waitForBroker) and to reopen lost channels.
+// Exponential backoff: the delays between tries to connect (lib/bus/connect.ts) and to reopen lost channels.
 
 export class Backoff {
   #current = 0;

@@ -1,14 +1,13 @@
 // The connection to the bus: Rascal's broker and vhost. Rascal reconnects by itself (with backoff, across the
 // configured URLs) and re-declares the exchange; this file turns its events into 'down', 'up', 'blocked' and
-// 'unblocked', opens channels on its connection, and waits for the broker at start when asked to.
+// 'unblocked', and opens channels on its connection. One try to connect is here; trying again is lib/bus/connect.ts.
 import createDebug from 'debug';
-import { EventBusLoggerError, describeError } from '../errors.js';
+import { describeError } from '../errors.js';
 import { checkExchangesOnly, refusedAtConnect } from './exchange.js';
 import { TypedEventEmitter } from '../events.js';
-import { tlsFailure } from '../tls.js';
+import { permanentConnectError } from './connect-failures.js';
 import { createBroker, findVhost, releaseKeepAlive, type AmqpChannel, type AmqpConfirmChannel, type AmqpConnection, type Callback, type RascalBroker, type RascalVhost } from '../rascal.js';
 import { within } from '../deadline.js';
-import { Backoff } from './backoff.js';
 
 const debug = createDebug('event-bus-logger:connection');
 
@@ -44,57 +43,15 @@ export interface Bus {
   on<E extends keyof BusConnectionEvents>(event: E, listener: BusConnectionEvents[E]): unknown;
 }
 
-/** Opens a {@link Bus}; the logger's constructor accepts another one for unit specs. */
-export type OpenBus = (config: unknown, vhost: string, loggableUrls: string[], timing: { startTimeout: number; waitForBroker: boolean }) => Promise<Bus>;
+/**
+ * One try to open a {@link Bus} (lib/bus/connect.ts decides whether and when to try again); the logger's constructor
+ * accepts another one for unit specs. Rejects with an error {@link isPermanent} says is permanent, or any other for
+ * a failure worth another try. When `signal` aborts, the try is abandoned (and a bus opened late closed).
+ */
+export type OpenBus = (config: unknown, vhost: string, loggableUrls: string[], timing: { attemptTimeout: number; signal?: AbortSignal }) => Promise<Bus>;
 
 /** How the message {@link BusConnection.close} resolves with ends. */
 export const CONNECTION_DROPPED = 'the connection was dropped';
-
-// Rascal words a failed connect "Failed to connect to: <url>. Original message was: <amqplib's message>".
-export const RASCAL_CONNECT_FAILURE = /^Failed to connect to: (\S+)\. Original message was: /;
-// RabbitMQ refuses a vhost (missing, or no permission on it) by closing the connection: 530 NOT_ALLOWED.
-export const VHOST_REFUSED = /Expected ConnectionOpenOk; got <ConnectionClose/;
-
-/**
- * Why a connect failed, for a message that names the URLs already: Rascal's repetition of the URL goes (kept, without
- * its query, when there are several URLs, to say which one), and a vhost the broker refused is named as such.
- */
-export function connectFailure(error: unknown, urlCount: number): string {
-  const reason = describeError(error);
-  const match = RASCAL_CONNECT_FAILURE.exec(reason);
-  if (!match) return reason;
-  const url = (match[1] as string).replace(/\?.*$/, '');
-  let cause = reason.slice(match[0].length);
-  // RabbitMQ answers connection.open for a missing vhost, or one the user has no permission on, by closing the
-  // connection: amqplib reports only the unexpected frame.
-  if (/^Expected ConnectionOpenOk; got <ConnectionClose/.test(cause)) {
-    let vhost = '/';
-    let user = '';
-    try {
-      const parsed = new URL(url);
-      vhost = parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : '/';
-      user = decodeURIComponent(parsed.username);
-    } catch {
-      // keep the defaults
-    }
-    cause = `the vhost "${vhost}" does not exist, or ${user ? `user "${user}"` : 'this user'} has no permission on it (the broker refused to open it)`;
-  }
-  cause = notAmqp(cause) ?? cause;
-  return urlCount > 1 ? `${url}: ${cause}` : cause;
-}
-
-// amqplib reads a server's first bytes as an AMQP frame header: type (1 byte), channel (2), size (4). A server that
-// speaks another protocol fails the size check with its 4th to 7th bytes as the size: "P/1." of "HTTP/1.1" is
-// 1345270062. Say what the server is instead.
-function notAmqp(cause: string): string | undefined {
-  const frame = /Frame size (\d+) exceeds maxFrameSize/.exec(cause);
-  if (!frame) return undefined;
-  const size = Number(frame[1]);
-  const bytes = Buffer.alloc(4);
-  if (Number.isSafeInteger(size) && size <= 0xffffffff) bytes.writeUInt32BE(size);
-  const http = bytes.toString('latin1') === 'P/1.';
-  return `the server at this address does not speak AMQP: it answered ${http ? 'as an HTTP server does' : 'with bytes that are not an AMQP frame'} (is the port the management UI's, 15672, or a web server's? RabbitMQ takes AMQP on 5672, and on 5671 with TLS)`;
-}
 
 // Rascal hears of a lost connection a turn after amqplib does (its handler runs in a setImmediate). In between, a
 // channel asked of it is opened on the dead connection, where amqplib throws inside Rascal's queue, and a shutdown
@@ -143,45 +100,33 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
   }
 
   /**
-   * Connects through Rascal. Rejects with code `CONNECT` and the masked URLs when the broker cannot be reached:
-   * at once, or when `waitForBroker` is set, once `startTimeout` has passed.
+   * One try to connect through Rascal (lib/bus/connect.ts tries again, as the options say). Rejects with what makes
+   * trying again pointless, at once: `ACCESS` for a refused login, vhost or declare, `CONNECT` marked
+   * {@link isPermanent} for a certificate that fails verification; else with Rascal's error (the broker unreachable,
+   * no answer within `attemptTimeout` ms). `signal` abandons the try: a broker connected after it is closed.
    */
-  static async open(config: unknown, vhostName: string, loggableUrls: string[], timing: { startTimeout: number; waitForBroker: boolean }): Promise<BusConnection> {
-    const started = performance.now();
-    const backoff = new Backoff(100, 2000);
-    let delay = backoff.next();
+  static async open(config: unknown, vhostName: string, loggableUrls: string[], timing: { attemptTimeout: number; signal?: AbortSignal }): Promise<BusConnection> {
     let checkOnly = false; // set once the broker refused this user the exchange's declare: Rascal then checks it
-    for (let attempt = 1; ; attempt++) {
-      const remaining = timing.startTimeout - (performance.now() - started);
+    for (;;) {
       const creating = createBroker(checkOnly ? checkExchangesOnly(config, vhostName) : structuredClone(config));
       try {
-        const broker = await within(creating, remaining, () => new Error(`no answer within startTimeout (${timing.startTimeout} ms)`));
+        const broker = await within(creating, timing.attemptTimeout, () => new Error(`no answer within startTimeout (${timing.attemptTimeout} ms)`), timing.signal);
         const connection = new BusConnection(broker, findVhost(broker, vhostName));
         connection.checksExchange = checkOnly;
         return connection;
       } catch (error) {
-        // A broker created after the deadline must still be closed.
+        // A broker created after the deadline (or the cancel) must still be closed.
         creating.then((late) => late.shutdown()).catch(() => undefined);
+        if (timing.signal?.aborted) throw error;
         // A user who may not declare the exchange checks it exists instead; any other refusal fails at once (ACCESS).
         const refused = refusedAtConnect(error, checkOnly);
-        if (refused === 'check') {
+        if (refused === 'check' && !checkOnly) {
           checkOnly = true;
-          attempt--;
           continue;
         }
-        if (refused) throw refused;
-        const elapsed = performance.now() - started;
-        const reason = connectFailure(error, loggableUrls.length);
-        if (VHOST_REFUSED.test(describeError(error))) throw new EventBusLoggerError('ACCESS', `Cannot open the event bus at ${loggableUrls.join(', ')}: ${reason}`);
-        // A certificate that fails verification fails the same way on every try: say which, at once.
-        if (tlsFailure(reason)) throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')}: ${tlsFailure(reason)} (${reason.trim()})`);
-        debug('connect attempt %d failed: %s', attempt, reason);
-        if (!timing.waitForBroker || elapsed + delay >= timing.startTimeout) {
-          throw new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (${attempt} attempt${attempt > 1 ? 's' : ''} in ${Math.round(elapsed)} ms): ${reason}`);
-        }
+        if (refused && refused !== 'check') throw refused;
+        throw permanentConnectError(error, loggableUrls) ?? error;
       }
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = backoff.next();
     }
   }
 

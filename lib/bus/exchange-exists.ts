@@ -1,12 +1,11 @@
 // Whether the bus's exchange exists, asked on a connection of its own before anything declares it: the CLI's
-// notice that a --name makes a new, empty bus. Apart from the connection (lib/bus/connection.ts), whose words for
-// a failed connect it shares.
+// notice that a --name makes a new, empty bus. Apart from the connection (lib/bus/connection.ts); its words for a
+// failed connect are the connection's (lib/bus/connect-failures.ts).
 import createDebug from 'debug';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { createBroker } from '../rascal.js';
 import { within } from '../deadline.js';
-import { tlsFailure } from '../tls.js';
-import { RASCAL_CONNECT_FAILURE, VHOST_REFUSED, connectFailure } from './connection.js';
+import { RASCAL_CONNECT_FAILURE, connectFailure, permanentConnectError } from './connect-failures.js';
 
 const debug = createDebug('event-bus-logger:connection');
 
@@ -34,8 +33,8 @@ export async function exchangeExists(config: Record<string, unknown>, vhostName:
     if (RASCAL_CONNECT_FAILURE.test(reason) || reason.startsWith('no answer within')) {
       // A broker created after the deadline must still be closed.
       creating.then((late) => late.shutdown()).catch(() => undefined);
-      const tls = tlsFailure(reason);
-      throw new EventBusLoggerError(VHOST_REFUSED.test(reason) ? 'ACCESS' : 'CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (1 attempt in ${Math.round(performance.now() - started)} ms): ${tls ? `${tls} (${connectFailure(error, loggableUrls.length)})` : connectFailure(error, loggableUrls.length)}`);
+      // The words of the logger's own connect: a refused login, vhost or certificate says so.
+      throw permanentConnectError(error, loggableUrls) ?? new EventBusLoggerError('CONNECT', `Cannot connect to the event bus at ${loggableUrls.join(', ')} (1 attempt in ${Math.round(performance.now() - started)} ms): ${connectFailure(error, loggableUrls.length)}`);
     }
     debug('exchange check: %s', reason);
     return undefined;

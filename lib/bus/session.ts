@@ -6,7 +6,7 @@
 import createDebug from 'debug';
 import { accessError, describeError } from '../errors.js';
 import type { Report } from '../events.js';
-import type { AmqpChannel, AmqpConfirmChannel } from '../rascal.js';
+import { closeQuietly, type AmqpChannel, type AmqpConfirmChannel } from '../rascal.js';
 import type { Stats } from '../stats.js';
 import { Backoff } from './backoff.js';
 import type { Bus } from './connection.js';
@@ -43,26 +43,13 @@ export interface SessionParts {
   publisher: PublishTarget;
   stats: Stats;
   report: Report;
-  /** Called once the session is open again after an outage, after `'reconnected'`. */
+  /** Called once the session is open again after an outage, after `'reconnected'`; or first open in the background. */
   onReopened: () => void;
+  /** A reopen failed for a reason no further try will cure (ACCESS); called once per outage. */
+  onRefused?: (error: Error) => void;
 }
 
 type SessionState = 'idle' | 'opening' | 'open' | 'closing' | 'closed';
-
-const noop = (): void => undefined;
-
-// Closes channels we are done with, without reacting to their 'close' and whether or not they are still open.
-function closeQuietly(channels: SessionChannels, onLost: () => void): void {
-  for (const channel of [channels.consumer, channels.confirm]) {
-    channel.removeListener('close', onLost);
-    channel.on('error', noop);
-    try {
-      channel.close(noop);
-    } catch {
-      // Already closed with its connection.
-    }
-  }
-}
 
 export class BusSession {
   readonly #parts: SessionParts;
@@ -72,9 +59,15 @@ export class BusSession {
   #generation = 0;
   #channels: (SessionChannels & { onLost: () => void }) | undefined;
   #reopenTimer: NodeJS.Timeout | undefined;
-  #outage: { since: number; reason: string; attempts: number } | undefined;
-  // Since when the broker blocks publishing, while it does.
-  #blockedSince: number | undefined;
+  // The pause between a channel closing and acting on it (when the whole connection went, the bus says so first).
+  #lostTimer: NodeJS.Timeout | undefined;
+  #outage: { since: number; reason: string; attempts: number; refused?: boolean } | undefined;
+  // Once the channels were open, a later open is a reopen ('reconnected'); the first one is not.
+  #opened = false;
+  // open() in the background: a first open that fails for a passing reason (#lostAtOpen says which) is an outage.
+  #background = false;
+  #lostAtOpen: string | undefined;
+  #blockedSince: number | undefined; // since when the broker blocks publishing, while it does
 
   constructor(parts: SessionParts) {
     this.#parts = parts;
@@ -95,16 +88,38 @@ export class BusSession {
     return this.#state === 'open' && this.#channels !== undefined && this.#outage === undefined;
   }
 
-  /** Opens the channels and runs every setup step; from then on reopens them after every loss. */
-  async open(): Promise<void> {
+  /**
+   * Opens the channels and runs every setup step; from then on reopens them after every loss. Fail-fast
+   * (`background` false), rejects when this first open fails, and reports no outage. In the background, a bus not
+   * connected yet or lost during the set-up begins an outage ('disconnected'), retried as a reopen is ('ready', no
+   * 'reconnected'): resolves `'outage'`. A refusal by a connected broker rejects while `mayReject()`, else is
+   * reported through `onRefused` and retried.
+   */
+  async open(background = false, mayReject: () => boolean = () => true): Promise<'open' | 'outage'> {
     const { bus } = this.#parts;
     this.#state = 'opening';
+    this.#background = background;
     bus.on('down', ({ reason }) => this.#onDown(reason));
     bus.on('up', () => this.#reopen());
     bus.on('blocked', ({ reason }) => this.#onBlocked(reason));
     bus.on('unblocked', () => this.#onUnblocked());
-    await this.#openChannels(this.#generation);
+    if (background && !bus.isUp) return this.#startOutage(bus.lastError ?? 'no answer from the broker yet');
+    try {
+      await this.#openChannels(this.#generation);
+    } catch (error) {
+      // A connection lost fails the pending operation before the bus says 'down' (a few turns later): wait for it.
+      if (this.#lostAtOpen === undefined && !accessError(error)) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (this.#state !== 'opening') throw error; // closed meanwhile: the logger stops
+      const lost = this.#lostAtOpen ?? (bus.isUp ? undefined : (bus.lastError ?? 'connection closed'));
+      if (!background || (lost === undefined && mayReject())) {
+        throw lost !== undefined ? new Error(`the connection was lost while setting up this logger (${lost})`) : error;
+      }
+      const outage = this.#startOutage(lost ?? describeError(accessError(error) ?? error));
+      if (lost === undefined) this.#refused(error);
+      return outage;
+    }
     if (this.#state === 'opening') this.#state = 'open';
+    return 'open';
   }
 
   /** Stops reopening: the logger is stopping. The channels stay usable until {@link close}. */
@@ -112,6 +127,7 @@ export class BusSession {
     if (this.#state === 'closed') return;
     this.#state = 'closing';
     clearTimeout(this.#reopenTimer);
+    clearTimeout(this.#lostTimer);
   }
 
   /**
@@ -130,39 +146,81 @@ export class BusSession {
     const { bus, stats, publisher } = this.#parts;
     const consumer = await bus.channel();
     const confirm = await bus.confirmChannel().catch((error: unknown) => {
-      consumer.close(noop);
+      closeQuietly([consumer], () => undefined);
       throw error;
     });
     const channels = { consumer, confirm };
-    const isCurrent = (): boolean => generation === this.#generation && (this.#state === 'opening' || this.#state === 'open');
-    const onLost = (): void => this.#onChannelLost(generation);
-    const onError = (error: Error): void => {
-      stats.lastError = describeError(error);
-      debug('channel error: %s', stats.lastError);
+    // A channel lost during the set-up fails this try, and the failure schedules the next one (once: a second
+    // schedule from the channel's 'close' would step the backoff twice). Once open, a lost channel reopens them.
+    let lostInSetup: string | undefined;
+    let open = false;
+    const lost = (why?: string): void => {
+      if (open) this.#onChannelLost(generation, why);
+      else lostInSetup ??= why ?? `channel closed: ${stats.lastError ?? 'by the broker'}`;
     };
+    const onLost = (): void => lost();
+    const isCurrent = (): boolean => generation === this.#generation && (this.#state === 'opening' || this.#state === 'open') && lostInSetup === undefined;
+    const onError = (error: Error): void => void debug('channel error: %s', (stats.lastError = describeError(error)));
     for (const channel of [consumer, confirm]) channel.on('error', onError).on('close', onLost);
-    const context: SetupContext = { channels, isCurrent, lost: (why) => this.#onChannelLost(generation, why) };
+    const context: SetupContext = { channels, isCurrent, lost };
+    const stale = (): Error => new Error(lostInSetup !== undefined ? `a channel was lost during the set-up: ${lostInSetup}` : 'superseded');
     try {
       for (const step of this.#steps) {
-        if (!isCurrent()) throw new Error('superseded');
+        if (!isCurrent()) throw stale();
         await step(context);
       }
-      if (!isCurrent()) throw new Error('superseded');
+      if (!isCurrent()) throw stale();
+      open = true;
       this.#channels = { ...channels, onLost };
+      this.#opened = true;
       publisher.attach(confirm);
       this.#backoff.reset();
     } catch (error) {
-      closeQuietly(channels, onLost);
+      closeQuietly([consumer, confirm], onLost);
       throw error;
     }
   }
 
+  // An outage begins: reported once. Before the first open, a turn later: a listener added after `await create()` hears it.
+  #beginOutage(reason: string): void {
+    if (this.#outage) return;
+    const outage = (this.#outage = { since: performance.now(), reason, attempts: 0 });
+    this.#parts.stats.lastError = reason;
+    const report = (): void => this.#parts.report('disconnected', { reason, attempt: 0, downtime: 0 });
+    if (this.#opened) report();
+    else setImmediate(() => this.#outage === outage && report());
+  }
+
+  // The first open failed in the background: an outage from the start, tried again as a reopen is.
+  #startOutage(reason: string): 'outage' {
+    this.#state = 'open';
+    this.#beginOutage(reason);
+    if (this.#parts.bus.isUp) this.#scheduleReopen();
+    return 'outage';
+  }
+
+  // A failure no further try will cure, once per outage.
+  #refused(error: unknown): void {
+    const refused = accessError(error);
+    if (!refused || this.#outage?.refused) return;
+    if (this.#outage) this.#outage.refused = true;
+    this.#parts.onRefused?.(refused);
+  }
+
   #onDown(reason: string): void {
     if (this.#state !== 'open' && this.#state !== 'opening') return;
-    const { bus, publisher, stats, report } = this.#parts;
+    const { bus, publisher } = this.#parts;
+    if (this.#state === 'opening') {
+      this.#lostAtOpen ??= reason;
+      // Fail-fast: the first open fails and so does the start; there is no outage to report.
+      if (!this.#background) {
+        this.#generation++;
+        return;
+      }
+    }
     this.#generation++;
     // When only one channel failed, the other is still open: close it.
-    if (this.#channels) closeQuietly(this.#channels, this.#channels.onLost);
+    if (this.#channels) closeQuietly([this.#channels.consumer, this.#channels.confirm], this.#channels.onLost);
     this.#channels = undefined;
     publisher.detach();
     // A block belongs to the connection: when that is gone, the next one starts unblocked. When only a channel
@@ -172,11 +230,7 @@ export class BusSession {
       this.#blockedSince = undefined;
     }
     clearTimeout(this.#reopenTimer);
-    if (!this.#outage) {
-      this.#outage = { since: performance.now(), reason, attempts: 0 };
-      stats.lastError = reason;
-      report('disconnected', { reason, attempt: 0, downtime: 0 });
-    }
+    this.#beginOutage(reason);
   }
 
   #onBlocked(reason: string): void {
@@ -193,20 +247,21 @@ export class BusSession {
     const since = this.#blockedSince;
     this.#blockedSince = undefined;
     this.#parts.publisher.release();
-    if (since !== undefined && (this.#state === 'open' || this.#state === 'closing')) {
-      this.#parts.report('unblocked', { duration: Math.round(performance.now() - since) });
-    }
+    if (since === undefined || (this.#state !== 'open' && this.#state !== 'closing')) return;
+    this.#parts.report('unblocked', { duration: Math.round(performance.now() - since) });
   }
 
   // A channel closed. When the whole connection went, the bus reports it a moment later and 'up' reopens
   // everything; when the connection stayed up (a broker-side channel error, a deleted queue), reopen here.
   #onChannelLost(generation: number, why?: string): void {
     if (generation !== this.#generation || this.#state !== 'open') return;
-    setTimeout(() => {
+    clearTimeout(this.#lostTimer);
+    this.#lostTimer = setTimeout(() => {
       if (generation !== this.#generation || this.#state !== 'open' || !this.#parts.bus.isUp) return;
       this.#onDown(why ?? `channel closed: ${this.#parts.stats.lastError ?? 'by the broker'}`);
       this.#scheduleReopen();
     }, 50);
+    this.#lostTimer.unref();
   }
 
   #scheduleReopen(): void {
@@ -219,14 +274,16 @@ export class BusSession {
     if (this.#state !== 'open') return;
     const { bus, stats, report } = this.#parts;
     const generation = ++this.#generation;
+    const reopening = this.#opened;
     if (this.#outage) this.#outage.attempts++;
     this.#openChannels(generation).then(
       () => {
         const outage = this.#outage;
         this.#outage = undefined;
-        stats.reconnects++;
-        if (outage) {
-          report('reconnected', { reason: outage.reason, attempt: outage.attempts, downtime: Math.round(performance.now() - outage.since), url: bus.url });
+        // The first open, after an outage at start, is not a reconnect: 'ready' says it.
+        if (reopening) {
+          stats.reconnects++;
+          if (outage) report('reconnected', { reason: outage.reason, attempt: outage.attempts, downtime: Math.round(performance.now() - outage.since), url: bus.url });
         }
         this.#parts.onReopened();
       },
@@ -234,6 +291,7 @@ export class BusSession {
         if (generation !== this.#generation || this.#state !== 'open') return;
         stats.lastError = describeError(accessError(error) ?? error);
         debug('reopening channels failed: %s', stats.lastError);
+        this.#refused(error);
         if (bus.isUp) this.#scheduleReopen();
       },
     );

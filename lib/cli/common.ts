@@ -55,7 +55,8 @@ export interface Parsed {
 }
 
 export function loggerOptions(values: Parsed['values']): EventBusLoggerOptions<string> {
-  const options: EventBusLoggerOptions<string> = {};
+  // A command fails fast: an unreachable broker is exit 3, not a wait in the background.
+  const options: EventBusLoggerOptions<string> = { failFast: true };
   if (values.url !== undefined && values['url-file'] !== undefined) throw usage('--url and --url-file both name the broker; give one of them');
   if (values.url !== undefined) {
     options.url = values.url;

@@ -10,7 +10,8 @@ import { expect } from 'chai';
 import pino from 'pino';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
 import { defaultLevelMap, levelMapper } from '../../lib/bridges/pino.js';
-import { AMQP_URL, configWithLevel, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, configWithLevel, deleteExchange, quiet, rawConnection, uniqueName, until } from '../helpers.js';
+import { TcpProxy } from '../tcp-proxy.js';
 import { CliProcess, ROOT } from '../cli/run-cli.js';
 
 // Under tsx the transport runs from its TypeScript source through this shim, which registers tsx in pino's
@@ -21,7 +22,7 @@ const APP = fileURLToPath(new URL('./fixtures/pino-app.ts', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../examples/pino-transport.ts', import.meta.url));
 const EXAMPLE_TARGET = fileURLToPath(new URL('./fixtures/pino-example-target.mjs', import.meta.url));
 
-// The password of the unreachable broker's URL: no message may show it.
+// The password of the URL the broker refuses: no message may show it.
 const PASSWORD = 'pino-secret';
 
 /** Start-up failures of the transport, each with (a pattern of) the reason the user must see. */
@@ -32,9 +33,10 @@ const STARTUP_FAILURES: Array<{ what: string; options: () => Record<string, unkn
     message: /The pino level "40" maps to "warning", which is not a configured level \(info, critical\)/,
   },
   {
-    what: 'a broker that cannot be reached',
-    options: () => ({ url: `amqp://guest:${PASSWORD}@127.0.0.1:1` }),
-    message: /Cannot connect to the event bus at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1 .*ECONNREFUSED/,
+    // A broker that cannot be reached is an outage, not a start-up failure (see 'a broker that comes up later').
+    what: 'a broker that refuses the login',
+    options: () => ({ url: `amqp://guest:${PASSWORD}@127.0.0.1:5672` }),
+    message: /Cannot open the event bus at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:5672: the broker refused the login/,
   },
   {
     what: 'a missing config file',
@@ -174,6 +176,29 @@ describe('event-bus-logger/pino (pino transport)', function () {
       expect(received.map((event) => event.data.n)).to.deep.equal(Array.from({ length: count }, (_, n) => n));
     });
   }
+
+  it('delivers the records logged while the broker could not be reached yet, once it is up (a broker that comes up later)', async () => {
+    await listen();
+    const proxy = await TcpProxy.start();
+    try {
+      proxy.down();
+      const stream = transport({ url: proxy.url() });
+      const errors: Error[] = [];
+      stream.on('error', (error: Error) => void errors.push(error));
+      const log = pino(stream);
+      for (let n = 1; n <= 3; n++) log.info({ n }, 'before the broker');
+      await quiet(1500);
+      expect(received, 'nothing while the broker is unreachable').to.deep.equal([]);
+      proxy.up();
+      log.info({ n: 4 }, 'after it came');
+      await until(() => received.length >= 4, 'the four records', 30_000);
+      expect(received.map((event) => event.data.n)).to.deep.equal([1, 2, 3, 4]);
+      await close(stream);
+      expect(errors).to.deep.equal([]);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   // Start-up failures: the transport's stream emits 'error' with the reason (also on standard error), reads and
   // drops the records, and ends normally, so that end() and the exit flush do not hang on a worker that never reads.

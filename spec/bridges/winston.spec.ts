@@ -6,7 +6,7 @@ import sinon from 'sinon';
 import winston from 'winston';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
 import { EventBusTransport, defaultWinstonLevelMap, winstonLevelMapper } from '../../lib/bridges/winston.js';
-import { AMQP_URL, configWithLevel, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, configWithLevel, deleteExchange, quiet, rawConnection, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 
 // triple-beam's symbol for the record's level, which winston sets on every record it hands a transport.
@@ -156,9 +156,33 @@ describe('event-bus-logger/winston (winston transport)', function () {
     expect(stderr.args.map(([text]) => String(text)).join('')).to.match(/event-bus-logger\/winston: a log record was not published: .*data\.roles is a Set/);
   });
 
+  it('delivers the records logged while the broker could not be reached yet, once it is up (a broker that comes up later)', async () => {
+    await listen();
+    const proxy = await TcpProxy.start();
+    try {
+      proxy.down();
+      const { log, transport } = logger({ url: proxy.url() });
+      const warnings: unknown[] = [];
+      log.on('warn', (error: unknown) => warnings.push(error));
+      for (let n = 1; n <= 3; n++) log.info('before the broker', { n });
+      await transport.ready;
+      await quiet(1500);
+      expect(received, 'nothing while the broker is unreachable').to.deep.equal([]);
+      proxy.up();
+      log.info('after it came', { n: 4 });
+      await until(() => received.length >= 4, 'the four records', 30_000);
+      expect(received.map((event) => event.data.n)).to.deep.equal([1, 2, 3, 4]);
+      await end(log);
+      expect(warnings).to.deep.equal([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a transport that cannot start reports why (ready rejects, warn, standard error), drops the records and still ends', async () => {
     const stderr = sinon.spy(process.stderr, 'write');
-    const { log, transport } = logger({ url: 'amqp://guest:winston-secret@127.0.0.1:1' });
+    // A broker that refuses the login (one that cannot be reached is an outage: see 'a broker that comes up later').
+    const { log, transport } = logger({ url: 'amqp://guest:winston-secret@127.0.0.1:5672' });
     const warnings: unknown[] = [];
     log.on('warn', (error: unknown) => warnings.push(error));
     log.info('lost');
@@ -167,9 +191,9 @@ describe('event-bus-logger/winston (winston transport)', function () {
       () => undefined,
       (reason: unknown) => reason as Error,
     );
-    expect(error?.message).to.match(/Cannot connect to the event bus at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1/);
+    expect(error?.message).to.match(/Cannot open the event bus at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:5672: the broker refused the login/);
     await end(log);
-    expect(warnings.map(String).join('\n')).to.match(/event-bus-logger\/winston did not start: Cannot connect/);
+    expect(warnings.map(String).join('\n')).to.match(/event-bus-logger\/winston did not start: Cannot open the event bus/);
     const written = stderr.args.map(([text]) => String(text)).join('');
     expect(written).to.match(/the transport did not start, its log records are dropped/);
     expect(written).to.match(/2 log record\(s\) dropped/);

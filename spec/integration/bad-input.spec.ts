@@ -8,16 +8,26 @@ import { AMQP_URL, deleteExchange, next, queueInfo, quiet, rabbitmqctl, rawConne
 
 const execFileAsync = promisify(execFile);
 
-async function startInChild(url: string): Promise<{ message: string; code: string; elapsed: number }> {
+// start() in a child process, fail-fast unless `mode` is 'background' (see the fixture).
+async function startInChild(url: string, mode?: 'background'): Promise<{ message: string; code: string; elapsed: number; started?: boolean; connected?: boolean; lastError?: string; disconnected?: string }> {
   const started = Date.now();
   // The child must exit on its own: a handle left open would hang it until the 30 s kill.
-  const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'spec/fixtures/start-bad-broker.ts', url], { timeout: 30_000 });
+  const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'spec/fixtures/start-bad-broker.ts', url, ...(mode ? [mode] : [])], { timeout: 30_000 });
   return { ...JSON.parse(stdout.trim().split('\n').pop() as string), elapsed: Date.now() - started };
 }
 
 describe('bad input', () => {
   describe('an unreachable broker', () => {
-    it('rejects start() when nothing listens on the port, names the URL with the password masked, and leaves no handle open', async () => {
+    it('by default, start() resolves and says why it is not connected; stop() ends the tries and leaves no handle open', async () => {
+      const result = await startInChild('amqp://guest:s3cret-pw@127.0.0.1:1', 'background');
+      expect(result).to.include({ started: true, connected: false });
+      for (const reason of [result.lastError, result.disconnected]) {
+        expect(reason).to.match(/^Cannot connect to the event bus at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1: connect ECONNREFUSED\b/);
+      }
+      expect(JSON.stringify(result)).not.to.contain('s3cret-pw');
+    });
+
+    it('fail-fast: rejects start() when nothing listens on the port, names the URL with the password masked, and leaves no handle open', async () => {
       const result = await startInChild('amqp://guest:s3cret-pw@127.0.0.1:1');
       expect(result.code).to.equal('CONNECT');
       expect(result.message).to.contain('amqp://guest:***@127.0.0.1:1');
@@ -32,33 +42,33 @@ describe('bad input', () => {
     });
 
     it('with several URLs, says which one failed how', async () => {
-      const logger = new EventBusLogger({ url: ['amqp://guest:s3cret-pw@127.0.0.1:1', 'amqp://guest:s3cret-pw@127.0.0.1:2'] });
+      const logger = new EventBusLogger({ url: ['amqp://guest:s3cret-pw@127.0.0.1:1', 'amqp://guest:s3cret-pw@127.0.0.1:2'], failFast: true });
       const error = await rejection<EventBusLoggerError>(logger.start());
       expect(error.code).to.equal('CONNECT');
       expect(error.message).to.match(/\): amqp:\/\/guest:\*\*\*@127\.0\.0\.1:[12]: connect ECONNREFUSED/);
       expect(error.message).not.to.contain('s3cret-pw');
     });
 
-    it('rejects start() on a vhost that does not exist, naming it, without the password', async () => {
+    it('rejects start() on a vhost that does not exist, naming it, without the password, also by default', async () => {
       const vhost = `no-such-vhost-${randomUUID()}`;
       // The right password (the broker checks it before the vhost), which must not show either.
-      const result = await startInChild(`amqp://guest:guest@127.0.0.1:5672/${vhost}`);
+      const result = await startInChild(`amqp://guest:guest@127.0.0.1:5672/${vhost}`, 'background');
       expect(result.code).to.equal('ACCESS');
       expect(result.message).to.contain(`the vhost "${vhost}" does not exist, or user "guest" has no permission on it`);
       expect(result.message).not.to.match(/ConnectionOpenOk|guest:guest/);
       expect(result.message.split(vhost)).to.have.lengthOf(3); // in the URL, once, and in the reason
     });
 
-    it('rejects start() on wrong credentials without showing them', async () => {
-      const result = await startInChild('amqp://guest:wrong-s3cret@127.0.0.1:5672');
-      expect(result.code).to.equal('CONNECT');
-      expect(result.message).to.match(/ACCESS.REFUSED/);
+    it('rejects start() on wrong credentials with ACCESS, at once, also by default, without showing them', async () => {
+      const result = await startInChild('amqp://guest:wrong-s3cret@127.0.0.1:5672', 'background');
+      expect(result.code).to.equal('ACCESS');
+      expect(result.message).to.match(/the broker refused the login .*ACCESS.REFUSED/);
       expect(result.message).to.contain('guest:***@127.0.0.1:5672');
       expect(result.message).not.to.contain('wrong-s3cret');
     });
 
     it('gives up within startTimeout when waiting for a broker that never comes', async () => {
-      const logger = new EventBusLogger({ url: 'amqp://u:hidden@127.0.0.1:1', waitForBroker: true, startTimeout: 1500 });
+      const logger = new EventBusLogger({ url: 'amqp://u:hidden@127.0.0.1:1', failFast: true, waitForBroker: true, startTimeout: 1500 });
       const error = await logger.start().then(() => undefined, (e: unknown) => e as EventBusLoggerError);
       expect(error).to.be.instanceOf(EventBusLoggerError);
       expect(error?.code).to.equal('CONNECT');

@@ -77,9 +77,9 @@ describe('recovery', function () {
     expect(publisher.stats()).to.include({ reconnects: 1, republished: 1 });
   });
 
-  it('waits for a broker that is not up yet when asked to', async () => {
+  it('fail-fast with waitForBroker: start() waits for a broker that is not up yet', async () => {
     proxy.down();
-    const waiting = new EventBusLogger({ url: proxy.url(), name, waitForBroker: true, startTimeout: 20_000 });
+    const waiting = new EventBusLogger({ url: proxy.url(), name, failFast: true, waitForBroker: true, startTimeout: 20_000 });
     loggers.push(waiting);
     const starting = waiting.start();
     // Refused twice: it tried, and is retrying rather than giving up.

@@ -97,10 +97,10 @@ describe('stop() over a frozen link', function () {
     }
   });
 
-  it('start() rejects with CONNECT within startTimeout when the link freezes during set-up, and drops the connection', async () => {
+  it('fail-fast: start() rejects with CONNECT within startTimeout when the link freezes during set-up, and drops the connection', async () => {
     // queue.declare: the logger's own queue, its first set-up step after Rascal connected and declared the exchange.
     proxy.freezeOnMethod(50, 10);
-    const starting = EventBusLogger.create({ url: proxy.url(), name, config: await configWithHeartbeat(0), startTimeout: 2000, stopTimeout: 1000 });
+    const starting = EventBusLogger.create({ url: proxy.url(), name, config: await configWithHeartbeat(0), startTimeout: 2000, stopTimeout: 1000, failFast: true });
     const error = await rejection(starting);
     expect(error.code).to.equal('CONNECT');
     expect(error.message).to.match(/^Connected to the event bus at amqp:\/\/guest:\*+@127\.0\.0\.1:\d+.*, but setting up this logger \(channels, exchange, queue\) did not finish within startTimeout \(2000 ms\)/);

@@ -51,7 +51,7 @@ describe('credentials', function () {
     const vhost = await scratch.vhost();
     const paths: Array<[string, string, string]> = [
       ['bad host', `amqp://${app.name}:${app.password}@127.0.0.1:1`, 'CONNECT'],
-      ['refused login', `amqp://${app.name}:${app.password}x@127.0.0.1:5672`, 'CONNECT'],
+      ['refused login', `amqp://${app.name}:${app.password}x@127.0.0.1:5672`, 'ACCESS'],
       ['vhost refused', app.url(vhost), 'ACCESS'],
       ['access refused', denied.url(), 'ACCESS'],
     ];

@@ -172,11 +172,15 @@ describe('least privilege', function () {
       expect(error.message).not.to.match(/attempts in/);
     });
 
-    it('a wrong password stays CONNECT', async () => {
+    it('a wrong password rejects start() with ACCESS at once, in the background mode (the default) and fail-fast', async () => {
       const app = await scratch.user('spec_badpw');
       await app.permit({ configure: '.*', write: '.*', read: '.*' });
-      const error = await rejection<EventBusLoggerError>(EventBusLogger.create({ url: app.url().replace(app.password, 'not-the-password'), name: bus }));
-      expect(error.code).to.equal('CONNECT');
+      for (const failFast of [false, true]) {
+        const error = await rejection<EventBusLoggerError>(EventBusLogger.create({ url: app.url().replace(app.password, 'not-the-password'), name: bus, failFast }));
+        expect(error.code, `failFast: ${failFast}`).to.equal('ACCESS');
+        expect(error.message).to.contain('the broker refused the login');
+        expect(error.message).not.to.match(/attempts in/);
+      }
     });
   });
 

@@ -183,6 +183,44 @@ describe('BusSession', () => {
     expect(session.isUp).to.equal(true);
   });
 
+  // C11: a reopen whose set-up fails with a broker error that also closes the channel (a 404 or 406) is one
+  // failure: one step of the backoff, not two.
+  it('steps the backoff once per failed reopen when the failure also closes the channel', async () => {
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { bus, session, onReopened } = opened();
+    let failures = 0;
+    const tries: number[] = [];
+    session.addSetup(async ({ channels }) => {
+      if (failures === 0) return;
+      tries.push(clock.now);
+      if (tries.length > failures) return;
+      // As amqplib does on a 406: the operation fails, and the broker closes the channel.
+      (channels.consumer as StubChannel).emit('close');
+      throw new Error(`PRECONDITION_FAILED #${tries.length}`);
+    });
+    await session.open();
+    failures = 3;
+    bus.channels[0]!.emit('close');
+    for (let timer = 0; timer < 30 && !onReopened.called; timer++) {
+      await clock.nextAsync();
+      await turns();
+    }
+    expect(tries, 'three failures, then the fourth try works').to.have.length(4);
+    const delays = tries.slice(1).map((at, i) => at - tries[i]!);
+    // The backoff starts at 100 ms and doubles: one step per failure.
+    expect(delays).to.deep.equal([200, 400, 800]);
+  });
+
+  it("leaves no timer behind when closed just after a channel was lost (the channel-lost pause is cleared)", async () => {
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { bus, session } = opened();
+    await session.open();
+    bus.channels[0]!.emit('close');
+    expect(clock.countTimers(), 'the pause before acting on the lost channel').to.equal(1);
+    await session.close();
+    expect(clock.countTimers()).to.equal(0);
+  });
+
   describe('blocked and unblocked', () => {
     it("holds the publisher and reports 'blocked'; releases it and reports 'unblocked'", async () => {
       const { bus, session, publisher, stats, reported } = opened();
