@@ -102,7 +102,9 @@ describe('the package carries what its README, docs, --help and messages name', 
   });
 
   it('--help names only files the package carries, and names the history config', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli.ts'), '--help'], { cwd: ROOT });
+    // The build npm test makes for the CLI specs (spec/run-suites.mjs), else the source under tsx.
+    const cli = process.env.EBL_SPEC_CLI ? [process.env.EBL_SPEC_CLI] : ['--import', 'tsx', join(ROOT, 'lib', 'cli.ts')];
+    const { stdout } = await run(process.execPath, [...cli, '--help'], { cwd: ROOT });
     const named = [...stdout.matchAll(NAMED_FILE)].map(([path]) => path);
     expect(named).to.include('config/rascal-with-history.json');
     expect(named.filter((path) => !packed.has(path))).to.deep.equal([]);
