@@ -7,6 +7,7 @@ export type EventBusLoggerErrorCode =
   | 'CONNECT'
   | 'PUBLISH_TIMEOUT'
   | 'BUFFER_FULL'
+  | 'BUFFER_TIMEOUT'
   | 'STOPPED'
   | 'NACKED'
   | 'UNROUTABLE'

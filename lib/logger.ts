@@ -272,7 +272,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const exchange = bus.exchangeName(topology.exchange);
     const report = this.#report;
     const stats = this.#stats;
-    const publisher = new Publisher({ exchange, publishTimeout: settings.publishTimeout, bufferMaxEvents: settings.bufferMaxEvents, bufferMaxBytes: settings.bufferMaxBytes });
+    const publisher = new Publisher({ exchange, publishTimeout: settings.publishTimeout, bufferMaxEvents: settings.bufferMaxEvents, bufferMaxBytes: settings.bufferMaxBytes, bufferMaxWait: settings.bufferMaxWait });
     const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready(), onRefused: (error) => this.#refused(error) });
     session.addSetup(({ channels }) => ensureExchange(channels.consumer, exchange, topology.exchangeOptions, topology.vhost, bus.checksExchange !== true));
     const handle = (level: string, data: EventData, meta: EventMeta<string>): void | Promise<unknown> => this.#receive(level as L, data, meta as EventMeta<L>);
@@ -334,7 +334,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * confirmed it; rejects with a TypeError for an unknown level, another form of arguments, or data that is not a
    * plain object (or holds a Map, a Set, a cycle or a BigInt; an Error in it is sent as its name, message, stack,
    * cause and own fields), a RangeError for data over `maxMessageBytes`, or an `EventBusLoggerError`
-   * (`PUBLISH_TIMEOUT`, `BUFFER_FULL`, `STOPPED`, `NACKED`, `UNROUTABLE`, `NOT_STARTED`). The promise never
+   * (`PUBLISH_TIMEOUT`, `BUFFER_FULL`, `BUFFER_TIMEOUT`, `STOPPED`, `NACKED`, `UNROUTABLE`, `NOT_STARTED`). The promise never
    * becomes an unhandled rejection if nobody awaits it.
    */
   publish(level: L, ...args: LogArguments): Promise<void>;

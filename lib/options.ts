@@ -58,8 +58,10 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
    */
   appId?: string;
   /**
-   * Milliseconds within which every `publish()` promise settles: a publish not confirmed by the broker by then
-   * rejects with code `PUBLISH_TIMEOUT`.
+   * Milliseconds the broker has to confirm an event, counted from when it was first written to the broker (not from
+   * the call: an event that waited in the buffer behind a burst or an outage has its full time). Not confirmed by
+   * then: the publish rejects with code `PUBLISH_TIMEOUT` (it may or may not have reached the bus). Every publish
+   * settles within `bufferMaxWait` plus `publishTimeout`.
    * @default 10000
    */
   publishTimeout?: number;
@@ -111,16 +113,28 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
    */
   mandatory?: boolean;
   /**
-   * At most this many events wait, unsent, while the broker is unreachable; beyond it `publish()` rejects
-   * with code `BUFFER_FULL`.
-   * @default 10000
+   * At most this many events wait, unsent, in the buffer: while the broker is unreachable or blocks publishing, and
+   * behind a burst (at most 2,048 events are sent and awaiting their confirm at once; the rest wait their turn).
+   * Beyond it `publish()` rejects at once with code `BUFFER_FULL`. A backstop: `bufferMaxBytes` is the bound meant
+   * to bite first.
+   * @default 1000000
    */
   bufferMaxEvents?: number;
   /**
-   * At most this many bytes of event bodies wait, unsent, while the broker is unreachable.
-   * @default 16777216 (16 MiB)
+   * At most this many bytes wait, unsent, in the buffer (the same waits as `bufferMaxEvents`). Each event counts
+   * as its body plus 640 bytes for what the buffer keeps beside it, so this bounds the buffer's memory: the
+   * default holds about 170,000 events of 100 bytes of data.
+   * @default 134217728 (128 MiB)
    */
   bufferMaxBytes?: number;
+  /**
+   * Milliseconds an event may wait in the buffer before it is sent (during an outage, a block, or behind a burst).
+   * Still unsent by then: the publish rejects with code `BUFFER_TIMEOUT`; it never reached the bus, so publishing
+   * it again makes no duplicate. Once sent, `publishTimeout` applies. The default (Kafka's producer allows the same
+   * 120 s) outlasts the time a full buffer takes to drain on a healthy broker, so a burst is not failed by it.
+   * @default 120000
+   */
+  bufferMaxWait?: number;
   /**
    * Keep this logger's queue through a short disconnect, so it receives what was published meanwhile: the queue
    * gets a client-chosen name and the broker deletes it only after `grace` ms without a consumer.
@@ -160,8 +174,9 @@ export const DEFAULTS = {
   prefetch: 100,
   maxMessageBytes: 1_048_576,
   mandatory: false,
-  bufferMaxEvents: 10_000,
-  bufferMaxBytes: 16_777_216,
+  bufferMaxEvents: 1_000_000,
+  bufferMaxBytes: 134_217_728,
+  bufferMaxWait: 120_000,
   resumableGrace: 60_000,
   url: DEFAULT_URL,
 } as const;
@@ -178,6 +193,7 @@ export interface ResolvedOptions {
   mandatory: boolean;
   bufferMaxEvents: number;
   bufferMaxBytes: number;
+  bufferMaxWait: number;
   appId: string;
   resumable: { grace: number; queueName: string | undefined } | undefined;
   /** A catch-up listener's start, parsed. */
@@ -203,7 +219,7 @@ function bool(options: Record<string, unknown>, key: string, fallback: boolean):
 
 const KNOWN_OPTIONS = new Set([
   'url', 'urlOrder', 'name', 'levels', 'listen', 'config', 'appId', 'publishTimeout', 'startTimeout', 'failFast', 'waitForBroker', 'stopTimeout', 'prefetch',
-  'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'resumable', 'history',
+  'maxMessageBytes', 'mandatory', 'bufferMaxEvents', 'bufferMaxBytes', 'bufferMaxWait', 'resumable', 'history',
   'tls',
 ]);
 
@@ -253,6 +269,7 @@ export function resolveOptions(options: EventBusLoggerOptions<string>): Resolved
     mandatory: bool(raw, 'mandatory', DEFAULTS.mandatory),
     bufferMaxEvents: positiveInteger(raw, 'bufferMaxEvents', DEFAULTS.bufferMaxEvents, 0),
     bufferMaxBytes: positiveInteger(raw, 'bufferMaxBytes', DEFAULTS.bufferMaxBytes, 0),
+    bufferMaxWait: positiveInteger(raw, 'bufferMaxWait', DEFAULTS.bufferMaxWait),
     appId,
     resumable,
     history,

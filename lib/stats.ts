@@ -12,11 +12,11 @@ export interface EventBusLoggerStats {
   published: number;
   /** Publishes the broker confirmed. */
   confirmed: number;
-  /** Publishes that rejected (timeout, buffer full, nacked, unroutable, stopped). */
+  /** Publishes that rejected (timeout, buffer full or waited too long, nacked, unroutable, stopped). */
   rejected: number;
-  /** Events waiting in the outage buffer now: for a connection, or while the broker blocks publishing. */
+  /** Events waiting in the buffer to be sent now: for a connection, for a block to end, or their turn in a burst. */
   buffered: number;
-  /** Publishes rejected because the outage buffer was full. */
+  /** Publishes rejected because the buffer was full. */
   dropped: number;
   /** Events sent again after a connection loss hid their confirm. */
   republished: number;

@@ -7,7 +7,7 @@ import { parseSince } from '../since.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { HOW_TO_TURN_HISTORY_ON } from '../topology.js';
 import type { EventBusLogger } from '../logger.js';
-import { planBus, type BusPlan, type EventBusLoggerOptions } from '../options.js';
+import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions } from '../options.js';
 
 export const PROGRAM = 'event-bus-logger';
 export const DEFAULT_APP_ID = 'event-bus-logger';
@@ -73,6 +73,9 @@ export function loggerOptions(values: Parsed['values']): EventBusLoggerOptions<s
   if (values.name !== undefined) options.name = values.name;
   if (values.config !== undefined) options.config = values.config;
   if (values['publish-timeout'] !== undefined) options.publishTimeout = milliseconds('--publish-timeout', values['publish-timeout']);
+  // A command waits for a broker that blocks publishers no longer than for a confirm (the library's 120 s buffer
+  // wait is for services that keep running).
+  options.bufferMaxWait = options.publishTimeout ?? DEFAULTS.publishTimeout;
   if (values['start-timeout'] !== undefined) options.startTimeout = milliseconds('--start-timeout', values['start-timeout']);
   // --levels: tail and web (onlyFor refuses it for publish).
   if (values.levels !== undefined) {

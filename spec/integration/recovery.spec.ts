@@ -155,14 +155,14 @@ describe('recovery', function () {
     expect(received).to.equal(500);
   });
 
-  it('rejects buffered publishes when the outage outlasts publishTimeout, saying they were not sent', async () => {
-    const publisher = await logger({ url: proxy.url(), publishTimeout: 300 });
+  it('rejects buffered publishes when the outage outlasts bufferMaxWait, saying they were never sent', async () => {
+    const publisher = await logger({ url: proxy.url(), bufferMaxWait: 300 });
     const disconnected = next(publisher, 'disconnected');
     proxy.down();
     await disconnected;
     const error = await rejection(publisher.info({ late: true }));
-    expect(error.code).to.equal('PUBLISH_TIMEOUT');
-    expect(error.message).to.equal('Event not sent: the broker stayed unreachable for publishTimeout (300 ms)');
+    expect(error.code).to.equal('BUFFER_TIMEOUT');
+    expect(error.message).to.equal('Event not sent: it waited bufferMaxWait (300 ms) in the buffer while the broker was unreachable; it never reached the bus');
     expect(publisher.stats()).to.include({ buffered: 0 });
   });
 

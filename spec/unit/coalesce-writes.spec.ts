@@ -105,7 +105,7 @@ describe('coalescing writes', () => {
       connection: { muxer },
       publish: (_exchange: string, level: string) => frames.write(Buffer.from(level)),
     }) as unknown as AmqpConfirmChannel;
-    const publisher = new Publisher({ exchange: 'bus', publishTimeout: 1000, bufferMaxEvents: 10, bufferMaxBytes: 1 << 20 });
+    const publisher = new Publisher({ exchange: 'bus', publishTimeout: 1000, bufferMaxEvents: 10, bufferMaxBytes: 1 << 20, bufferMaxWait: 60_000 });
     publisher.attach(channel);
     // Queued before the frame, as amqplib's own round would be.
     const atImmediate = writtenAtImmediate(writes);

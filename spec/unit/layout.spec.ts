@@ -10,7 +10,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAX_LINES = 300;
 /** The files of lib/ allowed over MAX_LINES, each with the reason. Shrink a file under the limit: take it off. */
 const LONG_FILES: Record<string, string> = {
-  'lib/publisher.ts': 'the outage buffer, the nack retries and the timeout sweep share one set of entries, each settled exactly once',
+  'lib/publisher.ts': 'the buffer, the window of unconfirmed events, the nack retries and the timeout sweep share one set of entries, each settled exactly once',
   'lib/logger.ts': 'the facade: most of it is the public API and its documentation; the work is in the rooms it wires',
   'lib/topology.ts': 'each section of the config (bus, exchange, levels, history, URLs, TLS) validated with an error naming its key; to split into named steps (review 2026-12-02, §1.3)',
 };

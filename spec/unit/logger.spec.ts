@@ -260,12 +260,12 @@ describe('EventBusLogger (stubbed broker)', () => {
       expect(events).to.deep.equal(['blocked: low on memory', 'unblocked after number ms']);
     });
 
-    it('times out held publishes with a message that names the block', async () => {
-      const { logger, bus } = await started({ publishTimeout: 30 });
+    it('times out held publishes after bufferMaxWait with a message that names the block', async () => {
+      const { logger, bus } = await started({ bufferMaxWait: 30 });
       bus.block('low on disk');
       const error = await rejection(logger.info({}));
-      expect(error.code).to.equal('PUBLISH_TIMEOUT');
-      expect(error.message).to.equal('Event not sent: the broker kept blocking publishers (low on disk) for publishTimeout (30 ms)');
+      expect(error.code).to.equal('BUFFER_TIMEOUT');
+      expect(error.message).to.equal('Event not sent: it waited bufferMaxWait (30 ms) in the buffer while the broker kept blocking publishers (low on disk); it never reached the bus');
       expect(bus.confirm.publish.callCount).to.equal(0);
     });
 

@@ -47,7 +47,7 @@ describe('A nacked event retried after later ones (C1)', () => {
         return true;
       },
     }) as unknown as AmqpConfirmChannel;
-    const publisher = new Publisher({ exchange: 'bus', publishTimeout: 5000, bufferMaxEvents: 100, bufferMaxBytes: 1 << 20 });
+    const publisher = new Publisher({ exchange: 'bus', publishTimeout: 5000, bufferMaxEvents: 100, bufferMaxBytes: 1 << 20, bufferMaxWait: 60_000 });
     publisher.attach(channel);
     const id = newPublisherId();
     await Promise.all([1, 2, 3].map((n) => publisher.publish('info', Buffer.from(JSON.stringify({ n })), publishProperties('app', id, 0, n, false))));

@@ -31,7 +31,7 @@ function properties(seq: number): PublishProperties {
 }
 
 function publisher(publishTimeout: number): Publisher {
-  return new Publisher({ exchange: 'bus', publishTimeout, bufferMaxEvents: 100, bufferMaxBytes: 1 << 20 });
+  return new Publisher({ exchange: 'bus', publishTimeout, bufferMaxEvents: 100, bufferMaxBytes: 1 << 20, bufferMaxWait: 60_000 });
 }
 
 describe('Publisher: nacks', () => {
@@ -126,7 +126,7 @@ describe('Publisher: rejections nobody awaits', () => {
       setTimeout(() => void promise.catch((error: Error & { code?: string }) => settled.push(error.code ?? error.message)), 100);
     };
     const unhandled = await unhandledDuring(async () => {
-      const full = new Publisher({ exchange: 'bus', publishTimeout: 5000, bufferMaxEvents: 0, bufferMaxBytes: 1 << 20 });
+      const full = new Publisher({ exchange: 'bus', publishTimeout: 5000, bufferMaxEvents: 0, bufferMaxBytes: 1 << 20, bufferMaxWait: 60_000 });
       void full.publish('info', Buffer.from('{}'), properties(1)); // no channel, no room: BUFFER_FULL at once
       note(full.publish('info', Buffer.from('{}'), properties(2)));
       const silent = publisher(50);
