@@ -2,7 +2,7 @@
 // found, as sentences naming the call or listener and the events concerned.
 import { BOUNDS, type Actor, type Call, type Chain, type Dispatch, type Publish, type World } from './world.js';
 
-const PUBLISH_OUTCOMES = new Set(['ok', 'PUBLISH_TIMEOUT', 'NACKED', 'BUFFER_FULL', 'STOPPED']);
+const PUBLISH_OUTCOMES = new Set(['ok', 'PUBLISH_TIMEOUT', 'NACKED', 'BUFFER_FULL', 'BUFFER_TIMEOUT', 'STOPPED']);
 const START_OUTCOMES = new Set(['ok', 'CONNECT', 'STOPPED']);
 const READ_OUTCOMES = new Set(['ok', 'CONNECT', 'STOPPED']);
 

@@ -3,7 +3,7 @@
 // four catch-up chains); every step prints itself, so a failing schedule reads as a list of steps.
 import fc from 'fast-check';
 import { Method } from './frames.js';
-import { BOUNDS, LEVELS, sleep, type Actor, type Level, type World } from './world.js';
+import { BOUNDS, LEVELS, PUBLISH_BOUND, sleep, type Actor, type Level, type World } from './world.js';
 
 export interface Model { stopped: Set<string>; chains: number; others: number }
 type Step = fc.AsyncCommand<Model, World>;
@@ -37,7 +37,7 @@ const publish = fc.record({
   step(`publish(pub${p}, ${level} x${count}${awaited ? ', awaited' : ''}${nacked ? `, its ${nacked}. nacked` : ''})`, (m) => !m.stopped.has(`pub${p}`), async (_m, w) => {
     if (nacked && nacked <= count) w.publishers[p]!.proxy.unrouteNext(1, nacked - 1);
     const settled = w.publish(p, level, count);
-    if (awaited) await atMost(Promise.all(settled), BOUNDS.publishTimeout + BOUNDS.slack);
+    if (awaited) await atMost(Promise.all(settled), PUBLISH_BOUND + BOUNDS.slack);
   }));
 
 const wait = fc.integer({ min: 0, max: 1500 }).map((ms) => step(`wait(${ms} ms)`, () => true, () => sleep(ms)));

@@ -12,7 +12,9 @@ export const LEVELS = ['info', 'critical'] as const;
 export type Level = (typeof LEVELS)[number];
 
 /** The checker's own settings for every logger: short, so a schedule runs in seconds. */
-export const BOUNDS = { publishTimeout: 4000, startTimeout: 6000, stopTimeout: 1000, resumeTimeout: 1000, slack: 3000 };
+export const BOUNDS = { publishTimeout: 4000, bufferMaxWait: 2000, startTimeout: 6000, stopTimeout: 1000, resumeTimeout: 1000, slack: 3000 };
+/** A publish settles within its wait in the buffer plus its publishTimeout from when it was sent. */
+export const PUBLISH_BOUND = BOUNDS.bufferMaxWait + BOUNDS.publishTimeout;
 
 const now = (): number => performance.now();
 
@@ -169,8 +171,8 @@ export class World {
   /** A logger of this run's bus behind a proxy of its own (not started). */
   async actor(name: string, options: { listen?: boolean; history?: { since: HistorySince }; waitForBroker?: boolean; startTimeout?: number }): Promise<Actor> {
     const proxy = await FaultProxy.start();
-    const { publishTimeout, startTimeout, stopTimeout } = BOUNDS;
-    const logger = new EventBusLogger({ config: this.#config as never, name: this.name, url: proxy.url(), appId: 'check-faults', publishTimeout, startTimeout, stopTimeout, ...options });
+    const { publishTimeout, bufferMaxWait, startTimeout, stopTimeout } = BOUNDS;
+    const logger = new EventBusLogger({ config: this.#config as never, name: this.name, url: proxy.url(), appId: 'check-faults', publishTimeout, bufferMaxWait, startTimeout, stopTimeout, ...options });
     return new Actor(name, logger, proxy, options.history?.since);
   }
 
@@ -189,7 +191,7 @@ export class World {
     const settled: Promise<void>[] = [];
     for (let i = 0; i < count; i++) {
       const k = ++this.#k;
-      const call: Publish = { what: `pub${p}.${level}(#${k})`, calledAt: now(), bound: BOUNDS.publishTimeout + BOUNDS.slack, p, k, level };
+      const call: Publish = { what: `pub${p}.${level}(#${k})`, calledAt: now(), bound: PUBLISH_BOUND + BOUNDS.slack, p, k, level };
       this.publishes.push(call);
       settled.push(this.track(follow(call, actor.logger.publish(level, { p, k }))));
     }
@@ -233,7 +235,7 @@ export class World {
    */
   async quiesce(arrived: () => boolean): Promise<void> {
     for (const actor of this.actors) actor.proxy.calm();
-    const longest = Math.max(BOUNDS.publishTimeout, BOUNDS.startTimeout, BOUNDS.stopTimeout + 1000) + BOUNDS.slack;
+    const longest = Math.max(PUBLISH_BOUND, BOUNDS.startTimeout, BOUNDS.stopTimeout + 1000) + BOUNDS.slack;
     await Promise.race([Promise.all([...this.pending]), sleep(longest)]);
     for (let waited = 0; waited < 10_000 && !arrived(); waited += 100) await sleep(100);
     await Promise.all(this.actors.map((actor) => actor.stop()));
