@@ -65,6 +65,11 @@ describe('event-bus-logger web (in chromium)', function () {
     expect(await rows().nth(1).locator('.level').textContent()).to.equal('CRITICAL');
     expect(await rows().nth(1).locator('.data').textContent()).to.equal('{"disk":"/var","used":"97%","host":"db-2"}');
     expect(await rows().nth(1).locator('.source').textContent()).to.match(/\/web-spec$/);
+    // The critical row stands out as a row (its background and a bar at its left edge), not only by its label.
+    const rowStyle = (n: number): Promise<string> => page.evaluate(`(() => { const style = getComputedStyle(document.querySelectorAll('#events .row')[${n}]); return style.backgroundColor + ' | ' + style.boxShadow; })()`);
+    const [info, critical] = [await rowStyle(0), await rowStyle(1)];
+    expect(critical, 'the critical row').to.not.equal(info);
+    expect(critical, 'the critical row').to.match(/inset/);
     // Expandable: a click shows the whole event, readable.
     await rows().nth(2).click();
     expect(await rows().nth(2).locator('.full').textContent()).to.include('"order": 4711');

@@ -46,6 +46,9 @@ function element(tag, className, text) {
 
 const clip = (text, max) => (text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text);
 const levelClass = (level) => `level level-${String(level).toLowerCase().replace(/[^a-z0-9_-]/g, '_')}`;
+// The levels whose rows stand out as rows (tinted, with a bar), not only by their label.
+const SEVERE = new Set(['critical', 'fatal', 'error', 'alert', 'emergency']);
+const cssColor = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
 // --- the connection ---------------------------------------------------------------------------------------------
 
@@ -134,14 +137,16 @@ function drawChart() {
   context.clearRect(0, 0, width, height);
   const max = Math.max(1, ...state.rates);
   const barWidth = width / CHART_SECONDS;
-  context.fillStyle = '#3a7';
+  context.fillStyle = cssColor('--chart-bar') || '#33aa77';
   state.rates.forEach((rate, index) => {
     const barHeight = (rate / max) * (height - 12);
     context.fillRect(width - (state.rates.length - index) * barWidth, height - barHeight, Math.max(1, barWidth - 0.5), barHeight);
   });
-  context.fillStyle = '#888';
+  context.fillStyle = cssColor('--muted') || '#5f5f5f';
   context.font = '10px sans-serif';
-  context.fillText(`max ${max} ev/s, last ${CHART_SECONDS / 60} min`, 4, 10);
+  const label = `max ${max} ev/s, last ${CHART_SECONDS / 60} min`;
+  context.fillText(label, 4, 10);
+  canvas.setAttribute('aria-label', `events per second over the last ${CHART_SECONDS / 60} minutes: ${label}, ${state.rates.at(-1) ?? 0} in the last second`);
 }
 
 // --- rows -----------------------------------------------------------------------------------------------------
@@ -168,9 +173,10 @@ function flush() {
   let extra = view.events.childElementCount - MAX_ROWS;
   state.letGo += Math.max(0, extra);
   while (extra-- > 0) view.events.firstElementChild.remove();
+  keepTabStop();
   view.letGo.hidden = state.letGo === 0;
   view.letGo.textContent = `${state.letGo} older event(s) let go: the page keeps the last ${MAX_ROWS}`;
-  if (state.follow) view.events.scrollTop = view.events.scrollHeight;
+  if (state.follow) toNewest();
   else {
     state.unseen += records.length;
     view.newEvents.hidden = false;
@@ -178,12 +184,35 @@ function flush() {
   }
 }
 
+// Scrolls to the newest row, and keeps it there for the next frames: off-screen rows are laid out at an estimated
+// height (content-visibility), and the ones scrolled into view take their real one a frame or more later.
+let settleFrames = 0;
+function toNewest() {
+  view.events.scrollTop = view.events.scrollHeight;
+  const running = settleFrames > 0;
+  settleFrames = 30;
+  if (!running) requestAnimationFrame(settle);
+}
+
+function settle() {
+  const events = view.events;
+  if (!state.follow) settleFrames = 0;
+  else if (events.scrollTop + events.clientHeight < events.scrollHeight - 1) events.scrollTop = events.scrollHeight;
+  if (--settleFrames > 0) requestAnimationFrame(settle);
+}
+
 function row(record) {
-  const node = element('div', 'row');
+  const node = element('div', SEVERE.has(String(record.level).toLowerCase()) ? 'row row-critical' : 'row');
   const dataText = record.truncated ? String(record.truncated.preview) : JSON.stringify(record.data);
   const source = `${record.host ?? '-'}/${record.appId ?? '-'}`;
+  // The time is the row's button: it expands the event (Enter or Space), and is the row's one tab stop.
+  const expand = element('button', 'time', String(record.time ?? '').replace('T', ' ').replace(/Z$/, ''));
+  expand.type = 'button';
+  expand.tabIndex = -1;
+  expand.setAttribute('aria-expanded', 'false');
+  expand.title = 'show the whole event';
   node.append(
-    element('span', 'time', String(record.time ?? '').replace('T', ' ').replace(/Z$/, '')),
+    expand,
     element('span', levelClass(record.level), String(record.level).toUpperCase()),
     element('span', 'source', source),
     element('span', 'data', clip(dataText, PREVIEW_CHARS) + (record.truncated ? ` (${record.truncated.bytes} bytes, cut by the server)` : '')),
@@ -201,12 +230,51 @@ function visible(node) {
 
 function refilter() {
   for (const node of view.events.children) node.hidden = !visible(node);
+  keepTabStop();
 }
+
+// --- the keyboard: the rows are one tab stop (roving tabindex); arrows, Home and End move between visible rows --
+
+const rowButton = (node) => node?.querySelector(':scope > button.time');
+const visibleRows = () => [...view.events.children].filter((node) => !node.hidden);
+
+// Exactly one visible row's button is in the tab order: the one last focused, else the first visible row's.
+function keepTabStop() {
+  const current = view.events.querySelector(':scope > .row > button.time[tabindex="0"]');
+  if (current && !current.parentElement.hidden) return;
+  if (current) current.tabIndex = -1;
+  const first = rowButton(visibleRows()[0]);
+  if (first) first.tabIndex = 0;
+}
+
+function focusRow(node) {
+  const button = rowButton(node);
+  if (!button) return;
+  for (const other of view.events.querySelectorAll(':scope > .row > button.time[tabindex="0"]')) other.tabIndex = -1;
+  button.tabIndex = 0;
+  button.focus();
+}
+
+view.events.addEventListener('keydown', (key) => {
+  const node = key.target.closest?.('.row');
+  if (!node || key.target !== rowButton(node)) return;
+  const rows = visibleRows();
+  const at = rows.indexOf(node);
+  const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: rows.length - 1, PageDown: at + 10, PageUp: at - 10 }[key.key];
+  if (to === undefined) return;
+  key.preventDefault();
+  focusRow(rows[Math.max(0, Math.min(rows.length - 1, to))]);
+});
+view.events.addEventListener('focusin', (focus) => {
+  const node = focus.target.closest?.('.row');
+  if (node && focus.target === rowButton(node) && focus.target.tabIndex !== 0) focusRow(node);
+});
 
 view.events.addEventListener('click', (click) => {
   const node = click.target.closest('.row');
   if (!node || click.target.closest('.full')) return;
   const open = node.querySelector('.full');
+  rowButton(node)?.setAttribute('aria-expanded', open ? 'false' : 'true');
   if (open) return void open.remove();
   const { record } = node;
   const text = record.truncated
@@ -234,7 +302,7 @@ view.newEvents.addEventListener('click', () => {
   state.follow = true;
   state.unseen = 0;
   view.newEvents.hidden = true;
-  view.events.scrollTop = view.events.scrollHeight;
+  toNewest();
 });
 
 showConnection();
