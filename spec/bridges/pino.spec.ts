@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import pino from 'pino';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
 import { defaultLevelMap, levelMapper } from '../../lib/bridges/pino.js';
-import { AMQP_URL, configWithLevel, deleteExchange, quiet, rawConnection, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, configWithLevel, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import { CliProcess, ROOT } from '../cli/run-cli.js';
 
@@ -187,7 +187,8 @@ describe('event-bus-logger/pino (pino transport)', function () {
       stream.on('error', (error: Error) => void errors.push(error));
       const log = pino(stream);
       for (let n = 1; n <= 3; n++) log.info({ n }, 'before the broker');
-      await quiet(1500);
+      // The transport's first try was refused, and it is trying again.
+      await proxy.whenRefused(2);
       expect(received, 'nothing while the broker is unreachable').to.deep.equal([]);
       proxy.up();
       log.info({ n: 4 }, 'after it came');

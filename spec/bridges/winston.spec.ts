@@ -6,7 +6,7 @@ import sinon from 'sinon';
 import winston from 'winston';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
 import { EventBusTransport, defaultWinstonLevelMap, winstonLevelMapper } from '../../lib/bridges/winston.js';
-import { AMQP_URL, configWithLevel, deleteExchange, quiet, rawConnection, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, configWithLevel, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 
 // triple-beam's symbol for the record's level, which winston sets on every record it hands a transport.
@@ -166,7 +166,8 @@ describe('event-bus-logger/winston (winston transport)', function () {
       log.on('warn', (error: unknown) => warnings.push(error));
       for (let n = 1; n <= 3; n++) log.info('before the broker', { n });
       await transport.ready;
-      await quiet(1500);
+      // The transport's first try was refused, and it is trying again.
+      await proxy.whenRefused(2);
       expect(received, 'nothing while the broker is unreachable').to.deep.equal([]);
       proxy.up();
       log.info('after it came', { n: 4 });

@@ -51,7 +51,8 @@ describe('a broker that comes up after the logger started', function () {
     const other = track(await EventBusLogger.create({ url: AMQP_URL, name }));
     const seen: EventData[] = [];
     other.on('info', (data) => void seen.push(data));
-    await quiet(500);
+    // It is trying again in the background.
+    await proxy.whenRefused(2);
     expect(seen, 'nothing while the broker is unreachable').to.deep.equal([]);
     const ready = next<[ReadyInfo]>(early, 'ready', 30_000);
     proxy.up();
