@@ -1,15 +1,18 @@
 // The package as a user gets it: built, packed with `npm pack`, installed from the tarball into a separate app
 // (spec/package/consumer/), then the TypeScript examples of README.md and docs/*.md are compiled there, with the project's own tsc,
-// under every module resolution users run (nodenext, node16, bundler), with and without skipLibCheck.
+// under every module resolution users run (nodenext, node16, bundler), with and without skipLibCheck; and those that
+// can run against the broker are run there, as a user copies them, each on this run's own bus.
 // The install is offline: the app's lockfile is cut from the project's, so `npm ci` takes every dependency from the
 // npm cache that the project's own `npm ci` filled.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import amqplib from 'amqplib';
+import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
 import { packOnce } from './packed.js';
 
 const run = promisify(execFile);
@@ -31,6 +34,25 @@ const SETUPS = [
 function typeScriptExamples(markdown: string): string[] {
   return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1] ?? '');
 }
+
+/**
+ * Whether an example can run here. Not those that name hosts of their own (a cluster, a TLS broker), nor a catch-up
+ * listener (a service: it runs until stopped), nor the pino example, which spec/bridges/pino.spec.ts runs (from
+ * examples/pino-transport.ts, checked to be the README's). Every other one must end by itself.
+ */
+function runnable(code: string): boolean {
+  return !/rabbit-\d|example\.com|pino\.transport\(|history: \{ since/.test(code);
+}
+
+/** What an example that shows output must have shown by the time it exits: [the example's mark, stdout, stderr]. */
+const SHOWS: Array<[RegExp, RegExp, RegExp]> = [
+  // The quick start: both events came back through the bus before it stopped.
+  [/await logger\.critical\(\{ critical: true \}\)/, /\{ info: true \}/, /\{ critical: true \}/],
+  // The subscribe() example: the event, with its time to the millisecond.
+  [/logger\.subscribe\(\(\{ level, data, meta \}\)/, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info \{ disk: 'ok' \}$/m, /^/],
+  // The subclass example: handleInfo printed the event.
+  [/class MetaclassLogger/, /\{ info: true \}/, /^/],
+];
 
 /** The documents whose examples are compiled: README.md and every docs/*.md. */
 async function documents(): Promise<string[]> {
@@ -179,6 +201,70 @@ describe('the packed package, installed in a separate app', function () {
       });
     }
   }
+
+  it('runs the examples that can run against the broker, as written, each to its end and showing what it says', async function () {
+    this.timeout(300_000);
+    // Each example in a folder of its own, on a bus of its own in place of logger_metaclass (in its code and in the
+    // configs it reads: ./rascal.json, with a "warning" level, and ./rascal-with-history.json).
+    const runs = examples
+      .filter((example) => runnable(example.code))
+      .map((example) => ({ ...example, name: example.file.replace(/\.ts$/, ''), bus: uniqueName('readme') }));
+    expect(runs.length, 'runnable examples').to.be.at.least(8);
+    const [warningConfig, historyConfig] = await Promise.all([
+      readFile(join(ROOT, 'examples', 'rascal-with-warning.json'), 'utf8'),
+      readFile(join(ROOT, 'config', 'rascal-with-history.json'), 'utf8'),
+    ]);
+    const root = join(app, 'run');
+    for (const { name, bus, code } of runs) {
+      const onBus = (text: string): string => text.replaceAll('logger_metaclass', bus);
+      await mkdir(join(root, name), { recursive: true });
+      await Promise.all([
+        writeFile(join(root, name, 'example.ts'), onBus(code)),
+        writeFile(join(root, name, 'rascal.json'), onBus(warningConfig)),
+        writeFile(join(root, name, 'rascal-with-history.json'), onBus(historyConfig)),
+      ]);
+    }
+    // Compiled to JavaScript (Node 20 runs no TypeScript; `await using` is compiled down), then each run from its
+    // folder, where its './rascal.json' paths point.
+    const options = { module: 'nodenext', moduleResolution: 'nodenext', resolveJsonModule: true, noEmit: false, outDir: '.', rootDir: '.' };
+    await writeFile(join(root, 'tsconfig.json'), JSON.stringify({ extends: '../tsconfig.json', compilerOptions: options, files: runs.map(({ name }) => `${name}/example.ts`), include: [] }));
+    await run(TSC, ['-p', 'tsconfig.json'], { cwd: root }).catch((error: { stdout?: string }) => {
+      throw new Error(`tsc failed on the runnable examples:\n${error.stdout ?? String(error)}`);
+    });
+    const runOne = async ({ document, file, name, code }: (typeof runs)[number]): Promise<void> => {
+      const result = await run(process.execPath, ['--no-warnings', 'example.js'], { cwd: join(root, name), timeout: 60_000, env: { ...process.env, AMQP_URL } }).catch(
+        (error: { code?: unknown; signal?: unknown; stdout?: string; stderr?: string }) => {
+          throw new Error(`${document}'s ${file} did not run to its end (exit ${String(error.code)}, signal ${String(error.signal)}):\n${code}\n--- stdout\n${error.stdout}\n--- stderr\n${error.stderr}`);
+        },
+      );
+      for (const [mark, stdout, stderr] of SHOWS) {
+        if (!mark.test(code)) continue;
+        expect(result.stdout, `${document}'s ${file}: standard output`).to.match(stdout);
+        expect(result.stderr, `${document}'s ${file}: standard error`).to.match(stderr);
+      }
+    };
+    try {
+      // Three at a time: each is mostly a process starting and a connection opening.
+      const queue = [...runs];
+      await Promise.all(
+        [1, 2, 3].map(async () => {
+          for (let next = queue.shift(); next; next = queue.shift()) await runOne(next);
+        }),
+      );
+    } finally {
+      const connection = await amqplib.connect(AMQP_URL);
+      try {
+        for (const { bus } of runs) {
+          await deleteExchange(bus).catch(() => undefined);
+          const channel = await connection.createChannel();
+          await channel.deleteQueue(`${bus}.history`).catch(() => undefined);
+          await channel.close().catch(() => undefined);
+        }
+      } finally {
+        await connection.close();
+      }
+    }
+  });
 
   it('loads from CommonJS through import(), reads the root config/rascal.json, and is ESM for require()', async () => {
     await writeFile(
