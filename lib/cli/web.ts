@@ -1,5 +1,6 @@
 // `event-bus-logger web`: serves a page that shows the bus live (lib/web/), until Ctrl-C or SIGTERM.
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { tailRecord } from '../bridges/event-record.js';
 import { EventBusLogger } from '../logger.js';
 import { gapLine } from './gap-line.js';
@@ -71,6 +72,7 @@ export async function web(parsed: Parsed): Promise<number> {
       throw new CliError(`cannot serve on ${host}:${listenPort}: ${why}`, EXIT.FAILED);
     });
     process.stdout.write(`${PROGRAM}: serving the bus ${bus.exchange} on ${server.url}\n`);
+    if (host === '0.0.0.0' || host === '::') process.stdout.write(`${PROGRAM}: bound to every address of this machine (${hostname()}): that address, its name or localhost, port ${server.port}\n`);
     if (token !== undefined) process.stdout.write(`${PROGRAM}: off the loopback every request needs that token (it is kept in a cookie after the first visit)\n`);
     await stopRequest.done;
   } finally {

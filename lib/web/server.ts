@@ -9,6 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Feed } from './feed.js';
 
@@ -37,6 +38,18 @@ const PAGE_FILES = {
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 } as const;
+
+/**
+ * A name others can reach this machine by, for the address printed when bound to every address (0.0.0.0, ::):
+ * its first IPv4 address off the loopback, else its first IPv6 one (not link-local), else its host name.
+ */
+export function reachableHost(interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces(), name: string = hostname()): string {
+  const addresses = Object.values(interfaces).flatMap((list) => list ?? []).filter((address) => !address.internal);
+  const ipv4 = addresses.find((address) => address.family === 'IPv4');
+  if (ipv4) return ipv4.address;
+  const ipv6 = addresses.find((address) => address.family === 'IPv6' && !address.address.toLowerCase().startsWith('fe80:'));
+  return ipv6 ? `[${ipv6.address}]` : name;
+}
 
 /** Whether `host` is a loopback address (only this machine can reach it). */
 export function isLoopback(host: string): boolean {
@@ -93,9 +106,12 @@ export class WebServer {
     return this.#port;
   }
 
-  /** The page's address; with `?token=` when one is needed. */
+  /**
+   * The page's address, with `?token=` when one is needed. Bound to every address, it names this machine as others
+   * reach it (its address off the loopback), so the printed address works for a colleague too.
+   */
   get url(): string {
-    const host = isWildcard(this.#host) ? 'localhost' : this.#host.includes(':') ? `[${this.#host}]` : this.#host;
+    const host = isWildcard(this.#host) ? reachableHost() : this.#host.includes(':') ? `[${this.#host}]` : this.#host;
     return `http://${host}:${this.#port}/${this.#token === undefined ? '' : `?token=${encodeURIComponent(this.#token)}`}`;
   }
 

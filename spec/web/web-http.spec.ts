@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { EventBusLogger } from '../../lib/index.js';
 import { AMQP_URL, deleteExchange, rawConnection, uniqueName } from '../helpers.js';
 import { killStarted, runCli } from '../cli/run-cli.js';
+import { reachableHost } from '../../lib/web/server.js';
 import { startWeb } from './web-helpers.js';
 
 interface Reply {
@@ -14,9 +15,9 @@ interface Reply {
 }
 
 // A request with exactly the headers given (Host included), as a rebinding page or curl would send it.
-function get(port: number, path: string, headers: Record<string, string>, readMs = 0): Promise<Reply> {
+function get(port: number, path: string, headers: Record<string, string>, readMs = 0, host = '127.0.0.1'): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, method: 'GET' }, (response) => {
+    const req = request({ host, port, path, headers, method: 'GET' }, (response) => {
       let body = '';
       response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
       const done = (): void => resolve({ status: response.statusCode ?? 0, headers: response.headers, body });
@@ -147,7 +148,10 @@ describe('event-bus-logger web (HTTP)', function () {
   it('off the loopback, needs the token: 401 without it, then ?token= sets an HttpOnly cookie that lets the browser in', async () => {
     const token = 'web-spec-token-7f3a';
     const { cli, port, url } = await startWeb(name, ['--host', '0.0.0.0'], { EVENT_BUS_LOGGER_TOKEN: token });
-    expect(url).to.equal(`http://localhost:${port}/?token=${token}`);
+    // An address a colleague can use: this machine's address off the loopback, not localhost.
+    expect(url).to.equal(`http://${reachableHost()}:${port}/?token=${token}`);
+    expect(new URL(url).hostname).to.not.match(/^(localhost|127\.|\[::1\])/);
+    expect((await get(port, `/?token=${token}`, { Host: new URL(url).host }, 0, new URL(url).hostname.replace(/^\[|\]$/g, ''))).status, 'the printed address answers').to.equal(303);
     expect(cli.stdout.split(token).length - 1, 'the token is printed once').to.equal(1);
     const host = { Host: `10.1.2.3:${port}` };
     for (const path of ['/', '/events', '/app.js', '/?token=wrong']) {
@@ -163,8 +167,15 @@ describe('event-bus-logger web (HTTP)', function () {
     expect(cookie).to.include(`event_bus_logger_token=${token}`).and.include('HttpOnly').and.include('SameSite=Strict');
     const page = await get(port, '/', { ...host, Cookie: `event_bus_logger_token=${token}` });
     expect(page.status).to.equal(200);
-    expect(page.body).to.include('<main id="events"');
+    expect(page.body).to.include('<div id="events"');
     expect((await get(port, '/events', { ...host, Cookie: `other=1; event_bus_logger_token=${token}` }, 500)).status).to.equal(200);
+  });
+
+  it('names this machine as others reach it for --host 0.0.0.0: an IPv4 address off the loopback, else IPv6, else the host name', () => {
+    const address = (family: 'IPv4' | 'IPv6', value: string, internal = false) => ({ address: value, family, internal, netmask: '', mac: '', cidr: null, ...(family === 'IPv6' ? { scopeid: 0 } : {}) }) as never;
+    expect(reachableHost({ lo: [address('IPv4', '127.0.0.1', true)], eth0: [address('IPv6', 'fd00::2'), address('IPv4', '192.0.2.2')] }, 'box')).to.equal('192.0.2.2');
+    expect(reachableHost({ lo: [address('IPv4', '127.0.0.1', true)], eth0: [address('IPv6', 'fe80::1'), address('IPv6', 'fd00::2')] }, 'box')).to.equal('[fd00::2]');
+    expect(reachableHost({ lo: [address('IPv4', '127.0.0.1', true)] }, 'box')).to.equal('box');
   });
 
   it('off the loopback without a token given (or an empty EVENT_BUS_LOGGER_TOKEN), generates one and prints it in the address', async () => {
