@@ -11,7 +11,7 @@ import { World } from './world.js';
 const { values } = parseArgs({
   options: {
     runs: { type: 'string' }, seed: { type: 'string' }, minutes: { type: 'string' }, path: { type: 'string' },
-    steps: { type: 'string', default: '12' }, shrinks: { type: 'string', default: '20' }, verbose: { type: 'boolean', default: false }, 'keep-going': { type: 'boolean', default: false },
+    steps: { type: 'string', default: '12' }, 'replay-path': { type: 'string' }, shrinks: { type: 'string', default: '20' }, verbose: { type: 'boolean', default: false }, 'keep-going': { type: 'boolean', default: false },
   },
 });
 function count(name: string, value: string | undefined, fallback: number): number {
@@ -38,14 +38,20 @@ console.log(`check:faults: seed ${seed}, ${minutes ? `for ${minutes} min` : `${r
 // What the process reports during a run: the library must never leave an unhandled rejection or an uncaught exception.
 let current: RunEnd | undefined;
 const describe = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-process.on('unhandledRejection', (reason) => current?.unhandled.push(`an unhandled rejection (${describe(reason)})`));
-process.on('uncaughtException', (error) => current?.unhandled.push(`an uncaught exception (${describe(error)})`));
+// Outside a run, one is the checker's own failure: say so and stop.
+function report(what: string, error: unknown): void {
+  if (current) return void current.unhandled.push(`${what} (${describe(error)})`);
+  console.error(`check:faults: ${what} outside a schedule:`, error);
+  process.exit(1);
+}
+process.on('unhandledRejection', (reason) => report('an unhandled rejection', reason));
+process.on('uncaughtException', (error) => report('an uncaught exception', error));
 
 const totals = { schedules: 0, steps: 0, faults: 0, published: 0, confirmed: 0, events: 0, reads: 0, maxHeapMB: 0, stalledMs: 0 };
 let baselineHeap: number | undefined;
 const started = performance.now();
 
-const property = fc.asyncProperty(fc.limitShrink(schedules(steps), shrinks), async (commands) => {
+const property = fc.asyncProperty(fc.limitShrink(schedules(steps, values['replay-path']), shrinks), async (commands) => {
   const world = await World.create();
   const end: RunEnd = { quiescedAt: 0, unhandled: [] };
   current = end;
@@ -89,7 +95,10 @@ if (details.failed) {
   console.log(fc.defaultReportMessage(details) ?? '');
   console.log(`check:faults: what it violated: ${describe(details.errorInstance)}`);
   console.log(`check:faults: FAILED after ${figures}`);
-  console.log(`check:faults: replay the shrunk schedule: npm run check:faults -- --seed ${seed} --path ${details.counterexamplePath ?? ''} --steps ${steps}`);
+  // fast-check's commands need their own replay path (which steps ran) beside the run's path.
+  const replayPath = /replayPath="([^"]*)"/.exec(fc.stringify(details.counterexample))?.[1];
+  const replay = `--seed ${seed} --path ${details.counterexamplePath ?? ''}${replayPath ? ` --replay-path '${replayPath}'` : ''} --steps ${steps} --shrinks ${shrinks}`;
+  console.log(`check:faults: replay the shrunk schedule: npm run check:faults -- ${replay}`);
   console.log(`check:faults: replay the whole search:    npm run check:faults -- --seed ${seed} --runs ${runs} --steps ${steps}`);
   process.exit(1);
 }

@@ -177,12 +177,12 @@ const dropDuringStart = fc.constantFrom(
     await atMost(w.track(actor.start()), BOUNDS.startTimeout + BOUNDS.slack);
   }));
 
-/** Schedules: up to `size` steps, publishes and faults most often. */
-export function schedules(size: number): fc.Arbitrary<Iterable<Step>> {
+/** Schedules: up to `size` steps, publishes and faults most often; `replayPath` replays the steps a failure ran. */
+export function schedules(size: number, replayPath?: string): fc.Arbitrary<Iterable<Step>> {
   return fc.commands([
     publish, publish, publish, wait, wait, read, read, addListener, removeListener, startChain, restartChain,
     faultStep, faultStep, faultStep, faultStep, stop, stopDuringStart, dropDuringStart,
-  ], { maxCommands: size });
+  ], { maxCommands: size, ...(replayPath ? { replayPath } : {}) });
 }
 
 export const initialModel = (): Model => ({ stopped: new Set(), chains: 1, others: 0 });
