@@ -21,7 +21,7 @@ export function violations(world: World, end: RunEnd): string[] {
     ...end.unhandled.map((what) => `the process saw ${what}`),
     ...bounds(world),
     ...outcomes(world),
-    ...world.actors.flatMap(lifecycle),
+    ...world.actors.flatMap((actor) => lifecycle(actor, end)),
     ...world.chains.flatMap((chain, c) => catchUp(chain, c, confirmed, late, end)),
     ...live(world.live, confirmed, end),
     ...world.reads.flatMap((read) => (read.outcome === 'ok' ? readHolds(read.what, read.events, confirmed.filter((p) => p.settledAt! < read.calledAt), late) : [])),
@@ -61,10 +61,20 @@ function outcomes(world: World): string[] {
   return found;
 }
 
-// 'disconnected' means a ready logger lost its connection: never before the first 'ready'.
-function lifecycle(actor: Actor): string[] {
-  const first = actor.lifecycle.indexOf('disconnected');
-  return first !== -1 && !actor.lifecycle.slice(0, first).includes('ready') ? [`${actor.name} emitted 'disconnected' before any 'ready' (${actor.lifecycle.join(', ')})`] : [];
+// The order of a start's events (docs/errors.md): 'disconnected' never before start() settled (an outage at start is
+// told a turn after it resolved); a failFast start that rejected emits no 'disconnected' at all; and a logger that
+// started, was not stopped and can reach its broker is 'ready' by the end (an outage at start ends).
+function lifecycle(actor: Actor, end: RunEnd): string[] {
+  const found: string[] = [];
+  const order = `(${actor.lifecycle.join(', ')})`;
+  const disconnected = actor.lifecycle.indexOf('disconnected');
+  const settled = actor.lifecycle.indexOf('start settled');
+  if (disconnected !== -1 && (settled === -1 || disconnected < settled)) found.push(`${actor.name} emitted 'disconnected' before its start() settled ${order}`);
+  const outcome = actor.startCall?.outcome;
+  if (actor.failFast && outcome !== undefined && outcome !== 'ok' && disconnected !== -1) found.push(`${actor.name}'s failFast start() rejected (${outcome}) and it emitted 'disconnected' ${order}`);
+  const stoppedEarly = (actor.stopCall?.calledAt ?? Infinity) < end.quiescedAt;
+  if (outcome === 'ok' && !stoppedEarly && !actor.proxy.isUnreachable && !actor.lifecycle.includes('ready')) found.push(`${actor.name} started and never became 'ready' ${order}`);
+  return found;
 }
 
 // Within one listener: each event once, and each publisher's events in the order published (but for late retries).

@@ -91,6 +91,10 @@ export class FaultProxy implements LinkHost {
     for (const link of this.links) link.cut();
   }
 
+  get isUnreachable(): boolean {
+    return this.#unreachable;
+  }
+
   freeze(ms: number): void {
     this.note(`freeze ${ms} ms`, ms >= 1000, ms);
     for (const link of this.links) {

@@ -40,7 +40,9 @@ let current: RunEnd | undefined;
 const describe = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 // Outside a run, one is the checker's own failure: say so and stop.
 function report(what: string, error: unknown): void {
-  if (current) return void current.unhandled.push(`${what} (${describe(error)})`);
+  // Where it was thrown: the first frames of its stack.
+  const where = error instanceof Error ? (error.stack ?? '').split('\n').slice(1, 4).map((line) => line.trim()).join(' < ') : '';
+  if (current) return void current.unhandled.push(`${what} (${describe(error)})${where ? ` at ${where}` : ''}`);
   console.error(`check:faults: ${what} outside a schedule:`, error);
   process.exit(1);
 }

@@ -153,11 +153,12 @@ const stop = fc.record({ target: targets, awaited: fc.boolean() }).map(({ target
     if (awaited) await atMost(stopping, BOUNDS.stopTimeout + 1000 + BOUNDS.slack);
   }));
 
-// A logger started while its broker is unreachable (waitForBroker), stopped `after` ms into its start.
-const stopDuringStart = fc.integer({ min: 50, max: 1500 }).map((after) =>
-  step(`a new logger starts during an outage (waitForBroker) and is stopped after ${after} ms`, (m) => m.others < 2, async (m, w) => {
+// A logger started while its broker is unreachable, stopped `after` ms into its start: with failFast and
+// waitForBroker it is still trying; by default its start resolved and it goes on trying in the background.
+const stopDuringStart = fc.record({ after: fc.integer({ min: 50, max: 1500 }), failFast: fc.boolean() }).map(({ after, failFast }) =>
+  step(`a new logger${failFast ? ' (failFast, waitForBroker)' : ''} starts during an outage and is stopped after ${after} ms`, (m) => m.others < 2, async (m, w) => {
     m.others += 1;
-    const actor = await w.actor(`other${w.others.length}`, { waitForBroker: true, startTimeout: 9000 });
+    const actor = await w.actor(`other${w.others.length}`, { failFast, waitForBroker: failFast, startTimeout: 9000 });
     w.others.push(actor);
     actor.proxy.unreachable();
     w.track(actor.start(9000));
@@ -166,12 +167,13 @@ const stopDuringStart = fc.integer({ min: 50, max: 1500 }).map((after) =>
   }));
 
 // A logger whose connection drops when its client sends one method of the set-up (once; the next connection works).
-const dropDuringStart = fc.constantFrom(
-  ['queue.declare', Method.QueueDeclare], ['queue.bind', Method.QueueBind], ['basic.qos', Method.BasicQos], ['basic.consume', Method.BasicConsume], ['confirm.select', Method.ConfirmSelect],
-).map(([name, method]) =>
-  step(`a new logger's connection drops at its first ${name}`, (m) => m.others < 2, async (m, w) => {
+const dropDuringStart = fc.record({
+  method: fc.constantFrom(['queue.declare', Method.QueueDeclare], ['queue.bind', Method.QueueBind], ['basic.qos', Method.BasicQos], ['basic.consume', Method.BasicConsume], ['confirm.select', Method.ConfirmSelect]),
+  failFast: fc.boolean(),
+}).map(({ method: [name, method], failFast }) =>
+  step(`a new logger's${failFast ? ' (failFast)' : ''} connection drops at its first ${name}`, (m) => m.others < 2, async (m, w) => {
     m.others += 1;
-    const actor = await w.actor(`other${w.others.length}`, {});
+    const actor = await w.actor(`other${w.others.length}`, { failFast });
     w.others.push(actor);
     actor.proxy.cutOnClientMethod(method as number);
     await atMost(w.track(actor.start()), BOUNDS.startTimeout + BOUNDS.slack);

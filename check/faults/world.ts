@@ -49,7 +49,7 @@ export function follow(call: Call, promise: Promise<unknown>): Promise<void> {
 export class Actor {
   readonly dispatches: Dispatch[] = [];
   readonly gaps: Gap[] = [];
-  /** Lifecycle events in order ('ready', 'disconnected'), for the "no 'disconnected' before 'ready'" check. */
+  /** Lifecycle events in order ('ready', 'disconnected', and 'start settled' when start() did), for the order checks. */
   readonly lifecycle: string[] = [];
   readonly extraListeners: Array<(...args: unknown[]) => unknown> = [];
   startCall: Call | undefined;
@@ -61,7 +61,7 @@ export class Actor {
   /** When a fault held this actor's link, and for how long (a read's bound grows by the holds during it). */
   readonly stalls: Array<{ at: number; ms: number }> = [];
 
-  constructor(readonly name: string, readonly logger: EventBusLogger, readonly proxy: FaultProxy, readonly since?: HistorySince) {
+  constructor(readonly name: string, readonly logger: EventBusLogger, readonly proxy: FaultProxy, readonly since?: HistorySince, readonly failFast = false) {
     for (const level of LEVELS) logger.on(level, (data: Record<string, unknown>, meta: EventMeta) => this.#record(data, meta));
     logger.on('gap', (gap) => this.gaps.push({ publisher: gap.publisher, level: gap.level, expected: gap.expected, received: gap.received, reason: gap.reason }));
     logger.on('ready', () => (this.lifecycle.push('ready'), this.readyAt.push(now())));
@@ -85,7 +85,7 @@ export class Actor {
 
   start(startTimeout = BOUNDS.startTimeout): Promise<void> {
     this.startCall = { what: `${this.name}.start()`, calledAt: now(), bound: startTimeout + BOUNDS.slack };
-    return follow(this.startCall, this.logger.start());
+    return follow(this.startCall, this.logger.start()).then(() => void this.lifecycle.push('start settled'));
   }
 
   stop(): Promise<void> {
@@ -169,11 +169,11 @@ export class World {
   }
 
   /** A logger of this run's bus behind a proxy of its own (not started). */
-  async actor(name: string, options: { listen?: boolean; history?: { since: HistorySince }; waitForBroker?: boolean; startTimeout?: number }): Promise<Actor> {
+  async actor(name: string, options: { listen?: boolean; history?: { since: HistorySince }; failFast?: boolean; waitForBroker?: boolean; startTimeout?: number }): Promise<Actor> {
     const proxy = await FaultProxy.start();
     const { publishTimeout, bufferMaxWait, startTimeout, stopTimeout } = BOUNDS;
     const logger = new EventBusLogger({ config: this.#config as never, name: this.name, url: proxy.url(), appId: 'check-faults', publishTimeout, bufferMaxWait, startTimeout, stopTimeout, ...options });
-    return new Actor(name, logger, proxy, options.history?.since);
+    return new Actor(name, logger, proxy, options.history?.since, options.failFast);
   }
 
   /** Starts a catch-up listener of chain `c` from `since`; `slowProbe` ms holds its first delivery (the probe's). */
