@@ -51,6 +51,10 @@ process.on('uncaughtException', (error) => report('an uncaught exception', error
 
 const totals = { schedules: 0, steps: 0, faults: 0, published: 0, confirmed: 0, events: 0, reads: 0, maxHeapMB: 0, stalledMs: 0 };
 let baselineHeap: number | undefined;
+// With --keep-going: each kind of violation (its words, numbers and names left out) and the schedules that showed it.
+const kinds = new Map<string, number[]>();
+const shapeOf = (violation: string): string =>
+  violation.replace(/\b(other|chain|pub)\d+(\.\d+)?/g, '$1N').replace(/event\(s\): .*$/, 'event(s)').replace(/\) at .*$/, ')').replace(/\d(?:[\d,]*\d)?/g, 'N');
 const started = performance.now();
 
 const property = fc.asyncProperty(fc.limitShrink(schedules(steps, values['replay-path']), shrinks), async (commands) => {
@@ -77,6 +81,7 @@ const property = fc.asyncProperty(fc.limitShrink(schedules(steps, values['replay
     if (values.verbose) console.log(`run ${totals.schedules}: ${[...commands].join('; ')}\n  ${world.publishes.length} publishes, ${world.faultCount} faults, ${eventsChecked(world)} events, ${found.length} violation(s)`);
     if (values.verbose) for (const a of world.others) console.log(`  ${a.name}: start ${JSON.stringify(a.startCall)} stop ${JSON.stringify(a.stopCall)} ${a.lifecycle.join(',')}`);
     if (found.length && values['keep-going']) {
+      for (const shape of new Set(found.map(shapeOf))) kinds.set(shape, [...(kinds.get(shape) ?? []), totals.schedules]);
       console.log(`run ${totals.schedules}: ${found.length} violation(s):\n- ${found.join('\n- ')}\n  schedule: ${[...commands].join('; ')}`);
       return;
     }
@@ -102,6 +107,11 @@ if (details.failed) {
   const replay = `--seed ${seed} --path ${details.counterexamplePath ?? ''}${replayPath ? ` --replay-path '${replayPath}'` : ''} --steps ${steps} --shrinks ${shrinks}`;
   console.log(`check:faults: replay the shrunk schedule: npm run check:faults -- ${replay}`);
   console.log(`check:faults: replay the whole search:    npm run check:faults -- --seed ${seed} --runs ${runs} --steps ${steps}`);
+  process.exit(1);
+}
+if (kinds.size > 0) {
+  for (const [kind, at] of kinds) console.log(`check:faults: ${at.length} schedule(s), first the ${at[0]}.: ${kind}`);
+  console.log(`check:faults: FAILED: ${new Set([...kinds.values()].flat()).size} schedule(s) violated an invariant; ${figures}`);
   process.exit(1);
 }
 console.log(`check:faults: passed: ${figures}`);
