@@ -108,6 +108,8 @@ describe('lifecycle', () => {
         expect(JSON.parse(lines.find((line) => line.includes('"from":"parent"')) as string)).to.deep.equal({ level: 'info', data: { from: 'parent' }, pid: process.pid });
 
         const received = next<[EventData, EventMeta]>(logger, 'critical', 10_000);
+        // The child's publish does not wait for this process's bind.
+        await logger.listening();
         child.stdin.write('critical {"from":"child"}\n');
         const [data, meta] = await received;
         expect(data).to.deep.equal({ from: 'child' });
