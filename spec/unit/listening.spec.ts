@@ -146,6 +146,31 @@ describe('listening on demand (stubbed broker)', () => {
     await logger.stop();
   });
 
+  it('publishes keep their order across a held bind: those before on() go at once, the held ones next, then the later ones', async () => {
+    const { logger, bus } = await started();
+    const consumer = bus.channels[0]!;
+    let confirmBind!: () => void;
+    consumer.bindQueue.resetBehavior();
+    consumer.bindQueue.callsFake((_queue, _exchange, _key, _args, cb) => {
+      confirmBind = () => cb(null, {});
+    });
+    const sent = (): number[] => bus.confirm.publish.getCalls().map((call) => JSON.parse((call.args[2] as Buffer).toString()).n as number);
+    const published = [logger.info({ n: 1 })];
+    logger.on('info', () => undefined);
+    published.push(logger.info({ n: 2 }), logger.critical({ n: 3 }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent()).to.deep.equal([1]);
+    confirmBind();
+    published.push(logger.info({ n: 4 }));
+    await new Promise((resolve) => setImmediate(resolve));
+    published.push(logger.info({ n: 5 }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent()).to.deep.equal([1, 2, 3, 4, 5]);
+    for (const call of bus.confirm.publish.getCalls()) (call.args[4] as (error: null) => void)(null);
+    await Promise.all(published);
+    await logger.stop();
+  });
+
   it('after a reconnect binds only what is listened to then', async () => {
     const { logger, bus } = await started();
     logger.on('critical', () => undefined);
