@@ -10,9 +10,11 @@ type ClassLevelMethod = 'info' | 'critical';
  * A method per level of `L` beside `info()` and `critical()`: on a logger from `EventBusLogger.create()`, each
  * publishes an event of its level and takes what {@link EventBusLogger.publish} takes after the level.
  */
-export type LevelMethods<L extends string> = [Exclude<L, ClassLevelMethod>] extends [never]
-  ? unknown // no level beyond the class's own: the logger's type stays EventBusLogger<L> exactly
-  : { [K in Exclude<L, ClassLevelMethod>]: (...args: LogArguments) => Promise<void> };
+export type LevelMethods<L extends string> = string extends L
+  ? unknown // levels not known to the compiler (EventBusLogger<string>): publish(level, ...) names them
+  : [Exclude<L, ClassLevelMethod>] extends [never]
+    ? unknown // no level beyond the class's own: the logger's type stays EventBusLogger<L> exactly
+    : { [K in Exclude<L, ClassLevelMethod>]: (...args: LogArguments) => Promise<void> };
 
 /**
  * EventBusLogger's own members, protected ones included; `info` and `critical` are the methods of their levels.

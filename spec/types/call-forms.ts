@@ -1,6 +1,8 @@
 // Type test, compiled by `npm run typecheck` (never run): the call forms of the publish methods (pino's) and a
 // method for every configured level. Each `@ts-expect-error` line must stay an error.
 import { EventBusLogger } from '../../lib/index.js';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 import busConfig from '../../examples/rascal-with-warning.json' with { type: 'json' };
 
 export async function everyFormCompiles(): Promise<void> {
@@ -46,6 +48,11 @@ export async function aMethodPerLevel(): Promise<void> {
   const shipped = await EventBusLogger.create();
   // @ts-expect-error the shipped config has no 'warning' level
   await shipped.warning({ disk: 91 });
+  // Levels unknown to the compiler: no method is invented for every name (an index signature would give every
+  // member, `queue` and `levels` too, a function type beside its own).
+  const untyped = await EventBusLogger.create<string>({ config: './rascal.json' });
+  const untypedIsPlain: Equal<typeof untyped, EventBusLogger<string>> = true;
+  void untypedIsPlain;
   // A config given as a path: its levels are named in the type argument.
   const fromPath = await EventBusLogger.create<'info' | 'critical' | 'warning'>({ config: './rascal.json' });
   await fromPath.warning({ disk: 91 });
