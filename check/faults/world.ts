@@ -237,7 +237,9 @@ export class World {
     for (const actor of this.actors) actor.proxy.calm();
     const longest = Math.max(PUBLISH_BOUND, BOUNDS.startTimeout, BOUNDS.stopTimeout + 1000) + BOUNDS.slack;
     await Promise.race([Promise.all([...this.pending]), sleep(longest)]);
-    for (let waited = 0; waited < 10_000 && !arrived(); waited += 100) await sleep(100);
+    // A logger in an outage that began at its start is 'ready' once its (now reachable) broker answers: wait for it too.
+    const ready = (): boolean => this.actors.every((a) => a.startCall?.outcome !== 'ok' || a.stopped || a.proxy.isUnreachable || a.lifecycle.includes('ready'));
+    for (let waited = 0; waited < 10_000 && !(arrived() && ready()); waited += 100) await sleep(100);
     await Promise.all(this.actors.map((actor) => actor.stop()));
     for (const read of this.reads) if (read.settledAt === undefined) void read.iterator?.return?.().catch(() => undefined);
   }
