@@ -51,6 +51,7 @@ function parse(argv: string[]): Parsed {
         token: { type: 'string' },
         since: { type: 'string' },
         'no-follow': { type: 'boolean' },
+        'all-levels': { type: 'boolean' },
         until: { type: 'string' },
         count: { type: 'string' },
         help: { type: 'boolean', short: 'h' },

@@ -157,7 +157,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const topology = this.#parts.topology;
     const levels = topology?.listenLevels ?? [];
     const base = EventBusLogger.prototype;
-    if (topology?.listenAlways || this.#subscribers.size > 0 || this.handle !== base.handle || this.dispatch !== base.dispatch) return new Set(levels);
+    // levels: '*': a subscriber (or a hook for every level) also gets the levels this config does not name: `#`.
+    if (topology?.listenAlways || this.#subscribers.size > 0 || this.handle !== base.handle || this.dispatch !== base.dispatch) return new Set(topology?.listenAny ? [...levels, '#'] : levels);
     const wanted = new Set<string>();
     for (const level of levels) {
       const hooked = (level === 'info' && this.handleInfo !== base.handleInfo) || (level === 'critical' && this.handleCritical !== base.handleCritical);
@@ -422,10 +423,14 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   #receive(level: L, data: EventData, meta: EventMeta<L>): void | Promise<unknown> {
     // No closure per event here: this runs for every event received.
     let pending: Array<Promise<unknown>> | undefined;
-    try {
-      pending = this.#track(level, this.handle(level, data, meta), pending);
-    } catch (error) {
-      this.#listenerFailures.failed(level, error, false);
+    // With levels: '*', an event of a level this config does not name goes to the subscribers only: its name may be
+    // any routing key ('error', 'ready'...), never an event of this emitter.
+    if (!this.#parts.topology?.listenAny || this.#parts.topology.levels.includes(level)) {
+      try {
+        pending = this.#track(level, this.handle(level, data, meta), pending);
+      } catch (error) {
+        this.#listenerFailures.failed(level, error, false);
+      }
     }
     if (this.#subscribers.size > 0) {
       for (const subscriber of this.#subscribers) {

@@ -35,9 +35,11 @@ export interface EventBusLoggerOptions<L extends string = DefaultLevel> {
   /**
    * The levels this logger may listen to: its queue is bound with these routing keys only (each while something
    * listens to it, see `listen`). Publishing works for every configured level whatever this says.
+   * `'*'`: every event on the bus, whatever its level: the queue is bound with `#` while something subscribes, and
+   * an event of a level this config does not name reaches `subscribe()` handlers (no level event is emitted for it).
    * @default every level of the config
    */
-  levels?: readonly NoInfer<L>[];
+  levels?: readonly NoInfer<L>[] | '*';
   /**
    * Which levels this logger binds. Left out (the default): each level of `levels` once something listens to it (an
    * `on(level, fn)` listener, a `subscribe()` handler, a subclass that overrides `handleInfo`, `handleCritical` or

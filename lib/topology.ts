@@ -58,7 +58,7 @@ export interface TopologyOptions {
   name?: string | undefined;
   url?: string | readonly string[] | undefined;
   urlOrder?: 'given' | 'random' | undefined;
-  levels?: readonly string[] | undefined;
+  levels?: readonly string[] | '*' | undefined;
   listen?: boolean | undefined;
   tls?: TlsFiles | undefined;
 }
@@ -85,6 +85,11 @@ export interface Topology {
   listenLevels: string[];
   /** `listen: true`: bind every one of `listenLevels` from the start. Otherwise each once something listens to it. */
   listenAlways: boolean;
+  /**
+   * `levels: '*'`: also every routing key on the bus (`#`), levels this config does not name included; those reach
+   * `subscribe()` handlers only.
+   */
+  listenAny: boolean;
   /** The broker URLs, passwords masked, for messages. */
   loggableUrls: string[];
   /** The history stream when the config declares one (`eventBusLogger.history`), else undefined. */
@@ -206,13 +211,14 @@ export async function loadTopology(options: TopologyOptions, resolved: { appId: 
   const historyOf = readHistory(bus.history, { source, exchangeKey: exchangeKey as string, queues, bindings });
 
   let listenLevels = levels;
+  const listenAny = options.levels === '*';
   if (options.listen !== undefined && typeof options.listen !== 'boolean') {
     throw configError(`Expected \`listen\` to be a boolean, got ${describeValue(options.listen)}`);
   }
   if (options.listen === false) {
     if (options.levels !== undefined) throw configError('`levels` and `listen: false` contradict each other: a logger that does not listen binds no level; drop one of them');
     listenLevels = [];
-  } else if (options.levels !== undefined) {
+  } else if (options.levels !== undefined && !listenAny) {
     if (!Array.isArray(options.levels) || options.levels.length === 0) {
       throw configError(`Expected \`levels\` to be a non-empty array of configured levels (${levels.join(', ')}), got ${describeValue(options.levels)}`);
     }
@@ -287,6 +293,7 @@ export async function loadTopology(options: TopologyOptions, resolved: { appId: 
     queueOptions,
     levels,
     listenLevels,
+    listenAny,
     listenAlways: options.listen === true,
     loggableUrls,
     history: historyOf && { stream: `${name}.history`, options: historyOf.options, bindingKeys: historyOf.bindingKeys },

@@ -125,7 +125,13 @@ function text(value: unknown): string | undefined {
 }
 
 /** Decodes one message from the bus. Never throws. */
-export function decodeMessage<L extends string>(message: IncomingMessage, levels: ReadonlySet<string>, maxMessageBytes: number): Decoded<L> {
+/** The levels a reader accepts: a set of level names, or {@link EVERY_LEVEL}. */
+export type LevelSet = { has(level: string): boolean };
+
+/** Accepts an event of any level, including the levels this config does not name (`levels: '*'`). */
+export const EVERY_LEVEL: LevelSet = { has: () => true };
+
+export function decodeMessage<L extends string>(message: IncomingMessage, levels: LevelSet, maxMessageBytes: number): Decoded<L> {
   const { content, fields, properties } = message;
   const level = fields.routingKey;
   if (!levels.has(level)) return { ok: false, reason: `routing key "${level.slice(0, 100)}" is not a level this logger listens to` };

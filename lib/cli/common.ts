@@ -47,6 +47,7 @@ export interface Parsed {
     token?: string;
     since?: string;
     'no-follow'?: boolean;
+    'all-levels'?: boolean;
     until?: string;
     count?: string;
     help?: boolean;
@@ -77,8 +78,10 @@ export function loggerOptions(values: Parsed['values']): EventBusLoggerOptions<s
   // wait is for services that keep running).
   options.bufferMaxWait = options.publishTimeout ?? DEFAULTS.publishTimeout;
   if (values['start-timeout'] !== undefined) options.startTimeout = milliseconds('--start-timeout', values['start-timeout']);
-  // --levels: tail and web (onlyFor refuses it for publish).
-  if (values.levels !== undefined) {
+  // --levels: tail and web (onlyFor refuses it for publish). '*' (or --all-levels): every event on the bus.
+  if (values['all-levels'] && values.levels !== undefined && values.levels.trim() !== '*') throw usage(`--all-levels and --levels ${values.levels} contradict each other: give one of them`);
+  if (values['all-levels'] || values.levels?.trim() === '*') options.levels = '*';
+  else if (values.levels !== undefined) {
     const levels = values.levels.split(',').map((level) => level.trim()).filter(Boolean);
     if (levels.length === 0) throw usage('--levels needs at least one level, e.g. --levels info,critical');
     options.levels = levels;
@@ -127,7 +130,7 @@ export function reportDropped(logger: EventBusLogger<string>): void {
 }
 
 export function onlyFor(command: string, values: Parsed['values'], allowed: Array<keyof Parsed['values']>): void {
-  for (const key of ['levels', 'json', 'app-id', 'port', 'host', 'token', 'since', 'no-follow', 'until', 'count'] as const) {
+  for (const key of ['levels', 'all-levels', 'json', 'app-id', 'port', 'host', 'token', 'since', 'no-follow', 'until', 'count'] as const) {
     if (values[key] !== undefined && !allowed.includes(key)) throw usage(`--${key} is not an option of ${command}; see ${PROGRAM} --help`);
   }
 }

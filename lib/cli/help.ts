@@ -29,7 +29,7 @@ export interface HelpFacts {
 function commands(facts: HelpFacts): Record<CommandName, CommandHelp> {
   return {
     tail: {
-      usage: `${PROGRAM} tail [--levels info,critical] [--json] [--since <spec> [--no-follow]] [--until <spec>] [--count <n>] [options]`,
+      usage: `${PROGRAM} tail [--levels info,critical | --all-levels] [--json] [--since <spec> [--no-follow]] [--until <spec>] [--count <n>] [options]`,
       text: `Print every event of the bus as it arrives, until Ctrl-C (SIGINT) or SIGTERM.
 On a terminal: one readable line per event (time, level, host/appId, data), coloured
 unless NO_COLOR is set. With --json, or when standard output is not a terminal: NDJSON,
@@ -75,7 +75,8 @@ function options(facts: HelpFacts): OptionHelp[] {
     { flag: '--config <file>', text: 'A Rascal config (JSON) defining the exchange and the levels. Default: the shipped\nconfig/rascal.json (levels info, critical)' },
     { flag: '--publish-timeout <ms>', text: `How long a publish may wait for the broker's confirm before it fails. Default: ${DEFAULTS.publishTimeout}` },
     { flag: '--start-timeout <ms>', text: `How long connecting may take before the command gives up (exit 3). Default: ${DEFAULTS.startTimeout}` },
-    { flag: '--levels <a,b>', text: 'The levels to listen to, comma-separated. Default: every configured level', only: ['tail', 'web'] },
+    { flag: '--levels <a,b>', text: "The levels to listen to, comma-separated; '*': every event on the bus, whatever its level\n(a level this config does not name too). Default: every configured level", only: ['tail', 'web'] },
+    { flag: '--all-levels', text: "Every event on the bus, whatever its level: --levels '*'", only: ['tail', 'web'] },
     { flag: '--json', text: 'Print NDJSON even on a terminal. Default: off (NDJSON only when not a terminal)', only: ['tail'] },
     {
       flag: '--since <spec>',

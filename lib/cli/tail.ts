@@ -74,7 +74,7 @@ class Printer {
 
 export async function tail(parsed: Parsed): Promise<number> {
   const { values, args } = parsed;
-  onlyFor('tail', values, ['levels', 'json', 'since', 'no-follow', 'until', 'count']);
+  onlyFor('tail', values, ['levels', 'all-levels', 'json', 'since', 'no-follow', 'until', 'count']);
   if (args.length > 0) throw usage(`tail takes no arguments, got "${args.join(' ')}"; see ${PROGRAM} --help`);
   const options = loggerOptions(values);
   if (values['no-follow'] && values.since === undefined) throw usage('--no-follow needs --since: without it tail reads nothing but live events; e.g. --since 10m --no-follow');

@@ -8,7 +8,7 @@ import type { Report } from '../events.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Stats } from '../stats.js';
 import type { Topology } from '../topology.js';
-import type { EventData, EventMeta } from '../wire-format.js';
+import { EVERY_LEVEL, type EventData, type EventMeta } from '../wire-format.js';
 import { Delivery } from './delivery.js';
 import createDebug from 'debug';
 import { HistoryListener } from './history-listener.js';
@@ -52,7 +52,7 @@ export interface Consumers {
 /** Builds the consumers of a logger and registers their setup steps on its session, after the exchange's. */
 export function wireConsumers({ bus, session, exchange, topology, settings, instanceId, stats, report, handle, wanted }: ConsumerParts): Consumers {
   const sequence = settings.history ? new SequenceWindow() : undefined;
-  const delivery = new Delivery<string>({ levels: new Set(topology.listenLevels), maxMessageBytes: settings.maxMessageBytes, stats, report, handle, ...(sequence ? { sequence } : {}) });
+  const delivery = new Delivery<string>({ levels: topology.listenAny ? EVERY_LEVEL : new Set(topology.listenLevels), maxMessageBytes: settings.maxMessageBytes, stats, report, handle, ...(sequence ? { sequence } : {}) });
   const historyListener =
     settings.history && topology.history && sequence
       ? new HistoryListener({

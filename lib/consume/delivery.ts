@@ -6,15 +6,15 @@ import { describeError } from '../errors.js';
 import type { Report } from '../events.js';
 import type { AmqpMessage } from '../rascal.js';
 import type { Stats } from '../stats.js';
-import { decodeMessage, type EventData, type EventMeta } from '../wire-format.js';
+import { decodeMessage, type EventData, type EventMeta, type LevelSet } from '../wire-format.js';
 import type { Acks } from './acks.js';
 import { liveSequence, type SequenceCheck } from './sequence.js';
 
 const debug = createDebug('event-bus-logger:delivery');
 
 export interface DeliveryParts<L extends string> {
-  /** The levels this logger listens to: a message with another routing key is 'invalid'. */
-  levels: ReadonlySet<string>;
+  /** The levels this logger listens to (every one with `levels: '*'`): a message with another routing key is 'invalid'. */
+  levels: LevelSet;
   maxMessageBytes: number;
   stats: Stats;
   report: Report;

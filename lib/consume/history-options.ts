@@ -3,6 +3,7 @@ import { configError } from '../errors.js';
 import { DEFAULTS, type HistorySince, type ResolvedOptions } from '../options.js';
 import { parseSince } from '../since.js';
 import { HOW_TO_TURN_HISTORY_ON, type Topology } from '../topology.js';
+import { EVERY_LEVEL, type LevelSet } from '../wire-format.js';
 import { HistoryRead, RESUME_TIMEOUT, type HistoryBus } from './history-read.js';
 
 /** Events a read may have ahead of its caller, unless the logger's `prefetch` was set: one `multiple` ack per half. */
@@ -14,8 +15,8 @@ export interface HistoryOptions<L extends string = string> {
   since: HistorySince;
   /** Where to stop, inclusive: a stream offset, or a time (`'now'`, a duration back from now, an ISO 8601 time, a `Date`). @default the stream's last offset when the call began */
   until?: HistorySince;
-  /** Only these levels. @default every configured level */
-  levels?: readonly NoInfer<L>[];
+  /** Only these levels; `'*'`: every event the stream holds, of the levels this config does not name too. @default every configured level */
+  levels?: readonly NoInfer<L>[] | '*';
   /**
    * Milliseconds a read cut by a lost connection waits for the logger to reconnect, then goes on after the last
    * record it read (nothing twice, nothing missed); 0 makes it throw at once. @default 30000
@@ -38,8 +39,9 @@ export function readHistory<L extends string>(
   // 'now' as where `since: 'now'` starts: the moment of the call.
   if (until?.kind === 'now') until = { kind: 'time', time: new Date() };
   if (!topology.history) throw configError(`history() needs a history stream, and the config of bus "${topology.exchange}" declares none; ${HOW_TO_TURN_HISTORY_ON}`);
-  let wanted: Set<string> = new Set(topology.levels);
-  if (options.levels !== undefined) {
+  let wanted: LevelSet = new Set(topology.levels);
+  if (options.levels === '*') wanted = EVERY_LEVEL;
+  else if (options.levels !== undefined) {
     if (!Array.isArray(options.levels) || options.levels.length === 0 || options.levels.some((level) => !topology.levels.includes(level))) {
       throw new TypeError(`Expected \`levels\` to be a non-empty array of configured levels (${topology.levels.join(', ')}), got ${JSON.stringify(options.levels)}`);
     }
@@ -54,7 +56,7 @@ export function readHistory<L extends string>(
     stream: topology.history.stream,
     since,
     until,
-    levels: new Set(topology.levels),
+    levels: options.levels === '*' ? EVERY_LEVEL : new Set(topology.levels),
     wanted,
     maxMessageBytes: settings.maxMessageBytes,
     // Read-ahead, not work in progress (the caller pulls each event): the default prefetch is the live queue's.

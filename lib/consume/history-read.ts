@@ -7,7 +7,7 @@ import { Backoff } from '../bus/backoff.js';
 import { within } from '../deadline.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
-import { decodeMessage, publishedAt, type EventData, type EventMeta } from '../wire-format.js';
+import { decodeMessage, publishedAt, type EventData, type EventMeta, type LevelSet } from '../wire-format.js';
 import { EMPTY_STREAM_WAIT, ProbeUnanswered, checkInRange, closeQuietly, offsetOf, probeStream, scratchChannel, type StreamEnds } from './stream.js';
 import { SequenceWindow } from './sequence.js';
 import { streamOffsetArgument, type StreamStart } from '../since.js';
@@ -34,9 +34,9 @@ export interface HistoryReadParts {
   /** An upper bound: an offset (inclusive) or a time (events stamped after it are skipped). */
   until: StreamStart | undefined;
   /** Every configured level: a record with another routing key is skipped. */
-  levels: ReadonlySet<string>;
+  levels: LevelSet;
   /** The levels asked for. */
-  wanted: ReadonlySet<string>;
+  wanted: LevelSet;
   maxMessageBytes: number;
   prefetch: number;
   /** How long a read cut by a lost connection waits for it to come back; 0: it throws at once. */

@@ -20,6 +20,16 @@ export interface FeedOptions {
 
 const DEFAULT_FEED = { backlogEvents: 1000, backlogBytes: 4 * 1024 * 1024, clientBufferBytes: 1024 * 1024, maxDataBytes: 16 * 1024 };
 
+/** The seconds the chart of events per second covers. */
+export const CHART_SECONDS = 300;
+
+/** The replay of the history a server started with (`web --since`): where from, how many so far, whether done. */
+export interface Replay {
+  since: string;
+  replayed: number;
+  done: boolean;
+}
+
 /** A notice the page shows beside the events: the connection's state, a gap, an invalid message. */
 export interface Notice {
   kind: 'connected' | 'disconnected' | 'gap' | 'invalid' | 'blocked' | 'unblocked';
@@ -56,6 +66,11 @@ export class Feed {
   #invalid = 0;
   #missed = 0;
   #lastSecond = 0;
+  // Events per second by their own time (the publish time), over the last CHART_SECONDS up to #chartEnd: what the
+  // chart shows, replayed events included, whenever the page opened.
+  #chart: number[] = new Array<number>(CHART_SECONDS).fill(0);
+  #chartEnd = Math.floor(Date.now() / 1000);
+  #replay: Replay | undefined;
   #timer: NodeJS.Timeout | undefined;
   #hello: () => object;
 
@@ -71,11 +86,50 @@ export class Feed {
     return this.#clients.size;
   }
 
-  /** One event received from the bus. */
-  event(record: TailRecord): void {
+  /** One event received from the bus; `replayed` when it comes from the replay of the history. */
+  event(record: TailRecord, { replayed = false }: { replayed?: boolean } = {}): void {
     this.#counts[record.level] = (this.#counts[record.level] ?? 0) + 1;
     this.#lastSecond++;
+    if (replayed && this.#replay) this.#replay.replayed++;
+    this.#chartAdd(Date.parse(record.time));
     this.#publish('event', this.#wire(record));
+  }
+
+  /** The replay of the history from `since` begins: its events come through event(…, { replayed: true }). */
+  replayStarted(since: string): void {
+    this.#replay = { since, replayed: 0, done: false };
+  }
+
+  /** The replay is over: live events follow. */
+  replayEnded(): void {
+    if (this.#replay) this.#replay.done = true;
+    this.#tick(false);
+  }
+
+  /** The replay, once one began. */
+  get replay(): Replay | undefined {
+    return this.#replay && { ...this.#replay };
+  }
+
+  /** Events per second over the last CHART_SECONDS, oldest first, the last one the current second. */
+  chart(now = Date.now()): number[] {
+    this.#chartAdvance(Math.floor(now / 1000));
+    return [...this.#chart];
+  }
+
+  #chartAdvance(second: number): void {
+    const shift = second - this.#chartEnd;
+    if (shift <= 0) return;
+    this.#chart = shift >= CHART_SECONDS ? new Array<number>(CHART_SECONDS).fill(0) : [...this.#chart.slice(shift), ...new Array<number>(shift).fill(0)];
+    this.#chartEnd = second;
+  }
+
+  // An event counts in the second of its own time; one stamped ahead of this clock, in the current second.
+  #chartAdd(time: number): void {
+    this.#chartAdvance(Math.floor(Date.now() / 1000));
+    if (!Number.isFinite(time)) return;
+    const index = CHART_SECONDS - 1 - Math.max(0, this.#chartEnd - Math.floor(time / 1000));
+    if (index >= 0) this.#chart[index] = (this.#chart[index] as number) + 1;
   }
 
   /** One notice (kept in the backlog too, so a page that opens sees the latest ones). */
@@ -94,7 +148,7 @@ export class Feed {
   connect(response: ServerResponse, lastEventId: string | undefined): void {
     const client: Client = { response, dropped: 0, untold: 0 };
     response.write(`retry: 1000\n\n`);
-    response.write(frame(undefined, 'hello', { boot: this.boot, ...this.#hello() }));
+    response.write(frame(undefined, 'hello', { boot: this.boot, ...this.#hello(), backlogEvents: this.#options.backlogEvents, replay: this.#replay, chart: this.chart() }));
     const [boot, seq] = (lastEventId ?? '').split('.');
     const after = boot === this.boot && seq !== undefined ? Number(seq) : -1;
     for (const { seq: n, text } of this.#backlog) if (n > after) response.write(text);
@@ -144,16 +198,17 @@ export class Feed {
     client.response.write(frame(undefined, 'dropped', { dropped, total: client.dropped }));
   }
 
-  // Once a second: totals per level, the rate of the last second, invalid and missed counts, and for each browser
-  // how many frames the server dropped for it.
-  #tick(): void {
+  // Once a second (and when the replay ends): totals per level, the rate of the last second, invalid and missed
+  // counts, the chart, the replay, and for each browser how many frames the server dropped for it.
+  #tick(second = true): void {
     const rate = this.#lastSecond;
-    this.#lastSecond = 0;
+    if (second) this.#lastSecond = 0;
+    const chart = this.chart();
     for (const client of this.#clients) {
       this.#tellDropped(client);
       if (client.response.writableLength > this.#options.clientBufferBytes) continue;
       client.response.write(
-        frame(undefined, 'tick', { time: Date.now(), rate, counts: this.#counts, invalid: this.#invalid, missed: this.#missed, dropped: client.dropped }),
+        frame(undefined, 'tick', { time: Date.now(), rate, counts: this.#counts, invalid: this.#invalid, missed: this.#missed, dropped: client.dropped, chart, replay: this.#replay }),
       );
     }
   }

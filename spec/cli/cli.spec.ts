@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { expect } from 'chai';
 import { EventBusLogger, type EventData } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, memoryAlarm, next, shippedConfig, uniqueName } from '../helpers.js';
+import { AMQP_URL, configWithLevel, deleteExchange, memoryAlarm, next, quiet, rawConnection, shippedConfig, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import { killStarted, runCli, startCli, startCliOnTerminal, type CliProcess } from './run-cli.js';
 
@@ -77,6 +77,62 @@ describe('event-bus-logger (command line)', function () {
         const tail = await listening();
         tail.child.kill(signal);
         expect(await tail.exit(10_000)).to.deep.equal({ code: 0, signal: null });
+      }
+    });
+
+    it("--levels '*' and --all-levels print every event on the bus, of levels this config does not name too", async () => {
+      // A publisher whose config adds 'warning' (and a raw client sending at the routing key 'error'): a default tail
+      // binds only info and critical, and never sees them.
+      const wider = await EventBusLogger.create<string>({ url: AMQP_URL, name, config: await configWithLevel('warning'), listen: false, appId: 'wider' });
+      try {
+        // Started side by side: each is a node process starting tsx.
+        const [plain, every, all] = [['--json'], ['--json', '--levels', '*'], ['--json', '--all-levels']].map((args) => startCli(['tail', ...bus, ...args]));
+        for (const tail of [plain, every, all]) await tail!.waitFor(() => tail!.stderr.includes(`listening on ${name} as `), 'the tail to listen', 30_000);
+        expect(every!.stderr).to.match(/\(levels info, critical, #\)/);
+        await wider.publish('warning', { n: 1 });
+        const raw = await rawConnection();
+        try {
+          const channel = await raw.createConfirmChannel();
+          channel.publish(name, 'error', Buffer.from('{"n":2}'), { contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000) });
+          await channel.waitForConfirms();
+        } finally {
+          await raw.close();
+        }
+        await wider.critical({ n: 3 });
+        for (const tail of [every!, all!]) {
+          await tail.waitFor(() => tail.lines.length >= 3, 'the three events');
+          expect(tail.lines.map((line) => JSON.parse(line) as { level: string; data: { n: number } }).map(({ level, data }) => `${level} ${data.n}`)).to.deep.equal(['warning 1', 'error 2', 'critical 3']);
+          expect(tail.stderr).to.not.include('invalid message');
+        }
+        await plain!.waitFor(() => plain!.lines.length >= 1, 'the critical event');
+        await quiet(300);
+        expect(plain!.lines.map((line) => (JSON.parse(line) as { level: string }).level)).to.deep.equal(['critical']);
+        expect((await runCli(['tail', ...bus, '--all-levels', '--levels', 'info'])).stderr).to.match(/--all-levels and --levels info contradict each other/);
+      } finally {
+        await wider.stop();
+      }
+    });
+
+    it("the API: levels '*' hands subscribe() an event of any level, and never emits one as the logger's own event", async () => {
+      const listener = await EventBusLogger.create<string>({ url: AMQP_URL, name, levels: '*' });
+      const errors: unknown[] = [];
+      listener.on('error', (error) => errors.push(error));
+      const got: string[] = [];
+      listener.subscribe(({ level, data }) => void got.push(`${level} ${String(data.n)}`));
+      await listener.listening();
+      // A client of another config sends at the routing key 'error', a name no level may take here.
+      const raw = await rawConnection();
+      try {
+        const channel = await raw.createConfirmChannel();
+        channel.publish(name, 'error', Buffer.from('{"n":1}'), { contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000) });
+        channel.publish(name, 'info', Buffer.from('{"n":2}'), { contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000) });
+        await channel.waitForConfirms();
+        await until(() => got.length >= 2, 'both events');
+        expect(got).to.deep.equal(['error 1', 'info 2']);
+        expect(errors).to.deep.equal([]);
+      } finally {
+        await raw.close();
+        await listener.stop();
       }
     });
 

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { expect } from 'chai';
-import { Feed } from '../../lib/web/feed.js';
+import { CHART_SECONDS, Feed } from '../../lib/web/feed.js';
 import type { TailRecord } from '../../lib/bridges/event-record.js';
 
 // What the feed uses of a ServerResponse: write(), writableLength, end(), 'drain' and 'close'.
@@ -105,6 +105,32 @@ describe('web view feed', () => {
     expect(slow.frames('dropped')).to.deep.equal([{ dropped: 10, total: 10 }]);
     expect(fast.frames('event')).to.have.length(12);
     expect(fast.frames('dropped')).to.deep.equal([]);
+  });
+
+  it('charts events per second by their own time, over the last 5 minutes, replayed ones included; a new page gets the chart and the replay', async () => {
+    const live = feed({ backlogEvents: 2 });
+    // Well inside one second, so that the events below all count from the same current second.
+    while (Date.now() % 1000 > 700) await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = Date.now();
+    const at = (ms: number, n: number): TailRecord => ({ ...record(n), time: new Date(ms).toISOString() });
+    live.replayStarted('1h');
+    for (const [ms, n] of [[now - 10_000, 1], [now - 10_000, 2], [now - 60_000, 3], [now - 3_600_000, 4]] as const) live.event(at(ms, n), { replayed: true });
+    live.replayEnded();
+    live.event(at(now + 60_000, 5)); // stamped ahead of this clock: the current second
+    const chart = live.chart(now);
+    expect(chart).to.have.lengthOf(CHART_SECONDS);
+    expect(chart.at(-11)).to.equal(2);
+    expect(chart.at(-61)).to.equal(1);
+    expect(chart.at(-1)).to.equal(1);
+    expect(chart.reduce((sum, count) => sum + count, 0), 'the event an hour old is off the chart').to.equal(4);
+    expect(live.replay).to.deep.equal({ since: '1h', replayed: 4, done: true });
+    const browser = new FakeResponse();
+    live.connect(browser as unknown as ServerResponse, undefined);
+    const hello = browser.frames<{ replay: unknown; chart: number[]; backlogEvents: number }>('hello')[0]!;
+    expect(hello.replay).to.deep.equal({ since: '1h', replayed: 4, done: true });
+    expect(hello.backlogEvents).to.equal(2);
+    expect(hello.chart.reduce((sum, count) => sum + count, 0)).to.equal(4);
+    expect(browser.frames('event')).to.have.lengthOf(2);
   });
 
   it('ends every stream on close', () => {

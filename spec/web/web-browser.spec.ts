@@ -8,9 +8,18 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { EventBusLogger } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
 import { killStarted } from '../cli/run-cli.js';
 import { launchBrowser, startWeb } from './web-helpers.js';
+
+async function deleteStream(stream: string): Promise<void> {
+  const connection = await rawConnection();
+  try {
+    await (await connection.createChannel()).deleteQueue(stream);
+  } finally {
+    await connection.close();
+  }
+}
 
 const SCREENSHOT = process.env.UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../../docs/web-view.png', import.meta.url)) : join(tmpdir(), `web-view-${process.pid}.png`);
 /** The rows the page keeps (lib/web/page/app.js). */
@@ -175,6 +184,40 @@ describe('event-bus-logger web (in chromium)', function () {
     await page.locator('#events .row .data', { hasText: '{"last":true}' }).waitFor({ timeout: 15_000 });
     expect(await rows().count()).to.be.at.most(MAX_ROWS);
     expect(pageErrors).to.deep.equal([]);
+  });
+
+  it('after --since: says how many events were replayed (the counts include them) while the page keeps the last 1,000, and charts them', async () => {
+    const historyConfig = fileURLToPath(new URL('../../config/rascal-with-history.json', import.meta.url));
+    const history = await EventBusLogger.create<string>({ url: AMQP_URL, name, config: historyConfig, listen: false, appId: 'web-spec' });
+    try {
+      const replayed = 1200;
+      for (let sent = 0; sent < replayed; sent += 200) await Promise.all(Array.from({ length: 200 }, (_, i) => history.info({ n: sent + i })));
+      const { url, cli } = await startWeb(name, ['--config', historyConfig, '--since', 'start']);
+      await cli.waitFor(() => cli.stderr.includes('replayed 1200 event(s) of the history since start'), 'the end of the replay', 20_000);
+      await open(url);
+      await page.locator('#replay', { hasText: '1,200 event(s) replayed from the history since start' }).waitFor({ timeout: 20_000 });
+      expect(await page.locator('#replay').textContent()).to.include('the counts include them; a page gets the last 1,000 events the server keeps');
+      await page.locator('#levels .count', { hasText: '1200' }).waitFor({ timeout: 5000 });
+      await until(async () => (await rows().count()) >= 990, 'the rows the server keeps', 10_000);
+      expect(await rows().count()).to.be.at.most(1000);
+      expect(await rows().last().locator('.data').textContent()).to.equal(`{"n":${replayed - 1}}`);
+      // The chart: drawn from the events the server has (published before this page opened), not from what the
+      // page saw arrive.
+      const barColumns = (): Promise<number> =>
+        page.evaluate(`(() => {
+          const canvas = document.getElementById('chart');
+          const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+          const columns = new Set();
+          for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && data[i + 1] - data[i] > 40 && data[i + 1] - data[i + 2] > 20) columns.add((i / 4) % canvas.width);
+          return columns.size;
+        })()`);
+      await until(async () => (await barColumns()) > 0, 'bars for the replayed events', 5000);
+      expect(await page.locator('#chart').getAttribute('aria-label')).to.match(/^events per second over the last 5 minutes, by the time they were published: max \d+ ev\/s/);
+      expect(pageErrors).to.deep.equal([]);
+    } finally {
+      await history.stop();
+      await deleteStream(`${name}.history`).catch(() => undefined);
+    }
   });
 
   it('charts events per second: no bar while the bus is quiet, bars once events flow, scaled to the busiest second', async () => {

@@ -15,7 +15,7 @@ export interface WebCli {
 /** Starts `event-bus-logger web --port 0 --name <name> ...args` and waits for the address it prints. */
 export async function startWeb(name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<WebCli> {
   const cli = startCli(['web', '--url', AMQP_URL, '--name', name, '--port', '0', ...args], { env });
-  await cli.waitFor(() => /serving the bus \S+ on http:\/\/\S+/.test(cli.stdout), 'the address it serves on', 20_000);
+  await cli.waitFor(() => /serving the bus \S+ on http:\/\/\S+/.test(cli.stdout), 'the address it serves on', 45_000);
   const url = /serving the bus \S+ on (http:\/\/\S+)/.exec(cli.stdout)![1]!;
   return { cli, url, port: Number(new URL(url).port) };
 }

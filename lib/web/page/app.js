@@ -20,6 +20,7 @@ const view = {
   chart: $('chart'),
   notices: $('notices'),
   letGo: $('let-go'),
+  replay: $('replay'),
   newEvents: $('new-events'),
 };
 
@@ -78,6 +79,9 @@ source.addEventListener('hello', (message) => {
   state.busUp = hello.connected === true;
   view.bus.textContent = String(hello.bus ?? '');
   for (const level of hello.levels ?? []) addLevel(String(level));
+  state.backlogEvents = Number(hello.backlogEvents) || 1000;
+  showReplay(hello.replay);
+  if (Array.isArray(hello.chart)) setChart(hello.chart);
   showConnection();
 });
 source.addEventListener('event', (message) => receive(JSON.parse(message.data)));
@@ -119,15 +123,40 @@ function addLevel(level) {
   levelBoxes.set(level, count);
 }
 
-function tick({ rate, counts }) {
+function tick({ rate, counts, chart, replay }) {
   view.rate.textContent = `${rate} ev/s`;
+  // Once a second, a view that follows is put back at the newest row, should rows have grown since (see toNewest).
+  if (state.follow && view.events.scrollTop + view.events.clientHeight < view.events.scrollHeight - 1) toNewest();
   for (const [level, count] of Object.entries(counts ?? {})) {
     addLevel(level);
     levelBoxes.get(level).textContent = String(count);
   }
-  state.rates.push(Number(rate) || 0);
-  if (state.rates.length > CHART_SECONDS) state.rates.shift();
+  showReplay(replay);
+  // The server's chart: every event it has by its own time, replayed ones too, not only what this page saw.
+  if (Array.isArray(chart)) setChart(chart);
+  else {
+    state.rates.push(Number(rate) || 0);
+    if (state.rates.length > CHART_SECONDS) state.rates.shift();
+    drawChart();
+  }
+}
+
+function setChart(chart) {
+  state.rates = chart.slice(-CHART_SECONDS).map((count) => Number(count) || 0);
   drawChart();
+}
+
+const count = (n) => Number(n).toLocaleString('en');
+
+// With --since: how many events the server replayed from the history (the level counts include them), and that a
+// page gets only the last ones the server keeps.
+function showReplay(replay) {
+  if (!replay) return;
+  const since = String(replay.since);
+  view.replay.hidden = false;
+  view.replay.textContent = replay.done
+    ? `${count(replay.replayed)} event(s) replayed from the history since ${since}: the counts include them; a page gets the last ${count(state.backlogEvents ?? 1000)} events the server keeps, then the live ones.`
+    : `Replaying the history since ${since}: ${count(replay.replayed)} event(s) so far (the counts include them); a page gets the last ${count(state.backlogEvents ?? 1000)} the server keeps.`;
 }
 
 function drawChart() {
@@ -146,7 +175,7 @@ function drawChart() {
   context.font = '10px sans-serif';
   const label = `max ${max} ev/s, last ${CHART_SECONDS / 60} min`;
   context.fillText(label, 4, 10);
-  canvas.setAttribute('aria-label', `events per second over the last ${CHART_SECONDS / 60} minutes: ${label}, ${state.rates.at(-1) ?? 0} in the last second`);
+  canvas.setAttribute('aria-label', `events per second over the last ${CHART_SECONDS / 60} minutes, by the time they were published: ${label}, ${state.rates.at(-1) ?? 0} in the last second`);
 }
 
 // --- rows -----------------------------------------------------------------------------------------------------
