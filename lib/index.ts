@@ -25,6 +25,7 @@ export type { EventData, EventMeta } from './wire-format.js';
 export type { LogArguments } from './event-data.js';
 export type { LevelMethods } from './level-methods.js';
 export type { TlsFiles } from './tls.js';
-export type { HistoryEvent } from './consume/history-read.js';
+export type { HistoryEvent, HistoryProgress, HistoryReader } from './consume/history-event.js';
+export type { EventSearch, Where, WhereValue } from './search.js';
 export type { HistoryOptions } from './consume/history-options.js';
 export type { HistorySince } from './options.js';

@@ -13,7 +13,7 @@ import { BusSession } from './bus/session.js';
 import { processBindGate } from './consume/bind-gate.js';
 import { wireConsumers, type Consumers } from './consume/consumers.js';
 import { readHistory, type HistoryOptions } from './consume/history-options.js';
-import type { HistoryEvent } from './consume/history-read.js';
+import type { HistoryReader } from './consume/history-event.js';
 import { EventBusLoggerError, accessError, describeError } from './errors.js';
 import { within } from './deadline.js';
 import { ListenerFailures } from './listener-failures.js';
@@ -545,12 +545,14 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * comes once (duplicates by publisher and sequence are dropped), in the stream's order, with `meta.offset`.
    * Breaking out of the loop releases its consumer. A lost connection is waited for (up to `resumeTimeout`) and
    * the read goes on after the last event read; past that the loop throws `CONNECT`, naming the offset to read
-   * again from. Throws a `TypeError` for a malformed `since`/`until`/`levels`/`resumeTimeout`, an
+   * again from. `where` and `grep` search the events: the reader filters them (RabbitMQ 3.10 has no server-side
+   * stream filter), and `progress` says how far it is (offset, end, scanned, matched).
+   * Throws a `TypeError` for a malformed `since`/`until`/`levels`/`where`/`grep`/`resumeTimeout`, an
    * `EventBusLoggerError` `CONFIG` when the config has no history, `NOT_STARTED`/`STOPPED` when not running.
    * @example
    * for await (const { level, data, meta } of logger.history({ since: '1h', levels: ['critical'] })) console.log(meta.offset, level, data);
    */
-  history(options: HistoryOptions<L>): AsyncIterableIterator<HistoryEvent<L>> {
+  history(options: HistoryOptions<L>): HistoryReader<L> {
     const { bus, topology, settings } = this.#parts;
     if (this.#stopped) throw new EventBusLoggerError('STOPPED', 'Cannot read history: the logger is stopped');
     if (this.#state !== 'running' || !bus || !topology || !settings) throw new EventBusLoggerError('NOT_STARTED', 'Cannot read history: the logger is not started; await logger.start() or use EventBusLogger.create()');

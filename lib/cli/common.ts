@@ -50,6 +50,9 @@ export interface Parsed {
     'all-levels'?: boolean;
     until?: string;
     count?: string;
+    grep?: string;
+    'ignore-case'?: boolean;
+    where?: string[];
     help?: boolean;
     version?: boolean;
   };
@@ -130,7 +133,7 @@ export function reportDropped(logger: EventBusLogger<string>): void {
 }
 
 export function onlyFor(command: string, values: Parsed['values'], allowed: Array<keyof Parsed['values']>): void {
-  for (const key of ['levels', 'all-levels', 'json', 'app-id', 'port', 'host', 'token', 'since', 'no-follow', 'until', 'count'] as const) {
+  for (const key of ['levels', 'all-levels', 'json', 'app-id', 'port', 'host', 'token', 'since', 'no-follow', 'until', 'count', 'grep', 'ignore-case', 'where'] as const) {
     if (values[key] !== undefined && !allowed.includes(key)) throw usage(`--${key} is not an option of ${command}; see ${PROGRAM} --help`);
   }
 }

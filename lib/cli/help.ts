@@ -29,14 +29,19 @@ export interface HelpFacts {
 function commands(facts: HelpFacts): Record<CommandName, CommandHelp> {
   return {
     tail: {
-      usage: `${PROGRAM} tail [--levels info,critical | --all-levels] [--json] [--since <spec> [--no-follow]] [--until <spec>] [--count <n>] [options]`,
+      usage: `${PROGRAM} tail [--levels info,critical | --all-levels] [--json] [--since <spec> [--no-follow]] [--until <spec>] [--count <n>] [--grep <regex> [-i]] [--where <path>=<value>]... [options]`,
       text: `Print every event of the bus as it arrives, until Ctrl-C (SIGINT) or SIGTERM.
 On a terminal: one readable line per event (time, level, host/appId, data), coloured
 unless NO_COLOR is set. With --json, or when standard output is not a terminal: NDJSON,
 one object per line: {time, level, host, pid, appId, messageId, data}.
 Status lines ("listening on ...", where the history ends and the live events begin, invalid
 messages, disconnects) go to standard error.`,
-      examples: [`${PROGRAM} tail --levels critical`, `${PROGRAM} tail --config rascal-with-history.json --since 1h --no-follow`, `${PROGRAM} tail --config rascal-with-history.json --since 2h --until 1h --count 100`],
+      examples: [
+        `${PROGRAM} tail --levels critical`,
+        `${PROGRAM} tail --config rascal-with-history.json --since 1h --no-follow`,
+        `${PROGRAM} tail --config rascal-with-history.json --since 2h --until 1h --count 100`,
+        `${PROGRAM} tail --config rascal-with-history.json --since 2026-12-02T03:00Z --until 2026-12-02T04:00Z --where level=critical --grep disk -i --no-follow`,
+      ],
     },
     publish: {
       usage: `${PROGRAM} publish <level> [json] [options]`,
@@ -90,6 +95,17 @@ function options(facts: HelpFacts): OptionHelp[] {
       only: ['tail'],
     },
     { flag: '--count <n>', text: 'Exit 0 once <n> events are printed (history and live together)', only: ['tail'] },
+    {
+      flag: '--grep <regex>',
+      text: "Only the events whose data (as JSON), level, host or appId match <regex>, a JavaScript\nregular expression. Filtered by tail, not by the broker: every event of the range is read",
+      only: ['tail'],
+    },
+    { flag: '-i, --ignore-case', text: 'With --grep: match regardless of case', only: ['tail'] },
+    {
+      flag: '--where <path>=<value>',
+      text: 'Only the events whose field <path> is <value>: level, host, app, or a dot path into the\ndata (user.id=42; data.level for a data field named level). Repeatable: every path must\nmatch; a path given twice matches either value',
+      only: ['tail'],
+    },
     { flag: '--app-id <id>', text: `The appId of the events sent. Default: ${DEFAULT_APP_ID}`, only: ['publish'] },
     { flag: '--port <n>', text: 'The port to serve on (0: any free port). Default: 8080', only: ['web'] },
     { flag: '--host <address>', text: 'The address to serve on (0.0.0.0: every address). Default: 127.0.0.1', only: ['web'] },

@@ -14,6 +14,8 @@ import type { EventData, EventMeta } from '../wire-format.js';
 import { gapLine } from './gap-line.js';
 import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, StopRequest, usage, warnIfNewBus, type Parsed } from './common.js';
 import { TailBound } from './tail-bound.js';
+import { tailSearch, type TailSearch } from './tail-search.js';
+import { ProgressLine } from './progress.js';
 
 function writer(onClosed: () => void): (line: string) => void {
   let closed = false;
@@ -35,6 +37,8 @@ function writer(onClosed: () => void): (line: string) => void {
 // What tail prints and where it stops, shared by the history step and the live one.
 class Printer {
   readonly stop = new StopRequest();
+  /** The history step's progress line, erased before each line tail prints (the terminal may show both). */
+  progress: ProgressLine | undefined;
   readonly #write: (line: string) => void;
   readonly #json: boolean;
   readonly #color: boolean;
@@ -56,6 +60,7 @@ class Printer {
       return false;
     }
     const record = tailRecord(level, data, meta);
+    this.progress?.clear();
     this.#write(this.#json ? formatJson(record) : formatPretty(record, { color: this.#color }));
     if (this.bound.last(meta)) this.#reached(this.bound.count !== undefined && this.bound.printed >= this.bound.count ? `reached --count ${this.bound.count}` : 'reached --until');
     return true;
@@ -67,6 +72,7 @@ class Printer {
   }
 
   #reached(why: string): void {
+    this.progress?.clear();
     process.stderr.write(`${why} (${this.bound.printed} event(s) printed)\n`);
     this.stop.request();
   }
@@ -74,12 +80,13 @@ class Printer {
 
 export async function tail(parsed: Parsed): Promise<number> {
   const { values, args } = parsed;
-  onlyFor('tail', values, ['levels', 'all-levels', 'json', 'since', 'no-follow', 'until', 'count']);
+  onlyFor('tail', values, ['levels', 'all-levels', 'json', 'since', 'no-follow', 'until', 'count', 'grep', 'ignore-case', 'where']);
   if (args.length > 0) throw usage(`tail takes no arguments, got "${args.join(' ')}"; see ${PROGRAM} --help`);
   const options = loggerOptions(values);
   if (values['no-follow'] && values.since === undefined) throw usage('--no-follow needs --since: without it tail reads nothing but live events; e.g. --since 10m --no-follow');
   checkSince(values.since);
   const bound = new TailBound(values);
+  const search = tailSearch(values);
   const tailPlan = await plan({ appId: DEFAULT_APP_ID, ...options, ...(values.since !== undefined ? { history: { since: values.since } } : {}) });
   requireHistory(values.since, tailPlan);
   await warnIfNewBus(tailPlan);
@@ -89,7 +96,7 @@ export async function tail(parsed: Parsed): Promise<number> {
     // 'now' has no history to print: the catch-up listener starts at the stream's end.
     let followFrom: string | number | undefined = values.since;
     if (values.since !== undefined && parseSince(values.since).kind !== 'now') {
-      const history = await printHistory(options, tailPlan, values.since, printer).catch((error: unknown) => {
+      const history = await printHistory(options, tailPlan, values.since, printer, search).catch((error: unknown) => {
         // An offset the stream does not reach yet: following, the catch-up listener says so ('gap') and goes on
         // from the stream's end; with --no-follow it is an error.
         if (values['no-follow'] || !(error instanceof EventBusLoggerError && error.code === 'OUT_OF_RANGE')) throw asCliError(error);
@@ -104,7 +111,7 @@ export async function tail(parsed: Parsed): Promise<number> {
         if (history.lastOffset !== undefined) followFrom = history.lastOffset + 1;
       }
     }
-    return await follow(options, tailPlan, followFrom, printer);
+    return await follow(options, tailPlan, followFrom, printer, search);
   } finally {
     removeSignals();
   }
@@ -122,6 +129,7 @@ async function printHistory(
   tailPlan: BusPlan,
   since: string,
   printer: Printer,
+  { search }: TailSearch,
 ): Promise<{ count: number; lastOffset: number | undefined }> {
   const settings: EventBusLoggerOptions<string> = { appId: DEFAULT_APP_ID, ...options, history: { since }, listen: false };
   delete settings.levels;
@@ -131,16 +139,26 @@ async function printHistory(
   try {
     if (!(await printer.stop.start(logger))) return { count, lastOffset };
     const until = printer.bound.until;
-    const read = logger.history({ since, ...(options.levels ? { levels: options.levels } : {}), ...(until ? { until: until.kind === 'time' ? until.time : until.offset } : {}) });
+    const read = logger.history({
+      since,
+      ...(options.levels ? { levels: options.levels } : {}),
+      ...(until ? { until: until.kind === 'time' ? until.time : until.offset } : {}),
+      ...search,
+    });
+    printer.progress = new ProgressLine(process.stderr, () => read.progress).start();
     for await (const { level, data, meta } of read) {
       if (!printer.event(level, data, meta)) break;
       count++;
-      lastOffset = meta.offset;
       if (printer.stop.requested) break;
     }
+    // Follow on after the last record read, not the last printed: what lies between did not match.
+    const { offset, end } = read.progress;
+    if (offset !== undefined) lastOffset = end === undefined ? offset : Math.min(offset, end);
   } catch (error) {
     throw error instanceof EventBusLoggerError && error.code === 'OUT_OF_RANGE' ? error : asCliError(error);
   } finally {
+    printer.progress?.stop();
+    printer.progress = undefined;
     await logger.stop();
     reportDropped(logger);
   }
@@ -148,13 +166,13 @@ async function printHistory(
 }
 
 // Live events (with `from`: a catch-up listener from there), until a signal, a closed stdout or a bound.
-async function follow(options: EventBusLoggerOptions<string>, tailPlan: BusPlan, from: string | number | undefined, printer: Printer): Promise<number> {
+async function follow(options: EventBusLoggerOptions<string>, tailPlan: BusPlan, from: string | number | undefined, printer: Printer, { test }: TailSearch): Promise<number> {
   const bus = tailPlan.topology;
   const settings: EventBusLoggerOptions<string> = { appId: DEFAULT_APP_ID, ...options, ...(from !== undefined ? { history: { since: from } } : {}) };
   const logger = new EventBusLogger<string>(settings, undefined, from === undefined ? tailPlan : undefined);
   void printer.stop.done.then(() => logger.stop());
   // Every level this logger binds, in one place, subscribed before it starts: no event slips by.
-  logger.subscribe(({ level, data, meta }) => printer.event(level, data, meta));
+  logger.subscribe(({ level, data, meta }) => (test && !test({ level, data, meta })) || printer.event(level, data, meta));
   logger.on('ready', ({ queue, levels }) =>
     process.stderr.write(from !== undefined ? `reading ${queue} from ${from}, then following live (levels ${levels.join(', ')})\n` : `listening on ${bus.exchange} as ${queue} (levels ${levels.join(', ')})\n`),
   );

@@ -1,6 +1,7 @@
 // `history()`'s options: their types, their checks (before anything reaches the broker), and the read they start.
 import { configError } from '../errors.js';
 import { DEFAULTS, type HistorySince, type ResolvedOptions } from '../options.js';
+import { eventTest, type EventSearch } from '../search.js';
 import { parseSince } from '../since.js';
 import { HOW_TO_TURN_HISTORY_ON, type Topology } from '../topology.js';
 import { EVERY_LEVEL, type LevelSet } from '../wire-format.js';
@@ -10,7 +11,7 @@ import { HistoryRead, RESUME_TIMEOUT, type HistoryBus } from './history-read.js'
 export const READ_PREFETCH = 5000;
 
 /** What {@link EventBusLogger.history} reads. */
-export interface HistoryOptions<L extends string = string> {
+export interface HistoryOptions<L extends string = string> extends EventSearch {
   /** Where to start: `'now'`, `'start'`, a duration (`'10m'`), an ISO 8601 time or a `Date`, or a stream offset. */
   since: HistorySince;
   /** Where to stop, inclusive: a stream offset, or a time (`'now'`, a duration back from now, an ISO 8601 time, a `Date`). @default the stream's last offset when the call began */
@@ -25,14 +26,14 @@ export interface HistoryOptions<L extends string = string> {
 }
 
 /**
- * Checks what `history()` was given and starts the read. Throws a TypeError for a malformed `since`, `until` or
- * `levels`, a `CONFIG` error when the bus has no history.
+ * Checks what `history()` was given and starts the read. Throws a TypeError for a malformed `since`, `until`,
+ * `levels`, `where` or `grep`; a `CONFIG` error when the bus has no history.
  */
 export function readHistory<L extends string>(
   options: HistoryOptions<L>,
   { bus, topology, settings, stopping }: { bus: HistoryBus; topology: Topology; settings: ResolvedOptions; stopping: () => boolean },
 ): HistoryRead<L> {
-  if (options === null || typeof options !== 'object') throw new TypeError(`Expected history() options { since, until?, levels? }, got ${options === null ? 'null' : typeof options}`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`Expected history() options { since, until?, levels?, where?, grep? }, got ${options === null ? 'null' : typeof options}`);
   const since = parseSince(options.since, 'since');
   let until = options.until === undefined ? undefined : parseSince(options.until, 'until');
   if (until?.kind === 'start') throw new TypeError('Invalid `until` "start" (it would stop before the first event); expected "now", a stream offset, a duration, an ISO 8601 time or a Date');
@@ -51,7 +52,10 @@ export function readHistory<L extends string>(
   if (typeof resumeTimeout !== 'number' || !Number.isFinite(resumeTimeout) || resumeTimeout < 0) {
     throw new TypeError(`Expected \`resumeTimeout\` to be a number of milliseconds from 0, got ${JSON.stringify(options.resumeTimeout)}`);
   }
+  // Checked here, before anything reaches the broker; applied in the reader (3.10 has no server-side filter).
+  const test = eventTest(options);
   return new HistoryRead<L>({
+    test,
     bus,
     stream: topology.history.stream,
     since,

@@ -7,19 +7,13 @@ import { Backoff } from '../bus/backoff.js';
 import { within } from '../deadline.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
-import { decodeMessage, publishedAt, type EventData, type EventMeta, type LevelSet } from '../wire-format.js';
+import { decodeMessage, publishedAt, type LevelSet } from '../wire-format.js';
 import { EMPTY_STREAM_WAIT, ProbeUnanswered, checkInRange, closeQuietly, offsetOf, probeStream, scratchChannel, type StreamEnds } from './stream.js';
 import { SequenceWindow } from './sequence.js';
 import { streamOffsetArgument, type StreamStart } from '../since.js';
+import type { HistoryEvent, HistoryProgress, HistoryReader } from './history-event.js';
 
 const debug = createDebug('event-bus-logger:history-read');
-
-/** One event of `history()`. */
-export interface HistoryEvent<L extends string = string> {
-  level: L;
-  data: EventData;
-  meta: EventMeta<L>;
-}
 
 /** How long a cut read waits for the connection to come back, by default. */
 export const RESUME_TIMEOUT = 30_000;
@@ -37,6 +31,7 @@ export interface HistoryReadParts {
   levels: LevelSet;
   /** The levels asked for. */
   wanted: LevelSet;
+  test?: ((event: HistoryEvent) => boolean) | undefined; // a search (`where`, `grep`): the events it rejects are skipped
   maxMessageBytes: number;
   prefetch: number;
   /** How long a read cut by a lost connection waits for it to come back; 0: it throws at once. */
@@ -51,7 +46,7 @@ export interface HistoryReadParts {
  * A lost channel (the connection went) is replaced once the records already received are handed out: the read
  * goes on from the offset after the last record it took, within `resumeTimeout`.
  */
-export class HistoryRead<L extends string> implements AsyncIterableIterator<HistoryEvent<L>> {
+export class HistoryRead<L extends string> implements HistoryReader<L> {
   readonly #parts: HistoryReadParts;
   readonly #sequence = new SequenceWindow();
   readonly #queue: AmqpMessage[] = [];
@@ -71,6 +66,7 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
   #attempts = 0;
   // Records taken from the current channel since its last ack.
   #unacked = 0;
+  readonly #count = { scanned: 0, matched: 0 };
 
   constructor(parts: HistoryReadParts) {
     this.#parts = parts;
@@ -114,6 +110,8 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
     }
   }
 
+  get progress(): HistoryProgress { return { offset: this.#last, end: this.#end, ...this.#count }; }
+
   async return(): Promise<IteratorResult<HistoryEvent<L>>> {
     return this.#finish();
   }
@@ -143,6 +141,7 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
       this.#before = undefined;
     }
     if (until?.kind === 'time' && published !== undefined && published > until.time.getTime()) return undefined;
+    this.#count.scanned++;
     if (!wanted.has(message.fields.routingKey)) return undefined;
     const decoded = decodeMessage<L>(message, levels, maxMessageBytes);
     if (!decoded.ok) {
@@ -150,9 +149,9 @@ export class HistoryRead<L extends string> implements AsyncIterableIterator<Hist
       return undefined;
     }
     const { level, data, meta } = decoded;
-    if (meta.publisher !== undefined && meta.seq !== undefined && this.#sequence.check(meta.publisher, level, meta.seq).kind === 'duplicate') {
-      return undefined;
-    }
+    if (meta.publisher !== undefined && meta.seq !== undefined && this.#sequence.check(meta.publisher, level, meta.seq).kind === 'duplicate') return undefined;
+    if (this.#parts.test && !this.#parts.test({ level, data, meta })) return undefined;
+    this.#count.matched++;
     return { level, data, meta };
   }
 

@@ -1,0 +1,102 @@
+// Searching the history on the real broker: history({ where, grep }) filters in the reader and says how far it is;
+// tail --where/--grep/-i does the same from the command line.
+import amqplib from 'amqplib';
+import { expect } from 'chai';
+import { EventBusLogger } from '../../lib/index.js';
+import { runCli } from '../cli/run-cli.js';
+import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
+
+const HISTORY_CONFIG_PATH = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
+
+async function deleteStream(name: string): Promise<void> {
+  const connection = await amqplib.connect(AMQP_URL);
+  try {
+    await (await connection.createChannel()).deleteQueue(name);
+  } finally {
+    await connection.close();
+  }
+}
+
+describe('searching the history', function () {
+  this.timeout(60_000);
+  let name: string;
+  let logger: EventBusLogger<string>;
+
+  before(async () => {
+    name = uniqueName('history-search');
+    logger = new EventBusLogger<string>({ url: AMQP_URL, name, config: HISTORY_CONFIG_PATH, listen: false, appId: 'billing' });
+    await logger.start();
+    // 20 events: n 1..20; every 5th critical, a user id of n % 3, "Disk FULL" in every 4th.
+    for (let n = 1; n <= 20; n++) {
+      const data = { n, user: { id: n % 3 }, ...(n % 4 === 0 ? { note: 'Disk FULL' } : {}) };
+      await (n % 5 === 0 ? logger.critical(data) : logger.info(data));
+    }
+  });
+
+  after(async () => {
+    await logger.stop();
+    await deleteStream(`${name}.history`);
+    await deleteExchange(name);
+  });
+
+  async function numbers(options: Parameters<EventBusLogger<string>['history']>[0]): Promise<unknown[]> {
+    const got: unknown[] = [];
+    for await (const { data } of logger.history(options)) got.push(data.n);
+    return got;
+  }
+
+  it('history({ where }) hands out only the events whose fields match: a dot path, level, app; a repeated value an OR', async () => {
+    expect(await numbers({ since: 'start', where: { 'user.id': 0 } })).to.deep.equal([3, 6, 9, 12, 15, 18]);
+    expect(await numbers({ since: 'start', where: { level: 'critical', 'user.id': [1, 2] } })).to.deep.equal([5, 10, 20]);
+    expect(await numbers({ since: 'start', where: { app: 'billing', n: '7' } })).to.deep.equal([7]);
+    expect(await numbers({ since: 'start', where: { app: 'other' } })).to.deep.equal([]);
+  });
+
+  it('history({ grep }) matches the JSON of the data and the level, case-insensitive with the i flag; with until and levels', async () => {
+    expect(await numbers({ since: 'start', grep: /Disk FULL/ })).to.deep.equal([4, 8, 12, 16, 20]);
+    expect(await numbers({ since: 'start', grep: /disk full/ })).to.deep.equal([]);
+    expect(await numbers({ since: 'start', grep: /disk full/i, until: 11 })).to.deep.equal([4, 8, 12]);
+    expect(await numbers({ since: 'start', grep: '^critical$', levels: ['critical'] })).to.deep.equal([5, 10, 15, 20]);
+  });
+
+  it('progress counts the records scanned and the events matched, with the last offset read and where the read ends', async () => {
+    const read = logger.history({ since: 'start', where: { level: 'critical' } });
+    expect(read.progress).to.deep.equal({ offset: undefined, end: undefined, scanned: 0, matched: 0 });
+    const first = await read.next();
+    expect(first.value?.data.n).to.equal(5);
+    expect(read.progress).to.deep.include({ offset: 4, end: 19, matched: 1 });
+    expect(read.progress.scanned).to.equal(5);
+    for await (const event of read) void event;
+    expect(read.progress).to.deep.equal({ offset: 19, end: 19, scanned: 20, matched: 4 });
+  });
+
+  it('refuses a malformed where or grep before reading, naming it', () => {
+    expect(() => logger.history({ since: 'start', where: { 'a..b': 1 } })).to.throw(TypeError, 'Invalid `where` key "a..b"');
+    expect(() => logger.history({ since: 'start', grep: '(' })).to.throw(TypeError, /^Invalid `grep` "\(": /);
+  });
+
+  describe('tail', () => {
+    const tail = (...args: string[]) => runCli(['tail', '--config', HISTORY_CONFIG_PATH, '--name', name, '--since', 'start', '--no-follow', ...args]);
+
+    it('--where (repeatable) and --grep with -i print only the matching events', async () => {
+      const where = await tail('--where', 'user.id=0', '--where', 'level=critical');
+      expect(where.code, where.stderr).to.equal(0);
+      expect(where.stdout.trim().split('\n').map((line) => JSON.parse(line).data.n)).to.deep.equal([15]);
+      const grep = await tail('--grep', 'disk full', '-i', '--count', '2');
+      expect(grep.code, grep.stderr).to.equal(0);
+      expect(grep.stdout.trim().split('\n').map((line) => JSON.parse(line).data.n)).to.deep.equal([4, 8]);
+      const sensitive = await tail('--grep', 'disk full');
+      expect(sensitive.code, sensitive.stderr).to.equal(0);
+      expect(sensitive.stdout).to.equal('');
+    });
+
+    it('refuses a bad --where or --grep with exit 2 and what was expected', async () => {
+      const where = await tail('--where', 'critical');
+      expect(where.code).to.equal(2);
+      expect(where.stderr).to.include('--where expects path=value');
+      const grep = await tail('--grep', '(');
+      expect(grep.code).to.equal(2);
+      expect(grep.stderr).to.include('--grep: invalid regular expression "("');
+    });
+  });
+});
