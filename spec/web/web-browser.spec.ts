@@ -74,6 +74,8 @@ describe('event-bus-logger web (in chromium)', function () {
     expect(await rows().nth(1).locator('.level').textContent()).to.equal('CRITICAL');
     expect(await rows().nth(1).locator('.data').textContent()).to.equal('{"disk":"/var","used":"97%","host":"db-2"}');
     expect(await rows().nth(1).locator('.source').textContent()).to.match(/\/web-spec$/);
+    // The time to the millisecond (the wire carries it; the page showed whole seconds).
+    expect(await rows().nth(1).locator('.time').textContent()).to.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
     // The critical row stands out as a row (its background and a bar at its left edge), not only by its label.
     const rowStyle = (n: number): Promise<string> => page.evaluate(`(() => { const style = getComputedStyle(document.querySelectorAll('#events .row')[${n}]); return style.backgroundColor + ' | ' + style.boxShadow; })()`);
     const [info, critical] = [await rowStyle(0), await rowStyle(1)];
