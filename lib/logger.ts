@@ -134,19 +134,20 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   }
 
   readonly #onListenerAdded = (event: string | symbol): void => {
-    if (typeof event === 'string' && this.#parts.topology?.listenLevels.includes(event)) this.#listenersChanged(true);
+    if (typeof event === 'string' && this.#parts.topology?.listenLevels.includes(event)) this.#listenersChanged([event]);
   };
 
   readonly #onListenerRemoved = (event: string | symbol): void => {
-    if (typeof event === 'string' && this.#parts.topology?.listenLevels.includes(event)) this.#listenersChanged(false);
+    if (typeof event === 'string' && this.#parts.topology?.listenLevels.includes(event)) this.#listenersChanged();
   };
 
   // Something began or stopped listening: bring the bindings in line. After a listener was added, the publishes of
   // this process wait for its bind, so the next event reaches it.
-  #listenersChanged(added: boolean): void {
+  // `added`: the levels a listener was added to (asked again if the broker refused them before).
+  #listenersChanged(added?: readonly string[]): void {
     const { consumers, topology } = this.#parts;
     if (!consumers || topology?.listenAlways) return;
-    const update = consumers.update();
+    const update = consumers.update(added);
     update.catch(noop);
     if (added && this.#state === 'running') processBindGate.hold(update, this.#parts.settings?.publishTimeout ?? DEFAULTS.publishTimeout);
   }
@@ -176,7 +177,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       emitter.removeAllListeners.call(this);
       // That removed this logger's own watch too.
       this.#watchListeners();
-      this.#listenersChanged(false);
+      this.#listenersChanged();
     } else emitter.removeAllListeners.call(this, event);
     return this;
   }
@@ -184,7 +185,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   /**
    * Resolves once every bind asked for so far is done: a listener added after `create()` resolved is bound a round
    * trip later, and events other processes publish before that do not reach it (the publishes of this process wait
-   * for the bind). During an outage it resolves once reconnected; before `start()`, at once (start binds).
+   * for the bind). During an outage it resolves once reconnected; before `start()`, at once (start binds). Rejects
+   * with code `ACCESS` when the broker refused a bind asked for since the last call (the user may not bind that
+   * level): the level is left unbound, the logger goes on with the others, and a listener added to it asks again.
    * @example
    * logger.on('critical', alert);
    * await logger.listening(); // from here on, every critical event of the bus reaches alert
@@ -412,9 +415,9 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     // A wrapper per call: subscribing the same function twice calls it twice, and each unsubscribe removes one.
     const entry: EventHandler<L> = (event) => handler(event);
     this.#subscribers.add(entry);
-    this.#listenersChanged(true);
+    this.#listenersChanged(this.levels);
     return () => {
-      if (this.#subscribers.delete(entry)) this.#listenersChanged(false);
+      if (this.#subscribers.delete(entry)) this.#listenersChanged();
     };
   }
 

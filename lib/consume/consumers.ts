@@ -41,9 +41,12 @@ export interface Consumers {
   readonly queue: string | undefined;
   /** The levels consumed now. */
   readonly levels: string[];
-  /** Brings the live queue's bindings in line with `wanted()`; resolves once the broker confirmed it. */
-  update(): Promise<void>;
-  /** Resolves once every update asked for so far is done (during an outage: once reconnected). */
+  /**
+   * Brings the live queue's bindings in line with `wanted()`; resolves once the broker confirmed it. `retry`: the
+   * levels a new listener listens to, asked again if the broker refused them before.
+   */
+  update(retry?: readonly string[]): Promise<void>;
+  /** Resolves once every update asked for so far is done (during an outage: once reconnected); rejects with `ACCESS` for a refused bind. */
   listening(): Promise<void>;
   /** Stops consuming (within `timeout` ms) before the logger waits for the rest. */
   stop(consumer: AmqpChannel, timeout: number): Promise<void>;
@@ -89,7 +92,7 @@ export function wireConsumers({ bus, session, exchange, topology, settings, inst
     get levels() {
       return historyListener ? [...topology.listenLevels] : (liveQueue?.levels ?? []);
     },
-    update: () => liveQueue?.update() ?? Promise.resolve(),
+    update: (retry) => liveQueue?.update(retry) ?? Promise.resolve(),
     listening: () => liveQueue?.listening() ?? Promise.resolve(),
     async stop(consumer, timeout) {
       if (liveQueue) await liveQueue.stop(consumer, timeout);

@@ -6,7 +6,7 @@
 // the broker for `grace` ms without a consumer.
 import createDebug from 'debug';
 import type { SetupContext } from '../bus/session.js';
-import { describeError } from '../errors.js';
+import { accessError, describeError, type EventBusLoggerError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { call, type AmqpChannel } from '../rascal.js';
 import type { Topology } from '../topology.js';
@@ -37,6 +37,8 @@ interface OnChannel {
   queue: string | undefined;
   levels: Set<string>;
   consumerTag: string | undefined;
+  // The levels a declare or bind in flight is for: refused, they are skipped from then on.
+  asking?: string[] | undefined;
 }
 
 export class LiveQueue {
@@ -48,6 +50,11 @@ export class LiveQueue {
   #lock: Promise<void> = Promise.resolve();
   // Waiters for the next setup that finishes (listening() during an outage).
   #nextSetup: Array<() => void> = [];
+  // Levels whose bind, asked for by a listener added after start, the broker refused (the user may not bind them):
+  // skipped, so one listener without the permission does not keep the logger's channels (its publishing) down,
+  // until a listener of the level is added again. The refusal, for the next listening() to reject with.
+  readonly #refused = new Set<string>();
+  #refusal: EventBusLoggerError | undefined;
 
   constructor(parts: LiveQueueParts) {
     this.#parts = parts;
@@ -94,24 +101,38 @@ export class LiveQueue {
    * Brings the bindings in line with what is listened to now: declares the queue for the first level listened to,
    * binds and unbinds levels, deletes the queue when nothing is listened to any more. Resolves once the broker
    * confirmed it, or at once without channels (during an outage the next setup binds what is listened to then).
+   * `retry`: levels a new listener listens to, bound again even if the broker refused them before.
    */
-  update(): Promise<void> {
+  update(retry: readonly string[] = []): Promise<void> {
+    for (const level of retry) this.#refused.delete(level);
     return this.#exclusive(async () => {
       const current = this.#current;
       if (!current?.context.isCurrent()) return;
       try {
         await this.#apply(current);
       } catch (error) {
-        // A refused bind closes the channel: the session reopens it and the setup binds again.
+        // A failed bind closes the channel: the session reopens it and the setup binds again, without a level
+        // the broker refused.
         debug('updating the bindings failed: %s', describeError(error));
+        const refusal = accessError(error);
+        if (refusal && current.asking) {
+          for (const level of current.asking) this.#refused.add(level);
+          this.#refusal = refusal;
+        }
         if (current.context.isCurrent()) current.context.lost(`binding the live queue failed: ${describeError(error)}`);
       }
     });
   }
 
-  /** Resolves once every update asked for so far is done, and during an outage once the next setup is. */
+  /**
+   * Resolves once every update asked for so far is done, and during an outage once the next setup is. Rejects with
+   * code `ACCESS` when the broker refused a bind asked for since the last call.
+   */
   async listening(): Promise<void> {
     await this.#lock;
+    const refusal = this.#refusal;
+    this.#refusal = undefined;
+    if (refusal) throw refusal;
     if (this.#current?.context.isCurrent()) return;
     await new Promise<void>((resolve) => this.#nextSetup.push(resolve));
   }
@@ -123,7 +144,9 @@ export class LiveQueue {
 
   async #apply(current: OnChannel): Promise<void> {
     const { exchange, delivery } = this.#parts;
-    const wanted = this.#parts.wanted();
+    const listened = this.#parts.wanted();
+    for (const level of this.#refused) if (!listened.has(level)) this.#refused.delete(level);
+    const wanted = new Set([...listened].filter((level) => !this.#refused.has(level)));
     const { consumer } = current.context.channels;
     const stale = (): void => {
       if (!current.context.isCurrent()) throw new Error('superseded');
@@ -132,14 +155,17 @@ export class LiveQueue {
       if (current.queue !== undefined) await this.#drop(current, consumer);
       return;
     }
+    current.asking = [...wanted];
     if (current.queue === undefined) current.queue = await this.#declare(consumer);
     const queue = current.queue;
     for (const level of wanted) {
       if (current.levels.has(level)) continue;
       stale();
+      current.asking = [level];
       await call<unknown>((cb) => consumer.bindQueue(queue, exchange, level, {}, cb));
       current.levels.add(level);
     }
+    current.asking = undefined;
     for (const level of [...current.levels]) {
       if (wanted.has(level)) continue;
       stale();

@@ -105,6 +105,21 @@ describe('least privilege', function () {
       expect((await received)[0]).to.deep.equal({ to: 'listener' });
     });
 
+    it('a listener added after start whose bind is refused: listening() rejects with ACCESS, publishing goes on', async () => {
+      const owner = track(await EventBusLogger.create({ url: AMQP_URL, name: bus, listen: true }));
+      const app = await scratch.user('spec_listen');
+      // May publish and declare its queue, may not bind it (no read on the exchange).
+      await app.permit({ configure: '^amq\\.gen-', write: listenerRead(bus), read: '^amq\\.gen-' });
+      const logger = track(await EventBusLogger.create({ url: app.url(), name: bus }));
+      logger.on('critical', () => undefined);
+      const error = await rejection<EventBusLoggerError>(logger.listening());
+      expect(error.code).to.equal('ACCESS');
+      expect(error.message).to.contain('binding the queue to the exchange').and.contain(`exchange '${bus}'`);
+      const received = next<[EventData]>(owner, 'info', 20_000);
+      await logger.info({ still: 'publishing' });
+      expect((await received)[0]).to.deep.equal({ still: 'publishing' });
+    });
+
     it('without read on the exchange, start() rejects at once with ACCESS naming the operation and the exchange', async () => {
       track(await EventBusLogger.create({ url: AMQP_URL, name: bus, listen: false }));
       const app = await scratch.user('spec_listen');

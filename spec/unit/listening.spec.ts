@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { EventBusLogger, type EventBusLoggerOptions, type EventData } from '../../lib/index.js';
 import { FakeBus, opener, type StubChannel } from './fake-bus.js';
+import { until } from '../helpers.js';
 
 type Levels = 'info' | 'critical';
 
@@ -168,6 +169,39 @@ describe('listening on demand (stubbed broker)', () => {
     expect(sent()).to.deep.equal([1, 2, 3, 4, 5]);
     for (const call of bus.confirm.publish.getCalls()) (call.args[4] as (error: null) => void)(null);
     await Promise.all(published);
+    await logger.stop();
+  });
+
+  it('a bind the broker refuses: listening() rejects with ACCESS, the channels reopen without that level, publishing goes on', async () => {
+    const { logger, bus } = await started();
+    logger.on('info', () => undefined);
+    await logger.listening();
+    const consumer = bus.channels[0]!;
+    consumer.bindQueue.resetBehavior();
+    consumer.bindQueue.callsFake((_queue, exchange, _key, _args, cb) => {
+      cb(new Error(`Operation failed: QueueBind; 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - read access to exchange '${exchange}' in vhost '/' refused for user 'app'"`), {});
+    });
+    const critical = (): void => undefined;
+    logger.on('critical', critical);
+    const error = await logger.listening().then(
+      () => undefined,
+      (refusal: Error & { code?: string }) => refusal,
+    );
+    expect(error?.code).to.equal('ACCESS');
+    expect(error?.message).to.match(/^Access refused by the broker: .*read access to exchange 'unit_bus'/);
+    await until(() => logger.isReady && bus.confirmChannels.length > 1, 'the channels to be reopened');
+    const reopened = (): StubChannel => bus.channels.filter((channel) => channel.consume.called).at(-1)!;
+    expect(reopened()).to.not.equal(consumer);
+    expect(calls(reopened())).to.deep.equal(['delete', 'assert', 'bind info', 'consume']);
+    const published = logger.info({ after: 'the refusal' });
+    await until(() => bus.confirm.publish.callCount === 1, 'the publish to go out');
+    (bus.confirm.publish.firstCall.args[4] as (error: null) => void)(null);
+    await published;
+    await logger.listening();
+    // A new listener of the level asks again (the reopened channel's user may bind it now).
+    logger.on('critical', () => undefined);
+    await logger.listening();
+    expect(calls(reopened()).slice(4)).to.deep.equal(['bind critical']);
     await logger.stop();
   });
 
