@@ -28,6 +28,8 @@ describe('tail formatting (lib/bridges/event-record.ts)', () => {
   it('formats one readable line without colour', () => {
     const line = formatPretty(tailRecord('critical', { disk: 'full', free: 0 }, meta), { color: false });
     expect(line).to.equal('2025-01-02T03:04:05.123Z CRITICAL web-1/server {"disk":"full","free":0}');
+    // Always to the millisecond, .000 too: the times of a column line up (it hid .000, when times were whole seconds).
+    expect(formatPretty(tailRecord('info', {}, { ...meta, timestamp: new Date('2025-01-02T03:04:05.000Z') }), { color: false })).to.match(/^2025-01-02T03:04:05\.000Z INFO /);
     expect(formatPretty(tailRecord('info', { a: 1 }, { ...meta, host: undefined, appId: undefined }), { color: false })).to.equal('2025-01-02T03:04:05.123Z INFO     -/- {"a":1}');
   });
 
