@@ -10,6 +10,7 @@ import { maskUrl } from './errors.js';
 import { EXIT, PROGRAM, asCliError, usage, type Parsed } from './cli/common.js';
 import { COMMANDS, commandHelp, generalHelp, type CommandName } from './cli/help.js';
 import { PUBLISH_WINDOW, publish } from './cli/publish.js';
+import { historyInfo } from './cli/history-info.js';
 import { tail } from './cli/tail.js';
 import { TOKEN_VARIABLE, web } from './cli/web.js';
 
@@ -89,10 +90,12 @@ async function main(argv: string[]): Promise<number> {
       return publish(parsed);
     case 'web':
       return web(parsed);
+    case 'history-info':
+      return historyInfo(parsed);
     case undefined:
-      throw usage(`missing command: expected tail, publish, web or help; see ${PROGRAM} --help`);
+      throw usage(`missing command: expected tail, publish, web, history-info or help; see ${PROGRAM} --help`);
     default:
-      throw usage(`unknown command "${parsed.command}"; expected tail, publish, web or help; see ${PROGRAM} --help`);
+      throw usage(`unknown command "${parsed.command}"; expected tail, publish, web, history-info or help; see ${PROGRAM} --help`);
   }
 }
 

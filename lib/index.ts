@@ -29,3 +29,4 @@ export type { HistoryEvent, HistoryProgress, HistoryReader } from './consume/his
 export type { EventSearch, Where, WhereValue } from './search.js';
 export type { HistoryOptions } from './consume/history-options.js';
 export type { HistorySince } from './options.js';
+export type { HistoryInfo, StreamEnd } from './consume/history-info.js';

@@ -20,7 +20,7 @@ export type LevelMethods<L extends string> = string extends L
  * EventBusLogger's own members, protected ones included; `info` and `critical` are the methods of their levels.
  * spec/types/level-members.ts fails to compile when a public member is missing, spec/unit/call-forms.spec.ts when any is.
  */
-export const LOGGER_MEMBERS = ['constructor', 'levels', 'queue', 'isReady', 'start', 'publish', 'subscribe', 'handle', 'handleInfo', 'handleCritical', 'dispatch', 'stop', 'history', 'stats', 'listening'] as const;
+export const LOGGER_MEMBERS = ['constructor', 'levels', 'queue', 'isReady', 'start', 'publish', 'subscribe', 'handle', 'handleInfo', 'handleCritical', 'dispatch', 'stop', 'history', 'historyInfo', 'stats', 'listening'] as const;
 
 // The members of an EventEmitter (its methods and own fields such as `_events`) and of every object (`toString`).
 const inherited = new Set<string>();

@@ -12,6 +12,7 @@ import { ensureExchange } from './bus/exchange.js';
 import { BusSession } from './bus/session.js';
 import { processBindGate } from './consume/bind-gate.js';
 import { wireConsumers, type Consumers } from './consume/consumers.js';
+import { readHistoryInfo, type HistoryInfo } from './consume/history-info.js';
 import { readHistory, type HistoryOptions } from './consume/history-options.js';
 import type { HistoryReader } from './consume/history-event.js';
 import { EventBusLoggerError, accessError, describeError } from './errors.js';
@@ -560,6 +561,18 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     if (this.#stopped) throw new EventBusLoggerError('STOPPED', 'Cannot read history: the logger is stopped');
     if (this.#state !== 'running' || !bus || !topology || !settings) throw new EventBusLoggerError('NOT_STARTED', 'Cannot read history: the logger is not started; await logger.start() or use EventBusLogger.create()');
     return readHistory<L>(options, { bus, topology, settings, stopping: () => this.#stopped });
+  }
+
+  /**
+   * What the bus's history stream holds: its first and last offsets and when they were published, and the retention
+   * its config declares, so a reader knows how far back `since` can go. Rejects with `CONFIG` when the config has no
+   * history, `NOT_STARTED`/`STOPPED` when not running.
+   */
+  async historyInfo(): Promise<HistoryInfo> {
+    const { bus, topology, settings } = this.#parts;
+    if (this.#stopped) throw new EventBusLoggerError('STOPPED', 'Cannot read the history stream: the logger is stopped');
+    if (this.#state !== 'running' || !bus || !topology || !settings) throw new EventBusLoggerError('NOT_STARTED', 'Cannot read the history stream: the logger is not started; await logger.start() or use EventBusLogger.create()');
+    return readHistoryInfo(bus, topology, settings.startTimeout);
   }
 
   /** Stops the logger at the end of an `await using` block. */

@@ -4,8 +4,8 @@ import { maskUrl } from '../errors.js';
 import { DEFAULTS } from '../options.js';
 import { DEFAULT_APP_ID, PROGRAM } from './common.js';
 
-export type CommandName = 'tail' | 'publish' | 'web';
-export const COMMANDS: readonly CommandName[] = ['tail', 'publish', 'web'];
+export type CommandName = 'tail' | 'publish' | 'web' | 'history-info';
+export const COMMANDS: readonly CommandName[] = ['tail', 'publish', 'web', 'history-info'];
 
 interface OptionHelp {
   flag: string;
@@ -59,6 +59,13 @@ address, until Ctrl-C (SIGINT) or SIGTERM. Binds to 127.0.0.1 by default; on any
 other address every request needs the access token (the printed address carries it).`,
       examples: [`${PROGRAM} web --port 8080`, `${PROGRAM} web --host 0.0.0.0 --config rascal-with-history.json --since 1h`],
     },
+    'history-info': {
+      usage: `${PROGRAM} history-info [--json] [options]`,
+      text: `Say what the bus's history stream holds: its first and last offsets and when they were
+published, and the retention its config declares (max age, max size, segment size), so you
+know how far back --since can go. Needs a config with history. --json: one JSON object.`,
+      examples: [`${PROGRAM} history-info --config rascal-with-history.json`, `${PROGRAM} history-info --config rascal-with-history.json --json | jq .first`],
+    },
   };
 }
 
@@ -82,7 +89,7 @@ function options(facts: HelpFacts): OptionHelp[] {
     { flag: '--start-timeout <ms>', text: `How long connecting may take before the command gives up (exit 3). Default: ${DEFAULTS.startTimeout}` },
     { flag: '--levels <a,b>', text: "The levels to listen to, comma-separated; '*': every event on the bus, whatever its level\n(a level this config does not name too). Default: every configured level", only: ['tail', 'web'] },
     { flag: '--all-levels', text: "Every event on the bus, whatever its level: --levels '*'", only: ['tail', 'web'] },
-    { flag: '--json', text: 'Print NDJSON even on a terminal. Default: off (NDJSON only when not a terminal)', only: ['tail'] },
+    { flag: '--json', text: 'Print JSON: tail NDJSON even on a terminal (default: only when not a terminal),\nhistory-info one object', only: ['tail', 'history-info'] },
     {
       flag: '--since <spec>',
       text: 'The bus\'s history from <spec>, then live (no gap, no duplicate at the seam): now, start,\na duration <int>s|m|h|d (10m), an ISO 8601 time (2026-11-29T03:00:00Z) or a stream offset\n(a whole number; --json records carry "offset"). Needs a config with history: the package\nships one, config/rascal-with-history.json. Default: live only',
@@ -129,7 +136,7 @@ const EXIT_CODES = `Exit codes:
   3  the broker cannot be reached (the message masks the password), refuses the TLS handshake (the
      message says why), or refuses this user an operation or a resource (the message names both)`;
 
-const NOTICES = `The three commands say on standard error when the bus's exchange did not exist before they started (they
+const NOTICES = `tail, publish and web say on standard error when the bus's exchange did not exist before they started (they
 create it: check --name for a typo), and when the broker did not answer the close at the end, so the connection
 had to be dropped (within ${DEFAULTS.stopTimeout} ms plus a second).`;
 

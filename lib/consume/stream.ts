@@ -49,6 +49,8 @@ export interface StreamEnds {
   last: number;
   /** When its last record was published, in ms (see publishedAt), when it has a timestamp. */
   lastPublishedAt: number | undefined;
+  /** When its first record was published, in ms, when it has a timestamp. */
+  firstPublishedAt?: number | undefined;
 }
 
 /**
@@ -86,6 +88,7 @@ export async function probeStream(
     let first: number | undefined;
     let last: number | undefined;
     let lastPublishedAt: number | undefined;
+    let firstPublishedAt: number | undefined;
     let some!: () => void;
     let both!: () => void;
     const someRecord = new Promise<void>((resolve) => (some = resolve));
@@ -112,8 +115,10 @@ export async function probeStream(
     await roundTrip();
     await answered(
       Promise.all([
-        consume('first', (offset) => {
-          if (first === undefined || offset < first) first = offset;
+        consume('first', (offset, message) => {
+          if (first !== undefined && offset >= first) return;
+          first = offset;
+          firstPublishedAt = publishedAt(message.properties);
         }),
         consume('last', (offset, message) => {
           if (last !== undefined && offset <= last) return;
@@ -131,7 +136,7 @@ export async function probeStream(
     await answered(bothRecords, 'with the first and last records of a stream that holds records');
     // The rest of the last chunk: sent before the broker answers this.
     await roundTrip();
-    return { first: first as number, last: last as number, lastPublishedAt };
+    return { first: first as number, last: last as number, lastPublishedAt, firstPublishedAt };
   } finally {
     await closeQuietly(channel);
   }

@@ -5,20 +5,28 @@ import { COMMANDS, commandHelp, generalHelp, type CommandName } from '../../lib/
 const facts = { publishWindow: 100, tokenVariable: 'EVENT_BUS_LOGGER_TOKEN' };
 // The options only one command takes.
 const OWN: Record<CommandName, string[]> = {
-  tail: ['--json', '--no-follow', '--until <spec>', '--count <n>'],
+  tail: ['--no-follow', '--until <spec>', '--count <n>'],
   publish: ['--app-id <id>'],
   web: ['--port <n>', '--host <address>', '--token <value>'],
+  'history-info': [],
 };
 const SHARED = ['--url <amqp-url>', '--url-file <file>', '--name <exchange>', '--config <file>', '--publish-timeout <ms>', '--start-timeout <ms>', '-h, --help', '-V, --version'];
 const shows = (help: string, flag: string): boolean => help.split('\n').some((line) => line.startsWith(`  ${flag} `) || line === `  ${flag}`);
 
 describe('command line help (lib/cli/help.ts)', () => {
-  it('the general help names the three commands, every option, and -V', () => {
+  it('history-info --help: its usage and --json', () => {
+    const help = commandHelp('history-info', facts);
+    expect(help).to.match(/^Usage:\n  event-bus-logger history-info \[--json\]/);
+    expect(shows(help, '--json')).to.equal(true);
+    expect(shows(commandHelp('publish', facts), '--json')).to.equal(false);
+  });
+
+  it('the general help names the commands, every option, and -V', () => {
     const help = generalHelp(facts);
     for (const command of COMMANDS) expect(help).to.include(`  event-bus-logger ${command} `);
     for (const flag of [...SHARED, ...Object.values(OWN).flat()]) expect(shows(help, flag), flag).to.equal(true);
     expect(help).to.include('--version | -V').and.include('event-bus-logger <command> --help');
-    expect(help).to.include('The three commands say').and.not.include('Both commands');
+    expect(help).to.include('tail, publish and web say').and.not.include('Both commands');
   });
 
   for (const command of COMMANDS) {
