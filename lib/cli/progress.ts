@@ -70,7 +70,8 @@ export class ProgressLine {
     const progress = this.#read();
     if (progress.offset !== undefined) this.#firstOffset ??= progress.offset;
     const text = progressText(progress, this.#now() - this.#started, this.#firstOffset);
-    const width = Math.max(20, (this.#terminal.columns ?? 80) - 1);
+    // A pseudo-terminal without a size says 0 columns.
+    const width = Math.max(20, (this.#terminal.columns || 80) - 1);
     this.#terminal.write(`${ERASE_LINE}${text.length > width ? `${text.slice(0, width - 1)}\u2026` : text}`);
     this.#shown = true;
   }

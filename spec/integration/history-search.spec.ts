@@ -3,7 +3,7 @@
 import amqplib from 'amqplib';
 import { expect } from 'chai';
 import { EventBusLogger } from '../../lib/index.js';
-import { runCli } from '../cli/run-cli.js';
+import { killStarted, runCli, startCliOnTerminal } from '../cli/run-cli.js';
 import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
 
 const HISTORY_CONFIG_PATH = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
@@ -76,11 +76,14 @@ describe('searching the history', function () {
   });
 
   describe('tail', () => {
+    afterEach(killStarted);
     const tail = (...args: string[]) => runCli(['tail', '--config', HISTORY_CONFIG_PATH, '--name', name, '--since', 'start', '--no-follow', ...args]);
 
     it('--where (repeatable) and --grep with -i print only the matching events', async () => {
       const where = await tail('--where', 'user.id=0', '--where', 'level=critical');
       expect(where.code, where.stderr).to.equal(0);
+      // Standard error is a pipe here: no progress line, no escape code.
+      expect(where.stderr).not.to.match(/scanned|\u001b/);
       expect(where.stdout.trim().split('\n').map((line) => JSON.parse(line).data.n)).to.deep.equal([15]);
       const grep = await tail('--grep', 'disk full', '-i', '--count', '2');
       expect(grep.code, grep.stderr).to.equal(0);
@@ -88,6 +91,22 @@ describe('searching the history', function () {
       const sensitive = await tail('--grep', 'disk full');
       expect(sensitive.code, sensitive.stderr).to.equal(0);
       expect(sensitive.stdout).to.equal('');
+    });
+
+    it('on a terminal, shows its progress on standard error, redrawn in place and erased at the end', async () => {
+      const run = startCliOnTerminal(['tail', '--config', HISTORY_CONFIG_PATH, '--name', name, '--since', 'start', '--no-follow', '--json', '--where', 'level=critical'], { NO_COLOR: '1' });
+      const { code } = await run.exit(30_000);
+      expect(code, run.stdout).to.equal(0);
+      // The terminal shows standard output and standard error together: the line is drawn after \r and an erase
+      // (ESC [2K), erased before each event line, and erased at the end before the closing status line.
+      expect(run.stdout).to.match(/\r\u001b\[2K(reading|offset \d+ of 19) · scanned \d+ · matched \d+/);
+      const events = run.stdout.split(/\r?\n/).filter((line) => line.includes('"data"'));
+      expect(events.map((line) => JSON.parse(line.slice(line.indexOf('{'))).data.n)).to.deep.equal([5, 10, 15, 20]);
+      // Every drawing of the line is erased before anything else reaches the terminal, the closing line included.
+      const drawn = [...run.stdout.matchAll(/\r\u001b\[2K(?:reading|offset)[^\r\n\u001b]*([\s\S]?[\s\S]?)/g)].map((match) => match[1]);
+      expect(drawn.length).to.be.greaterThan(0);
+      expect(drawn, JSON.stringify(run.stdout)).to.deep.equal(drawn.map(() => '\r\u001b'));
+      expect(run.stdout).to.match(/\r\n4 event\(s\) of the history/);
     });
 
     it('refuses a bad --where or --grep with exit 2 and what was expected', async () => {
