@@ -45,7 +45,7 @@ export interface SessionParts {
   report: Report;
   /** Called once the session is open again after an outage, after `'reconnected'`; or first open in the background. */
   onReopened: () => void;
-  /** A reopen failed for a reason no further try will cure (ACCESS); called once per outage. */
+  /** Before the first open (an outage at start), a try failed for good (ACCESS); once per outage. Later, lastError. */
   onRefused?: (error: Error) => void;
 }
 
@@ -199,10 +199,10 @@ export class BusSession {
     return 'outage';
   }
 
-  // A failure no further try will cure, once per outage.
+  // A failure no further try will cure, met before the first open (start() could not say it), once per outage.
   #refused(error: unknown): void {
     const refused = accessError(error);
-    if (!refused || this.#outage?.refused) return;
+    if (!refused || this.#opened || this.#outage?.refused) return;
     if (this.#outage) this.#outage.refused = true;
     this.#parts.onRefused?.(refused);
   }

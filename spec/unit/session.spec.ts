@@ -221,6 +221,57 @@ describe('BusSession', () => {
     expect(clock.countTimers()).to.equal(0);
   });
 
+  describe('open() in the background', () => {
+    const refusal = (): Error => Object.assign(new Error('Operation failed: QueueDeclare; 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - access to queue \'q\' refused"'), { code: 403 });
+
+    function background() {
+      const parts = opened();
+      const onRefused = sinon.spy();
+      const session = new BusSession({ bus: parts.bus, publisher: parts.publisher, stats: parts.stats, report: parts.report as Report, onReopened: parts.onReopened, onRefused });
+      return { ...parts, session, onRefused };
+    }
+
+    it("begins an outage when the bus is not connected yet, and opens once it comes: 'ready' follows, no 'reconnected'", async () => {
+      const { bus, session, reported, onReopened, stats } = background();
+      bus.isUp = false;
+      bus.lastError = 'Cannot connect to the event bus at amqp://guest:***@fake:5672: connect ECONNREFUSED';
+      expect(await session.open(true)).to.equal('outage');
+      await flush();
+      expect(reported('disconnected')).to.deep.equal([{ reason: bus.lastError, attempt: 0, downtime: 0 }]);
+      bus.comeUp();
+      await turns();
+      expect(onReopened.calledOnce).to.equal(true);
+      expect(reported('reconnected')).to.deep.equal([]);
+      expect(stats.reconnects).to.equal(0);
+      expect(session.isUp).to.equal(true);
+    });
+
+    it('reports a refusal met before the first open once, and not a refusal met on a later reconnect', async () => {
+      const { bus, session, onRefused, stats } = background();
+      let refuse = true;
+      session.addSetup(async () => {
+        if (refuse) throw refusal();
+      });
+      bus.isUp = false;
+      await session.open(true, () => false);
+      bus.comeUp();
+      await turns();
+      expect(onRefused.calledOnce, 'reported once').to.equal(true);
+      expect((onRefused.firstCall.args[0] as Error & { code: string }).code).to.equal('ACCESS');
+      refuse = false;
+      bus.goDown();
+      bus.comeUp();
+      await turns();
+      expect(session.isUp).to.equal(true);
+      refuse = true;
+      bus.goDown();
+      bus.comeUp();
+      await turns();
+      expect(onRefused.calledOnce, 'a reconnect says it in lastError only').to.equal(true);
+      expect(stats.lastError).to.contain('Access refused by the broker: declaring the queue');
+    });
+  });
+
   describe('blocked and unblocked', () => {
     it("holds the publisher and reports 'blocked'; releases it and reports 'unblocked'", async () => {
       const { bus, session, publisher, stats, reported } = opened();
