@@ -36,7 +36,9 @@ describe('delivery', () => {
       expect(data).to.deep.equal({ [level]: true });
       expect(meta).to.include({ level, routingKey: level, host: hostname(), pid: process.pid, seq: 1, redelivered: false });
       expect(meta.publisher).to.match(new RegExp(`^[\\w-]{6}@${hostname().replace(/\./g, '\\.')}:${process.pid}$`));
-      expect(meta.messageId).to.equal(`${meta.publisher}/${LEVELS.indexOf(level)}.1`);
+      // Version 3 of the wire format: the millisecond of the publish (3 digits), then the level's tag, then the sequence.
+      const millisecond = String(meta.timestamp.getUTCMilliseconds()).padStart(3, '0');
+      expect(meta.messageId).to.equal(`${meta.publisher}/${millisecond}${LEVELS.indexOf(level)}.1`);
       expect(meta.appId).to.be.a('string').and.not.equal('');
       expect(Math.abs(meta.timestamp.getTime() - Date.now())).to.be.below(60_000);
       await quiet(200);
