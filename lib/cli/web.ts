@@ -72,6 +72,8 @@ export async function web(parsed: Parsed): Promise<number> {
     logger = liveLogger(from === since ? loggerSettings : { ...loggerSettings, history: { since: from as number } }, from === since ? webPlan : undefined, feed, (up) => (connected = up), from);
     if (!(await stopRequest.start(logger))) return EXIT.OK;
     server ??= await serve();
+    // On a bus with history, the page's header says how far back the stream goes (history-info), kept current.
+    if (bus.history) watchHistoryInfo(logger, feed, stopRequest);
     await stopRequest.done;
   } finally {
     removeSignals();
@@ -142,4 +144,17 @@ function liveLogger(settings: EventBusLoggerOptions<string>, webPlan: BusPlan | 
   logger.on('blocked', ({ reason }) => feed.notice({ kind: 'blocked', text: `the broker blocks publishing: ${reason}` }));
   logger.on('unblocked', ({ duration }) => feed.notice({ kind: 'unblocked', text: `the broker accepts publishes again after ${duration} ms` }));
   return logger;
+}
+
+// Probes the history stream now and once a minute for the page's header; a failed probe leaves the last answer.
+function watchHistoryInfo(logger: EventBusLogger<string>, feed: Feed, stopRequest: StopRequest): void {
+  const probe = (): void =>
+    void logger.historyInfo().then(
+      (info) => (feed.historyInfo = { stream: info.stream, first: info.first && { offset: info.first.offset, time: info.first.time?.toISOString() }, last: info.last && { offset: info.last.offset, time: info.last.time?.toISOString() }, maxAge: info.retention.maxAge }),
+      () => undefined,
+    );
+  probe();
+  const timer = setInterval(probe, 60_000);
+  timer.unref();
+  void stopRequest.done.then(() => clearInterval(timer));
 }

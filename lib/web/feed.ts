@@ -71,6 +71,8 @@ export class Feed {
   #chart: number[] = new Array<number>(CHART_SECONDS).fill(0);
   #chartEnd = Math.floor(Date.now() / 1000);
   #replay: Replay | undefined;
+  /** What the history stream holds (`history-info`), for the page's header; sent with the hello and each tick. */
+  historyInfo: object | undefined;
   #timer: NodeJS.Timeout | undefined;
   #hello: () => object;
 
@@ -148,7 +150,7 @@ export class Feed {
   connect(response: ServerResponse, lastEventId: string | undefined): void {
     const client: Client = { response, dropped: 0, untold: 0 };
     response.write(`retry: 1000\n\n`);
-    response.write(frame(undefined, 'hello', { boot: this.boot, ...this.#hello(), backlogEvents: this.#options.backlogEvents, replay: this.#replay, chart: this.chart() }));
+    response.write(frame(undefined, 'hello', { boot: this.boot, ...this.#hello(), backlogEvents: this.#options.backlogEvents, replay: this.#replay, chart: this.chart(), history: this.historyInfo }));
     const [boot, seq] = (lastEventId ?? '').split('.');
     const after = boot === this.boot && seq !== undefined ? Number(seq) : -1;
     for (const { seq: n, text } of this.#backlog) if (n > after) response.write(text);
@@ -208,7 +210,7 @@ export class Feed {
       this.#tellDropped(client);
       if (client.response.writableLength > this.#options.clientBufferBytes) continue;
       client.response.write(
-        frame(undefined, 'tick', { time: Date.now(), rate, counts: this.#counts, invalid: this.#invalid, missed: this.#missed, dropped: client.dropped, chart, replay: this.#replay }),
+        frame(undefined, 'tick', { time: Date.now(), rate, counts: this.#counts, invalid: this.#invalid, missed: this.#missed, dropped: client.dropped, chart, replay: this.#replay, history: this.historyInfo }),
       );
     }
   }

@@ -20,6 +20,7 @@ const view = {
   chart: $('chart'),
   notices: $('notices'),
   letGo: $('let-go'),
+  history: $('history'),
   replay: $('replay'),
   newEvents: $('new-events'),
 };
@@ -81,6 +82,7 @@ source.addEventListener('hello', (message) => {
   for (const level of hello.levels ?? []) addLevel(String(level));
   state.backlogEvents = Number(hello.backlogEvents) || 1000;
   showReplay(hello.replay);
+  showHistory(hello.history);
   if (Array.isArray(hello.chart)) setChart(hello.chart);
   showConnection();
 });
@@ -123,7 +125,18 @@ function addLevel(level) {
   levelBoxes.set(level, count);
 }
 
-function tick({ rate, counts, chart, replay }) {
+// On a bus with history: how far back the stream goes (what `event-bus-logger history-info` says).
+function showHistory(history) {
+  if (!history) return;
+  view.history.hidden = false;
+  view.history.textContent =
+    history.first && history.last
+      ? `history: offsets ${history.first.offset}–${history.last.offset}, from ${String(history.first.time ?? '?').replace('T', ' ').replace(/Z$/, '')}${history.maxAge ? ` (kept ${history.maxAge})` : ''}`
+      : 'history: empty';
+}
+
+function tick({ rate, counts, chart, replay, history }) {
+  showHistory(history);
   view.rate.textContent = `${rate} ev/s`;
   // Once a second, a view that follows is put back at the newest row, should rows have grown since (see toNewest).
   if (state.follow && view.events.scrollTop + view.events.clientHeight < view.events.scrollHeight - 1) toNewest();
