@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { tailRecord } from '../bridges/event-record.js';
 import { EventBusLogger } from '../logger.js';
+import { EventBusLoggerError } from '../errors.js';
+import type { HistoryOptions } from '../consume/history-options.js';
 import { gapLine } from './gap-line.js';
 import { Feed } from '../web/feed.js';
 import { WebServer, isLoopback } from '../web/server.js';
@@ -50,7 +52,12 @@ export async function web(parsed: Parsed): Promise<number> {
   let server: WebServer | undefined;
   let logger: EventBusLogger<string> | undefined;
   const serve = async (): Promise<WebServer> => {
-    const started = await WebServer.start(feed, { host, port: listenPort, token }).catch((error: NodeJS.ErrnoException) => {
+    // The page's search reads the history through the live logger (any started logger whose config has history).
+    const search = bus.history ? (options: HistoryOptions<string>) => {
+      if (!logger) throw new EventBusLoggerError('NOT_STARTED', 'The search can begin once the replay of --since is over; try again in a moment');
+      return logger.history(options);
+    } : undefined;
+    const started = await WebServer.start(feed, { host, port: listenPort, token, search }).catch((error: NodeJS.ErrnoException) => {
       const why = error.code === 'EADDRINUSE' ? `port ${listenPort} is in use (try another --port)` : error.code === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine` : error.message;
       throw new CliError(`cannot serve on ${host}:${listenPort}: ${why}`, EXIT.FAILED);
     });

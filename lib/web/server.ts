@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Feed } from './feed.js';
+import { serveSearch, type SearchReader } from './search.js';
 
 export interface WebServerOptions {
   /** The address to bind. @default '127.0.0.1' */
@@ -20,6 +21,8 @@ export interface WebServerOptions {
   port?: number;
   /** The access token; required (and only used) when `host` is not a loopback address. */
   token?: string | undefined;
+  /** Reads the history for the page's search (GET /search); without it, /search says the bus has no history. */
+  search?: SearchReader | undefined;
 }
 
 /** The cookie that keeps the access token after the first visit. */
@@ -37,6 +40,7 @@ const PAGE_FILES = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  '/search.js': { file: 'search.js', type: 'text/javascript; charset=utf-8' },
 } as const;
 
 /**
@@ -75,11 +79,13 @@ export class WebServer {
   readonly #page = readPage();
   readonly #host: string;
   readonly #token: string | undefined;
+  readonly #search: SearchReader | undefined;
   #allowedHosts: Set<string> | undefined;
   #port = 0;
 
-  private constructor(feed: Feed, host: string, token: string | undefined) {
+  private constructor(feed: Feed, host: string, token: string | undefined, search: SearchReader | undefined) {
     this.#feed = feed;
+    this.#search = search;
     this.#host = host;
     this.#token = isLoopback(host) ? undefined : token;
     if (!isLoopback(host) && (token === undefined || token === '')) throw new Error(`An access token is needed to serve on ${host}`);
@@ -88,7 +94,7 @@ export class WebServer {
 
   /** Starts serving `feed`; resolves once listening. */
   static async start(feed: Feed, options: WebServerOptions = {}): Promise<WebServer> {
-    const server = new WebServer(feed, options.host ?? '127.0.0.1', options.token);
+    const server = new WebServer(feed, options.host ?? '127.0.0.1', options.token, options.search);
     await new Promise<void>((resolve, reject) => {
       server.#server.once('error', reject);
       server.#server.listen(options.port ?? 8080, server.#host, () => {
@@ -165,6 +171,12 @@ export class WebServer {
       request.socket.setNoDelay(true);
       const lastEventId = request.headers['last-event-id'];
       this.#feed.connect(response, typeof lastEventId === 'string' ? lastEventId : undefined);
+      return;
+    }
+    if (url.pathname === '/search') {
+      if (request.method === 'HEAD') return void response.writeHead(200).end();
+      request.socket.setNoDelay(true);
+      void serveSearch(url, request, response, this.#search);
       return;
     }
     if (url.pathname === '/favicon.ico') return void response.writeHead(204).end();

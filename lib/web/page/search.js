@@ -1,0 +1,76 @@
+// The search panel: reads the history through GET /search (since, until, a query of path=value terms and text) and
+// streams what matches into its own table as the server scans, with the server's progress; Stop (or a new search)
+// closes the stream, and the server stops reading. The live view goes on beside it.
+const form = document.getElementById('search-form');
+const since = document.getElementById('search-since');
+const until = document.getElementById('search-until');
+const query = document.getElementById('search-query');
+const start = document.getElementById('search-start');
+const stop = document.getElementById('search-stop');
+const status = document.getElementById('search-progress');
+const table = document.getElementById('search-results');
+const body = table.querySelector('tbody');
+let source;
+
+const count = (n) => Number(n).toLocaleString('en-US');
+
+function progressText(p) {
+  const parts = [p.offset === undefined || p.offset === null ? 'reading' : `offset ${count(p.offset)}${p.end === undefined || p.end === null ? '' : ` of ${count(p.end)}`}`];
+  parts.push(`scanned ${count(p.scanned)}`, `matched ${count(p.matched)}`, `${count(p.rate)} events/s`);
+  if (p.offset != null && p.end != null && p.offset > 0 && p.seconds > 0) parts.push(`${Math.ceil(Math.max(0, p.end - p.offset) / (p.offset / p.seconds))} s left`);
+  return parts.join(' · ');
+}
+
+function cell(row, text) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  row.append(td);
+}
+
+function addRow(record) {
+  const row = document.createElement('tr');
+  row.dataset.level = record.level;
+  cell(row, record.time);
+  cell(row, record.offset === undefined ? '' : String(record.offset));
+  cell(row, record.level);
+  cell(row, `${record.host ?? '?'}/${record.appId ?? '?'}`);
+  cell(row, JSON.stringify(record.data));
+  body.append(row);
+}
+
+function finish(text) {
+  source?.close();
+  source = undefined;
+  stop.disabled = true;
+  start.disabled = false;
+  if (text) status.textContent = text;
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  finish();
+  body.replaceChildren();
+  table.hidden = false;
+  const params = new URLSearchParams({ since: since.value.trim() || 'start', until: until.value.trim(), q: query.value });
+  let last = { offset: null, end: null, scanned: 0, matched: 0, rate: 0, seconds: 0 };
+  status.textContent = 'searching…';
+  stop.disabled = false;
+  start.disabled = true;
+  source = new EventSource(`/search?${params}`);
+  source.addEventListener('match', (message) => addRow(JSON.parse(message.data)));
+  source.addEventListener('progress', (message) => {
+    last = JSON.parse(message.data);
+    status.textContent = progressText(last);
+  });
+  source.addEventListener('done', (message) => {
+    const { reason, limit } = JSON.parse(message.data);
+    finish(`${reason === 'limit' ? `stopped at ${count(limit)} matches (narrow the search)` : 'done'}: ${progressText(last)}`);
+  });
+  source.addEventListener('failed', (message) => finish(`failed: ${JSON.parse(message.data).message}`));
+  // A refused search (a bad since or query: 400) or a lost server: EventSource says only "error".
+  source.onerror = () => {
+    if (source) finish(`the search could not go on (check since, until and the query): ${progressText(last)}`);
+  };
+});
+
+stop.addEventListener('click', () => finish(`stopped: ${status.textContent}`));

@@ -1,0 +1,81 @@
+// The web view's search (GET /search?since=&until=&q=): reads the history with history() and a search built from
+// the query (lib/search.ts: path=value terms and text), and streams what matches to the page as Server-Sent Events
+// while it scans: `match` (a tail record), `progress` (offset, end, scanned, matched, rate) and a closing `done`
+// (why it ended: the end, the limit) or `failed`. Bounded: at most SEARCH_LIMIT matches, each write waits for the
+// socket to drain, and the read stops as soon as the browser leaves (the request closes: Stop, a new search).
+import { once } from 'node:events';
+import createDebug from 'debug';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tailRecord } from '../bridges/event-record.js';
+import type { HistoryOptions } from '../consume/history-options.js';
+import type { HistoryReader } from '../consume/history-event.js';
+import { parseQuery } from '../search.js';
+
+const debug = createDebug('event-bus-logger:web-search');
+
+/** Starts a read of the history; undefined when the bus has no history to search. */
+export type SearchReader = (options: HistoryOptions<string>) => HistoryReader<string>;
+
+/** The most matches one search sends: past it, the search stops and says so. */
+export const SEARCH_LIMIT = 1000;
+const PROGRESS_EVERY = 250;
+
+function plain(response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+  response.end(text);
+}
+
+export async function serveSearch(url: URL, request: IncomingMessage, response: ServerResponse, open: SearchReader | undefined): Promise<void> {
+  if (open === undefined) return plain(response, 404, 'Search reads the history: start web with a config that has history (--config rascal-with-history.json)\n');
+  const since = url.searchParams.get('since') || 'start';
+  const until = url.searchParams.get('until') || undefined;
+  let read: HistoryReader<string>;
+  try {
+    read = open({ since, ...(until !== undefined ? { until } : {}), ...parseQuery(url.searchParams.get('q') ?? '') });
+  } catch (error) {
+    return plain(response, error instanceof TypeError ? 400 : 503, `${(error as Error).message}\n`);
+  }
+  response.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  let gone = false;
+  let ended = 'the end of the range';
+  request.on('close', () => {
+    gone = true;
+    void read.return?.();
+  });
+  const started = performance.now();
+  const send = async (event: string, data: unknown): Promise<void> => {
+    if (gone) return;
+    if (!response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)) await Promise.race([once(response, 'drain'), once(request, 'close')]);
+  };
+  const progress = (): Record<string, unknown> => {
+    const seconds = (performance.now() - started) / 1000;
+    return { ...read.progress, rate: seconds > 0 ? Math.round(read.progress.scanned / seconds) : 0, seconds };
+  };
+  // While nothing matches the loop waits inside the read: the progress comes from a timer.
+  const timer = setInterval(() => void send('progress', progress()), PROGRESS_EVERY);
+  try {
+    for await (const { level, data, meta } of read) {
+      if (gone) break;
+      await send('match', tailRecord(level, data, meta));
+      if (read.progress.matched >= SEARCH_LIMIT) {
+        clearInterval(timer);
+        await send('progress', progress());
+        await send('done', { reason: 'limit', limit: SEARCH_LIMIT });
+        ended = 'the limit';
+        return;
+      }
+    }
+    clearInterval(timer);
+    await send('progress', progress());
+    await send('done', { reason: gone ? 'stopped' : 'end' });
+  } catch (error) {
+    clearInterval(timer);
+    ended = `a failure: ${(error as Error).message}`;
+    await send('failed', { message: (error as Error).message });
+  } finally {
+    clearInterval(timer);
+    await read.return?.();
+    response.end();
+    debug('search from %s stopped reading at offset %s (%d scanned, %d matched): %s', since, read.progress.offset, read.progress.scanned, read.progress.matched, gone ? 'the browser left' : ended);
+  }
+}
