@@ -42,7 +42,7 @@ describe('the published entry points', function () {
     expect(files).to.include((bin as string).replace(/^\.\//, ''));
     expect(files).to.include.members(['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/bridges/pino.js', 'dist/lib/bridges/pino.d.ts', 'dist/lib/bridges/winston.js', 'dist/lib/bridges/winston.d.ts']);
     // The web view's page, served as is from the package (dist/lib/web/server.js finds it at lib/web/page/).
-    expect(files).to.include.members(['lib/web/page/index.html', 'lib/web/page/app.js', 'lib/web/page/style.css']);
+    expect(files).to.include.members(['lib/web/page/index.html', 'lib/web/page/app.js', 'lib/web/page/search.js', 'lib/web/page/style.css']);
     const script = await readFile(new URL(bin as string, `file://${ROOT}`), 'utf8');
     expect(script.split('\n')[0]).to.equal('#!/usr/bin/env node');
     const { stdout: help } = await run(process.execPath, [fileURLToPath(new URL(bin as string, `file://${ROOT}`)), '--help']);
