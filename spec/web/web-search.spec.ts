@@ -70,6 +70,10 @@ describe('event-bus-logger web: searching the history', function () {
     await publisher.info({ live: true });
     await page.locator('#events .row .data', { hasText: '{"live":true}' }).waitFor({ timeout: 15_000 });
     expect(await page.getByRole('button', { name: 'Stop' }).isDisabled()).to.equal(true);
+    // A since the grammar does not know: the server's words, in the panel's status line.
+    await page.getByLabel('Since').fill('yesterday');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('#search-progress', { hasText: /^the search could not begin: Invalid `since` "yesterday"/ }).waitFor({ timeout: 15_000 });
   });
 
   it('/search refuses a bad query with 400 and what was expected; a bus without history with 404', async () => {

@@ -67,9 +67,22 @@ form.addEventListener('submit', (event) => {
     finish(`${reason === 'limit' ? `stopped at ${count(limit)} matches (narrow the search)` : 'done'}: ${progressText(last)}`);
   });
   source.addEventListener('failed', (message) => finish(`failed: ${JSON.parse(message.data).message}`));
-  // A refused search (a bad since or query: 400) or a lost server: EventSource says only "error".
+  let opened = false;
+  source.onopen = () => (opened = true);
+  // EventSource says only "error": a search refused before it began (a bad since, until or query: 400; no history:
+  // 404) is asked again with fetch for the server's words; a stream cut later is said to be cut.
   source.onerror = () => {
-    if (source) finish(`the search could not go on (check since, until and the query): ${progressText(last)}`);
+    if (!source) return;
+    const current = source;
+    finish(opened ? `the search was cut off: ${progressText(last)}` : 'the search could not begin');
+    if (opened) return;
+    const ask = new AbortController();
+    fetch(current.url, { signal: ask.signal })
+      .then(async (response) => {
+        if (!response.ok && !source) status.textContent = `the search could not begin: ${(await response.text()).trim()}`;
+      })
+      .catch(() => undefined)
+      .finally(() => ask.abort());
   };
 });
 
