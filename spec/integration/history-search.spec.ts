@@ -3,7 +3,7 @@
 import amqplib from 'amqplib';
 import { expect } from 'chai';
 import { EventBusLogger } from '../../lib/index.js';
-import { killStarted, runCli, startCliOnTerminal } from '../cli/run-cli.js';
+import { killStarted, runCli, startCli, startCliOnTerminal } from '../cli/run-cli.js';
 import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
 
 const HISTORY_CONFIG_PATH = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
@@ -107,6 +107,22 @@ describe('searching the history', function () {
       expect(drawn.length).to.be.greaterThan(0);
       expect(drawn, JSON.stringify(run.stdout)).to.deep.equal(drawn.map(() => '\r\u001b'));
       expect(run.stdout).to.match(/\r\n4 event\(s\) of the history/);
+    });
+
+    it('following, --where filters the live events too, and the seam comes after the last record read, not the last printed', async () => {
+      const run = startCli(['tail', '--config', HISTORY_CONFIG_PATH, '--name', name, '--url', AMQP_URL, '--since', 'start', '--json', '--where', 'user.id=0']);
+      const numbers = (): unknown[] => run.lines.map((line) => JSON.parse(line).data.n);
+      // The last event printed is n 18 (offset 17); the history's last record is offset 19: live from offset 20.
+      await run.waitFor(() => run.stderr.includes('then following live'), 'the live step', 30_000);
+      expect(run.stderr, run.stderr).to.include('end of the history (6 event(s))');
+      expect(run.stderr, run.stderr).to.match(/reading \S+ from 20, then following live/);
+      await logger.info({ n: 21, user: { id: 0 } });
+      await logger.info({ n: 22, user: { id: 1 } });
+      await logger.critical({ n: 23, user: { id: 0 } });
+      await run.waitFor(() => numbers().includes(23), 'the live event of user 0', 30_000);
+      expect(numbers()).to.deep.equal([3, 6, 9, 12, 15, 18, 21, 23]);
+      run.child.kill('SIGINT');
+      expect((await run.exit()).code).to.equal(0);
     });
 
     it('refuses a bad --where or --grep with exit 2 and what was expected', async () => {
