@@ -35,8 +35,10 @@ export const mochaHooks = {
       // The process's own standard streams stay active while a write to a slow pipe is flushing: not a leak.
       const standard = new Set<unknown>([process.stdin, process.stdout, process.stderr]);
       const open = (process as unknown as { _getActiveHandles(): Handle[] })._getActiveHandles().filter((handle) => !standard.has(handle));
-      if (open.length === 0) return;
-      const handles = open.map(describeHandle);
+      // Timers are not handles to _getActiveHandles(): a leaked retry timer shows only among the active resources.
+      const timers = process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout' || resource === 'Immediate');
+      if (open.length === 0 && timers.length === 0) return;
+      const handles = [...open.map(describeHandle), ...(timers.length > 0 ? [`${timers.length} timer(s) or immediate(s): a retry or interval a spec did not stop`] : [])];
       process.stderr.write(`\nmocha: the suite finished ${GRACE_MS / 1000} s ago, but these handles still keep node running (a spec left them open):\n  ${handles.join('\n  ')}\nmocha: failing the run (exit code 1): a spec leaked a handle.\n`);
       // Mocha sets its exit code in an 'exit' listener of its own (registered when the run ended): this one runs after it.
       process.on('exit', () => {

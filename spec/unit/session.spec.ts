@@ -269,6 +269,7 @@ describe('BusSession', () => {
       await turns();
       expect(onRefused.calledOnce, 'a reconnect says it in lastError only').to.equal(true);
       expect(stats.lastError).to.contain('Access refused by the broker: declaring the queue');
+      await session.close(); // it would go on retrying the refused setup on real timers, and keep mocha running
     });
   });
 
