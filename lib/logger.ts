@@ -607,10 +607,11 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
 }
 
 /**
- * What start() rejects with: an `EventBusLoggerError` always. A refusal by the broker's access control is `ACCESS`;
- * any other untyped failure (the connection lost during the set-up, a broker error) is `CONNECT`, saying so.
+ * What start() rejects with: an `EventBusLoggerError`, or the `TypeError` of a malformed option (bad input, as the
+ * README documents it: `history.since`). A refusal by the broker's access control is `ACCESS`; any other untyped
+ * failure (the connection lost during the set-up, a broker error) is `CONNECT`, saying so.
  */
-function startError(error: unknown, url: string | undefined): EventBusLoggerError {
-  if (error instanceof EventBusLoggerError) return error;
+function startError(error: unknown, url: string | undefined): EventBusLoggerError | TypeError {
+  if (error instanceof EventBusLoggerError || error instanceof TypeError) return error;
   return accessError(error) ?? new EventBusLoggerError('CONNECT', `Cannot start the event bus logger${url ? ` at ${url}` : ''}: ${describeError(error)}`);
 }
