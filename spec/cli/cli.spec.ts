@@ -165,7 +165,7 @@ describe('event-bus-logger (command line)', function () {
         const line = tail.stdout.split(/\r?\n/).find((l) => l.includes('"disk"')) as string;
         expect(line).to.match(ESCAPE);
         // eslint-disable-next-line no-control-regex
-        expect(line.replace(/\u001b\[[0-9;]*m/g, '')).to.match(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ CRITICAL ${hostname()}/event-bus-logger \\{"disk":"full"\\}$`));
+        expect(line.replace(/\u001b\[[0-9;]*m/g, '')).to.match(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z CRITICAL ${hostname()}/event-bus-logger \\{"disk":"full"\\}$`));
       });
 
       it('prints no colour when NO_COLOR is set', async () => {

@@ -128,7 +128,8 @@ describe('delivery', () => {
     await until(() => seqs.length === 200, '200 events');
     expect(seqs).to.deep.equal(Array.from({ length: 200 }, (_, i) => i + 1));
   });
-  it('handles at most `prefetch` events at once when listeners return promises; the broker keeps the rest', async () => {
+  it('handles at most `prefetch` events at once when listeners return promises; the broker keeps the rest', async function () {
+    this.timeout(60_000); // its rabbitmqctl polls take seconds each while other suites run beside it
     const listener = await logger({ prefetch: 5 });
     const publisher = await logger({ listen: false });
     const release: Array<() => void> = [];
