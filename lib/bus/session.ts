@@ -66,6 +66,8 @@ export class BusSession {
   #opened = false;
   // open() in the background: a first open that fails for a passing reason (#lostAtOpen says which) is an outage.
   #background = false;
+  // The 'disconnected' of a connection lost during the first open, held until open() settles.
+  #reportAfterOpen: (() => void) | undefined;
   #lostAtOpen: string | undefined;
   #blockedSince: number | undefined; // since when the broker blocks publishing, while it does
 
@@ -96,6 +98,14 @@ export class BusSession {
    * reported through `onRefused` and retried.
    */
   async open(background = false, mayReject: () => boolean = () => true): Promise<'open' | 'outage'> {
+    const opened = await this.#open(background, mayReject);
+    const report = this.#reportAfterOpen;
+    this.#reportAfterOpen = undefined;
+    if (report) setImmediate(report);
+    return opened;
+  }
+
+  async #open(background: boolean, mayReject: () => boolean): Promise<'open' | 'outage'> {
     const { bus } = this.#parts;
     this.#state = 'opening';
     this.#background = background;
@@ -188,6 +198,8 @@ export class BusSession {
     this.#parts.stats.lastError = reason;
     const report = (): void => this.#parts.report('disconnected', { reason, attempt: 0, downtime: 0 });
     if (this.#opened) report();
+    // Lost while the first open is under way: said once open() has settled (a turn after start() resolves).
+    else if (this.#state === 'opening') this.#reportAfterOpen = () => this.#outage === outage && report();
     else setImmediate(() => this.#outage === outage && report());
   }
 

@@ -246,6 +246,28 @@ describe('BusSession', () => {
       expect(session.isUp).to.equal(true);
     });
 
+    it("says 'disconnected' for a connection lost during the first open only once open() has settled, a turn later", async () => {
+      const { bus, session, reported } = background();
+      const order: string[] = [];
+      session.addSetup(async () => {
+        bus.goDown('connection reset');
+        // The set-up step meets the lost connection a while after the bus said 'down' (setImmediate turns pass).
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        throw new Error('Channel ended, no reply will be forthcoming');
+      });
+      const opening = session.open(true).then((result) => order.push(`open: ${result}`));
+      const watching = setInterval(() => reported('disconnected').length > 0 && !order.includes('disconnected') && order.push('disconnected'), 0);
+      try {
+        await opening;
+        await flush();
+        await until(() => order.includes('disconnected'), "'disconnected'");
+      } finally {
+        clearInterval(watching);
+      }
+      expect(order).to.deep.equal(['open: outage', 'disconnected']);
+      await session.close();
+    });
+
     it('reports a refusal met before the first open once, and not a refusal met on a later reconnect', async () => {
       const { bus, session, onRefused, stats } = background();
       let refuse = true;
