@@ -154,7 +154,7 @@ describe('delivery', () => {
     }
     expect([...started].sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 40 }, (_, n) => n));
     // rabbitmqctl takes a second or more per call on a loaded machine: give the polls room.
-    await until(async () => (await queueInfo(listener.queue as string))?.messages_unacknowledged === 1, 'only the hanging event to stay unacked', 15_000);
+    await until(async () => (await queueInfo(listener.queue as string))?.messages_unacknowledged === 1, 'only the hanging event to stay unacked', 45_000);
     release[0]!();
     await until(async () => (await queueInfo(listener.queue as string))?.messages_unacknowledged === 0, 'the last ack', 15_000);
     expect(listener.stats()).to.include({ reconnects: 0, listenerErrors: 0 });
