@@ -164,6 +164,7 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
     if (connection && !this.connections.has(connection)) {
       this.connections.add(connection);
       connection.once('close', () => this.connections.delete(connection));
+      closeWithoutThrowing(connection);
     }
     return channel;
   }
@@ -236,4 +237,21 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
     debug('up after %d ms, %d attempts', downtime, attempts);
     this.emit('up');
   }
+}
+
+// amqplib's close() throws (IllegalOperationError 'Connection closing') on a connection whose socket failed a moment
+// ago; Rascal's shutdown calls it inside its own callback chain, where that throw is an uncaught exception that
+// takes the app down (seen when a connection was cut during a fail-fast start). Hand the error to the callback.
+function closeWithoutThrowing(connection: AmqpConnection): void {
+  const target = connection as unknown as { close?: (callback?: (error: Error | null) => void) => void };
+  const close = target.close?.bind(target);
+  if (!close) return;
+  target.close = (callback) => {
+    try {
+      close(callback);
+    } catch (error) {
+      debug('close of a connection already closing: %s', describeError(error));
+      callback?.(error as Error);
+    }
+  };
 }
