@@ -241,17 +241,22 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
 
 // amqplib's close() throws (IllegalOperationError 'Connection closing') on a connection whose socket failed a moment
 // ago; Rascal's shutdown calls it inside its own callback chain, where that throw is an uncaught exception that
-// takes the app down (seen when a connection was cut during a fail-fast start). Hand the error to the callback.
+// takes the app down (seen when a connection was cut during a start or a history read). Patched once, on amqplib's
+// connection class (a reconnect's new connection may never carry a channel of ours before a shutdown): a close given
+// a callback hands it the error instead. A close without a callback throws as before.
+const GUARDED = Symbol.for('event-bus-logger.closeWithoutThrowing');
 function closeWithoutThrowing(connection: AmqpConnection): void {
-  const target = connection as unknown as { close?: (callback?: (error: Error | null) => void) => void };
-  const close = target.close?.bind(target);
-  if (!close) return;
-  target.close = (callback) => {
+  const prototype = Object.getPrototypeOf(connection) as { close?: (callback?: (error: Error | null) => void) => void; [GUARDED]?: true };
+  if (typeof prototype.close !== 'function' || prototype[GUARDED]) return;
+  const close = prototype.close;
+  prototype.close = function (this: unknown, callback?: (error: Error | null) => void): void {
     try {
-      close(callback);
+      close.call(this, callback);
     } catch (error) {
+      if (!callback) throw error;
       debug('close of a connection already closing: %s', describeError(error));
-      callback?.(error as Error);
+      callback(error as Error);
     }
   };
+  prototype[GUARDED] = true;
 }
