@@ -17,8 +17,8 @@ import { readHistory, type HistoryOptions } from './consume/history-options.js';
 import type { HistoryReader } from './consume/history-event.js';
 import { EventBusLoggerError, accessError, describeError } from './errors.js';
 import { within } from './deadline.js';
-import { ListenerFailures } from './listener-failures.js';
-import { TypedEventEmitter, type EventBusLoggerEvents, type EventHandler, type LifecycleEvents } from './events.js';
+import { Listeners } from './listeners.js';
+import { TypedEventEmitter, type EventBusLoggerEvents, type EventHandler } from './events.js';
 import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions, type ResolvedOptions } from './options.js';
 import { Outgoing, type OutgoingMessage } from './outgoing.js';
 import { Publisher, refusedPublish } from './publisher.js';
@@ -49,10 +49,6 @@ interface Parts {
 
 
 const noop = (): void => undefined;
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
-}
 
 /**
  * A logger on a shared RabbitMQ event bus. Every logger connected to the same bus (`name`) receives the events of
@@ -102,8 +98,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
   readonly #plan: BusPlan | undefined;
   readonly #instanceId = randomUUID();
   readonly #stats = new Stats();
-  readonly #subscribers = new Set<EventHandler<L>>();
-  readonly #listenerFailures: ListenerFailures;
+  readonly #listeners: Listeners<L>;
   #state: State = 'new';
   #starting: Promise<void> | undefined;
   // Aborted by stop() during start(): cancels the tries to connect and the waits of the set-up.
@@ -123,24 +118,13 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     this.#options = options;
     this.#openBus = openBus;
     this.#plan = plan;
-    this.#listenerFailures = new ListenerFailures(this.#stats, this.#report, () => this.listenerCount('error') > 0);
-    this.#watchListeners();
+    this.#listeners = new Listeners<L>({
+      emitter: this as unknown as EventEmitter,
+      stats: this.#stats,
+      topology: () => this.#parts.topology,
+      changed: (added) => this.#listenersChanged(added),
+    });
   }
-
-  // The live queue binds a level once something listens to it: follow the level listeners as they come and go.
-  #watchListeners(): void {
-    const emitter = this as unknown as EventEmitter;
-    emitter.on('newListener', this.#onListenerAdded);
-    emitter.on('removeListener', this.#onListenerRemoved);
-  }
-
-  readonly #onListenerAdded = (event: string | symbol): void => {
-    if (typeof event === 'string' && this.#parts.topology?.listenLevels.includes(event)) this.#listenersChanged([event]);
-  };
-
-  readonly #onListenerRemoved = (event: string | symbol): void => {
-    if (typeof event === 'string' && this.#parts.topology?.listenLevels.includes(event)) this.#listenersChanged();
-  };
 
   // Something began or stopped listening: bring the bindings in line. After a listener was added, the publishes of
   // this process wait for its bind, so the next event reaches it.
@@ -153,20 +137,14 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     if (added && this.#state === 'running') processBindGate.hold(update, this.#parts.settings?.publishTimeout ?? DEFAULTS.publishTimeout);
   }
 
-  // The levels something listens to now: a level listener, a subscriber, or a subclass that overrides a hook (the
-  // original task's style: handleInfo and handleCritical). With `listen: true`, every level it may listen to.
+  // The levels something listens to now, with the hooks this logger's class overrides.
   readonly #wanted = (): ReadonlySet<string> => {
-    const topology = this.#parts.topology;
-    const levels = topology?.listenLevels ?? [];
     const base = EventBusLogger.prototype;
-    // levels: '*': a subscriber (or a hook for every level) also gets the levels this config does not name: `#`.
-    if (topology?.listenAlways || this.#subscribers.size > 0 || this.handle !== base.handle || this.dispatch !== base.dispatch) return new Set(topology?.listenAny ? [...levels, '#'] : levels);
-    const wanted = new Set<string>();
-    for (const level of levels) {
-      const hooked = (level === 'info' && this.handleInfo !== base.handleInfo) || (level === 'critical' && this.handleCritical !== base.handleCritical);
-      if (hooked || (this as unknown as EventEmitter).listenerCount(level) > 0) wanted.add(level);
-    }
-    return wanted;
+    return this.#listeners.wanted({
+      every: this.handle !== base.handle || this.dispatch !== base.dispatch,
+      info: this.handleInfo !== base.handleInfo,
+      critical: this.handleCritical !== base.handleCritical,
+    });
   };
 
   /**
@@ -177,7 +155,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     if (event === undefined) {
       emitter.removeAllListeners.call(this);
       // That removed this logger's own watch too.
-      this.#watchListeners();
+      this.#listeners.watch();
       this.#listenersChanged();
     } else emitter.removeAllListeners.call(this, event);
     return this;
@@ -273,14 +251,14 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       failFast: settings.failFast,
       retry: reconnectBackoff(topology.rascalConfig),
     });
-    bus.on('refused', (error) => this.#refused(error));
+    bus.on('refused', (error) => this.#listeners.refused(error));
     const exchange = bus.exchangeName(topology.exchange);
-    const report = this.#report;
+    const report = this.#listeners.report;
     const stats = this.#stats;
     const publisher = new Publisher({ exchange, publishTimeout: settings.publishTimeout, bufferMaxEvents: settings.bufferMaxEvents, bufferMaxBytes: settings.bufferMaxBytes, bufferMaxWait: settings.bufferMaxWait });
-    const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready(), onRefused: (error) => this.#refused(error) });
+    const session = new BusSession({ bus, publisher, stats, report, onReopened: () => this.#ready(), onRefused: (error) => this.#listeners.refused(error) });
     session.addSetup(({ channels }) => ensureExchange(channels.consumer, exchange, topology.exchangeOptions, topology.vhost, bus.checksExchange !== true));
-    const handle = (level: string, data: EventData, meta: EventMeta<string>): void | Promise<unknown> => this.#receive(level as L, data, meta as EventMeta<L>);
+    const handle = (level: string, data: EventData, meta: EventMeta<string>): void | Promise<unknown> => this.#listeners.receive(level as L, data, meta as EventMeta<L>, this.handle);
     const consumers = wireConsumers({ bus, session, exchange, topology, settings, instanceId: this.#instanceId, stats, report, handle, wanted: this.#wanted });
     const outgoing = new Outgoing(topology.levels, settings);
     this.#parts = { settings, topology, bus, publisher, outgoing, session, consumers, exchange };
@@ -318,18 +296,12 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     if (session.isUp) this.#ready();
   }
 
-  // A failure no retry cures, met in the background (start() had resolved): reported as a listener's failure is.
-  #refused(error: Error): void {
-    this.#stats.lastError = describeError(error);
-    this.#listenerFailures.refused(error);
-  }
-
   #ready(): void {
     const { session, topology, bus } = this.#parts;
     if (!session?.channels || !topology || !bus) return;
     const levels = this.#parts.consumers?.levels ?? [];
     debug('ready: queue %s, levels %o', this.queue, levels);
-    this.#report('ready', { queue: this.queue, levels, url: bus.url });
+    this.#listeners.report('ready', { queue: this.queue, levels, url: bus.url });
   }
 
   /**
@@ -413,46 +385,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    */
   subscribe(handler: EventHandler<L>): () => void {
     if (typeof handler !== 'function') throw new TypeError(`Expected the handler to be a function, got ${typeof handler}`);
-    // A wrapper per call: subscribing the same function twice calls it twice, and each unsubscribe removes one.
-    const entry: EventHandler<L> = (event) => handler(event);
-    this.#subscribers.add(entry);
-    this.#listenersChanged(this.levels);
-    return () => {
-      if (this.#subscribers.delete(entry)) this.#listenersChanged();
-    };
-  }
-
-  // One received event: the subclass hook (the level's listeners by default), then the subscribers. Returns a
-  // promise that never rejects while any of them runs.
-  #receive(level: L, data: EventData, meta: EventMeta<L>): void | Promise<unknown> {
-    // No closure per event here: this runs for every event received.
-    let pending: Array<Promise<unknown>> | undefined;
-    // With levels: '*', an event of a level this config does not name goes to the subscribers only: its name may be
-    // any routing key ('error', 'ready'...), never an event of this emitter.
-    if (!this.#parts.topology?.listenAny || this.#parts.topology.levels.includes(level)) {
-      try {
-        pending = this.#track(level, this.handle(level, data, meta), pending);
-      } catch (error) {
-        this.#listenerFailures.failed(level, error, false);
-      }
-    }
-    if (this.#subscribers.size > 0) {
-      for (const subscriber of this.#subscribers) {
-        try {
-          pending = this.#track(level, subscriber({ level, data, meta }), pending);
-        } catch (error) {
-          this.#listenerFailures.failed(level, error, false);
-        }
-      }
-    }
-    if (pending) return Promise.all(pending);
-  }
-
-  // A listener's result: a promise is followed (its rejection reported) and added to `pending`.
-  #track(level: L, result: unknown, pending: Array<Promise<unknown>> | undefined): Array<Promise<unknown>> | undefined {
-    if (!isPromiseLike(result)) return pending;
-    (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#listenerFailures.failed(level, error, true)));
-    return pending;
+    return this.#listeners.subscribe(handler, this.levels);
   }
 
   /**
@@ -480,19 +413,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
    * keep the others from running. Returns a promise when a listener returned one.
    */
   protected dispatch(level: L, data: EventData, meta: EventMeta<L>): void | Promise<void> {
-    const listeners = this.rawListeners(level) as unknown as Array<(...args: unknown[]) => unknown>;
-    let pending: Array<Promise<unknown>> | undefined;
-    for (const listener of listeners) {
-      try {
-        const result = listener.call(this, data, meta);
-        if (isPromiseLike(result)) {
-          (pending ??= []).push(Promise.resolve(result).catch((error: unknown) => this.#listenerFailures.failed(level, error, true)));
-        }
-      } catch (error) {
-        this.#listenerFailures.failed(level, error, false);
-      }
-    }
-    if (pending) return Promise.all(pending).then(noop);
+    return this.#listeners.emit(level, [data, meta]);
   }
 
   /**
@@ -521,7 +442,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
       await this.#starting?.catch(noop);
     }
     if (this.#state === 'stopped') {
-      this.#report('stopped');
+      this.#listeners.report('stopped');
       return;
     }
     this.#state = 'stopping';
@@ -540,7 +461,7 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     const dropped = await session?.close(Math.max(deadline - performance.now(), 1000));
     if (dropped) this.#stats.lastError = dropped;
     this.#state = 'stopped';
-    this.#report('stopped');
+    this.#listeners.report('stopped');
   }
 
   /**
@@ -589,21 +510,6 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     if (this.#state === 'running' && bus && !bus.isUp && bus.lastError) snapshot.lastError = bus.lastError;
     return snapshot;
   }
-
-  // Emits one of the logger's own events. Each listener is called in turn: one that throws, or returns a promise
-  // that rejects, is reported as a level listener's failure is (counted, 'error' or a warning) and never keeps the
-  // others from running nor breaks the logger.
-  readonly #report = <E extends keyof LifecycleEvents>(event: E, ...args: Parameters<LifecycleEvents[E]>): void => {
-    const listeners = this.rawListeners(event) as unknown as Array<(...rest: unknown[]) => unknown>;
-    for (const listener of listeners) {
-      try {
-        const result = listener.apply(this, args);
-        if (isPromiseLike(result)) Promise.resolve(result).catch((error: unknown) => this.#listenerFailures.failed(event, error, true));
-      } catch (error) {
-        this.#listenerFailures.failed(event, error, false);
-      }
-    }
-  };
 }
 
 /**
