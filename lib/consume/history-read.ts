@@ -181,7 +181,17 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
       this.#done = true;
       return;
     }
-    await this.#consume(since);
+    try {
+      await this.#consume(since);
+    } catch (error) {
+      // The channel went while the consume was being set up (the connection lost): resumed by next() like a channel
+      // lost later, within resumeTimeout, or failed with CONNECT; never amqplib's bare error.
+      debug('consuming from %o failed: %s; resuming', since, describeError(error));
+      const channel = this.#channel;
+      this.#channel = undefined;
+      this.#lost = true;
+      if (channel) void closeQuietly(channel);
+    }
     // The stream holds records this read wants: the first must come within the bound, else the read fails. A last
     // record with no timestamp (another client's) cannot say whether all are older than a `since` time: then
     // silence for as long as an empty stream's wait means there was nothing newer.

@@ -23,8 +23,13 @@ export async function scratchChannel(bus: Pick<Bus, 'channel'>): Promise<AmqpCha
   return channel;
 }
 
+/**
+ * Closes a channel; resolves once it is closed, never rejects. amqplib calls a close's callback only when the broker
+ * answers it: a connection lost meanwhile closes the channel ('close') without calling it, and that ends the wait too.
+ */
 export function closeQuietly(channel: AmqpChannel): Promise<void> {
   return new Promise((resolve) => {
+    channel.on('close', () => resolve());
     try {
       channel.close(() => resolve());
     } catch {
@@ -132,13 +137,20 @@ export async function probeStream(
     let timer: NodeJS.Timeout | undefined;
     const empty = await Promise.race([someRecord.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), emptyWait)))]);
     clearTimeout(timer);
-    if (empty) return undefined;
+    if (empty) {
+      await closeQuietly(channel);
+      return undefined;
+    }
     await answered(bothRecords, 'with the first and last records of a stream that holds records');
     // The rest of the last chunk: sent before the broker answers this.
     await roundTrip();
-    return { first: first as number, last: last as number, lastPublishedAt, firstPublishedAt };
-  } finally {
+    const ends = { first: first as number, last: last as number, lastPublishedAt, firstPublishedAt };
     await closeQuietly(channel);
+    return ends;
+  } catch (error) {
+    // A probe the broker did not answer in time is not held by its channel's close, which waits for the same broker.
+    void closeQuietly(channel);
+    throw error;
   }
 }
 

@@ -80,6 +80,11 @@ describe('history(): HistoryRead on a stub stream', function () {
       expect(stream.consumes.at(-1)).to.equal(3);
     });
 
+    it('a connection lost while the read sets up its consumer resumes it, never failing with amqplib’s bare error', async () => {
+      const stream = stub(range(0, 5), (_argument, consume) => (consume === 2 ? { refuse: 'Channel ended, no reply will be forthcoming' } : {}));
+      expect(await outcome(read(stream, { kind: 'start' }))).to.deep.equal({ got: [0, 1, 2, 3, 4, 5] });
+    });
+
     it('fails with CONNECT within resumeTimeout when the stream is gone, naming the offset to read again from', async () => {
       let deleted = false;
       const stream = stub(range(0, 5), (argument) => {
@@ -109,6 +114,28 @@ describe('history(): HistoryRead on a stub stream', function () {
       expect(got).to.deep.equal([]);
       expect(error?.code).to.equal('CONNECT');
       expect(error?.message).to.match(/^Reading the history of "bus\.history" could not begin: the broker did not answer the probe consumers \(basic\.consume\) on "bus\.history" within 300 ms$/);
+    });
+
+    it('a probe the broker does not answer fails the read within resumeTimeout, though its channel’s close is not answered either', async () => {
+      const stream = stub(range(0, 5), () => ({ silent: true }));
+      stream.closeUnanswered = true;
+      const { got, error } = await outcome(read(stream, { kind: 'start' }, { resumeTimeout: 300 }), 3000);
+      expect(got).to.deep.equal([]);
+      expect(error?.code, error?.message).to.equal('CONNECT');
+      stream.dropAll();
+    });
+
+    it('a read ended while its connection is lost settles when the channel closes, without the close’s answer', async () => {
+      const stream = stub(range(0, 5));
+      const history = read(stream, { kind: 'start' });
+      expect((await history.next()).value?.data).to.deep.equal({ n: 0 });
+      stream.closeUnanswered = true;
+      const ending = history.return();
+      stream.dropAll();
+      let timer: NodeJS.Timeout | undefined;
+      const guard = new Promise((resolve) => (timer = setTimeout(resolve, 3000, 'still pending')));
+      expect(await Promise.race([ending.then(() => 'settled'), guard])).to.equal('settled');
+      clearTimeout(timer);
     });
 
     it('a stream that holds records but sends none to the read fails it with CONNECT, not an empty read', async () => {

@@ -36,6 +36,8 @@ export class StubStream {
   /** A channel() that never resolves, as Rascal's during an outage. */
   outage = false;
   isUp = true;
+  /** A close the broker never answers (a link that holds its frames): the channel closes only when dropAll() cuts it. */
+  closeUnanswered = false;
   timestampOf: (offset: number) => number | undefined = () => Math.floor(Date.now() / 1000);
   #timers = new Set<NodeJS.Timeout>();
 
@@ -65,6 +67,7 @@ export class StubStream {
       prefetch: (_count: number, _global: boolean, cb: (error: Error | null) => void) => setImmediate(() => (channel.closed ? undefined : cb(null))),
       ack: (message: AmqpMessage, allUpTo = false) => void channel.acked.push([message.fields.deliveryTag, allUpTo]),
       close: (cb?: () => void) => {
+        if (this.closeUnanswered) return;
         this.#close(channel);
         cb?.();
       },
@@ -105,6 +108,11 @@ export class StubStream {
       fields: { routingKey: 'info', redelivered: false, deliveryTag, exchange: 'bus', consumerTag },
       properties: { contentType: 'application/json', headers: { 'x-stream-offset': offset }, ...(timestamp === undefined ? {} : { timestamp }) },
     } as AmqpMessage;
+  }
+
+  /** The connection lost: every channel closes ('close'), and a close waiting for its answer never gets one. */
+  dropAll(): void {
+    for (const channel of this.channels) this.#close(channel);
   }
 
   /** Clears the timers of deliveries not made yet. */
