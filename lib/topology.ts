@@ -1,8 +1,8 @@
 // The bus topology: the Rascal config (config/rascal.json by default) read into the shape of the bus, with the
 // options that shape it applied (config, name, url, levels, listen): the exchange, the listener queue's options,
 // the levels, the URLs, and what Rascal declares.
-// Over 300 lines: each section of the config (bus, exchange, levels, history, URLs, TLS) is validated here, with
-// an error that names the key.
+// Over 300 lines: loadTopology is a list of named steps, one per section of the config (bus, listener queue,
+// levels, history, listen, name, URLs, connection names, TLS), each validated with an error that names the key.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { LIFECYCLE_EVENTS } from './events.js';
@@ -157,11 +157,55 @@ function urlList(url: unknown): string[] | undefined {
  */
 export async function loadTopology(options: TopologyOptions, resolved: { appId: string } = { appId: 'node' }): Promise<Topology> {
   const { config, source } = await readConfig(options.config);
-  const bus = config.eventBusLogger ?? {};
-  if (!isRecord(bus)) throw configError(`Expected \`eventBusLogger\` in ${source} to be an object, got ${describeValue(bus)}`);
-  const vhostName = bus.vhost ?? '/';
-  const exchangeKey = bus.exchange ?? 'logger_metaclass';
-  const queueKey = bus.queue ?? 'listener';
+  const bus = locateBus(config, source);
+  const queueOptions = listenerQueue(bus);
+  const levels = takeLevels(bus);
+  const historyOf = takeHistoryStream(bus.section.history, { source, exchangeKey: bus.exchangeKey, queues: bus.queues, bindings: bus.bindings });
+  const listenLevels = applyListen(options, levels);
+  const name = renameExchange(options.name, bus);
+  const connections = resolveUrls(options, bus.vhost);
+  nameConnections(bus.vhost, `event-bus-logger ${resolved.appId} (${name})`);
+  await applyTls(options.tls, bus, connections);
+  delete config.eventBusLogger;
+  delete config.$comment;
+  return {
+    rascalConfig: config,
+    vhost: bus.vhostName,
+    exchange: name,
+    exchangeOptions: isRecord(bus.exchange.options) ? bus.exchange.options : {},
+    queueOptions,
+    levels,
+    listenLevels,
+    listenAny: options.levels === '*',
+    listenAlways: options.listen === true,
+    loggableUrls: connections.map((connection) => maskUrl(urlOf(connection, 'amqp://(from config attributes)'))),
+    history: historyOf && { stream: `${name}.history`, options: historyOf.options, bindingKeys: historyOf.bindingKeys },
+    historyName: `${name}.history`,
+  };
+}
+
+/** The parts of a config that make the bus, found and checked; the records are the config's own, changed in place. */
+interface BusParts {
+  source: string;
+  /** The config's `eventBusLogger` section. */
+  section: Record<string, unknown>;
+  vhostName: string;
+  exchangeKey: string;
+  queueKey: string;
+  vhost: Record<string, unknown>;
+  exchanges: Record<string, unknown>;
+  queues: Record<string, unknown>;
+  bindings: Record<string, unknown>;
+  exchange: Record<string, unknown>;
+}
+
+// The vhost and the topic exchange the config's `eventBusLogger` section names.
+function locateBus(config: Record<string, unknown>, source: string): BusParts {
+  const section = config.eventBusLogger ?? {};
+  if (!isRecord(section)) throw configError(`Expected \`eventBusLogger\` in ${source} to be an object, got ${describeValue(section)}`);
+  const vhostName = section.vhost ?? '/';
+  const exchangeKey = section.exchange ?? 'logger_metaclass';
+  const queueKey = section.queue ?? 'listener';
   for (const [key, value] of Object.entries({ vhost: vhostName, exchange: exchangeKey, queue: queueKey })) {
     if (typeof value !== 'string' || value.length === 0) {
       throw configError(`Expected \`eventBusLogger.${key}\` in ${source} to be a non-empty string, got ${describeValue(value)}`);
@@ -173,29 +217,47 @@ export async function loadTopology(options: TopologyOptions, resolved: { appId: 
   }
   const vhost = vhosts[vhostName as string] as Record<string, unknown>;
   const exchanges = isRecord(vhost.exchanges) ? vhost.exchanges : {};
-  const queues = isRecord(vhost.queues) ? vhost.queues : {};
-  const bindings = isRecord(vhost.bindings) ? vhost.bindings : {};
   const exchange = exchanges[exchangeKey as string];
   if (!isRecord(exchange)) {
     throw configError(`${source} has no exchange "${String(exchangeKey)}" in vhost "${String(vhostName)}"; expected the topic exchange named by \`eventBusLogger.exchange\``);
   }
   const exchangeType = exchange.type ?? 'topic';
   if (exchangeType !== 'topic') throw configError(`Expected the exchange "${String(exchangeKey)}" in ${source} to be of type "topic", got ${describeValue(exchangeType)}`);
-  const queue = queues[queueKey as string];
+  return {
+    source,
+    section,
+    vhostName: vhostName as string,
+    exchangeKey: exchangeKey as string,
+    queueKey: queueKey as string,
+    vhost,
+    exchanges,
+    queues: isRecord(vhost.queues) ? vhost.queues : {},
+    bindings: isRecord(vhost.bindings) ? vhost.bindings : {},
+    exchange,
+  };
+}
+
+// The options of the listener queue the section names (the logger declares it server-named).
+function listenerQueue({ source, vhostName, queueKey, queues }: BusParts): Record<string, unknown> {
+  const queue = queues[queueKey];
   if (!isRecord(queue)) {
-    throw configError(`${source} has no queue "${String(queueKey)}" in vhost "${String(vhostName)}"; expected the listener queue named by \`eventBusLogger.queue\``);
+    throw configError(`${source} has no queue "${queueKey}" in vhost "${vhostName}"; expected the listener queue named by \`eventBusLogger.queue\``);
   }
   const queueOptions = isRecord(queue.options) ? { ...queue.options } : {};
   if (queueOptions.autoDelete) {
-    throw configError(`The listener queue "${String(queueKey)}" in ${source} sets \`autoDelete\`; remove it: a consumer channel that fails would delete the queue and leave the logger deaf`);
+    throw configError(`The listener queue "${queueKey}" in ${source} sets \`autoDelete\`; remove it: a consumer channel that fails would delete the queue and leave the logger deaf`);
   }
+  return queueOptions;
+}
 
-  // Levels: the bindings of the listener queue, in config order.
+// The levels: the bindings of the listener queue, in config order. The queue and its bindings are taken out of what
+// Rascal declares: the logger declares its own queue and binds it per level.
+function takeLevels({ source, exchangeKey, queueKey, queues, bindings }: BusParts): string[] {
   const levels: string[] = [];
   for (const [bindingName, binding] of Object.entries(bindings)) {
     if (!isRecord(binding) || binding.destination !== queueKey) continue;
     if (binding.source !== exchangeKey) {
-      throw configError(`Binding "${bindingName}" in ${source} binds the listener queue to "${String(binding.source)}"; expected the bus exchange "${String(exchangeKey)}"`);
+      throw configError(`Binding "${bindingName}" in ${source} binds the listener queue to "${String(binding.source)}"; expected the bus exchange "${exchangeKey}"`);
     }
     if (binding.bindingKey !== undefined && binding.bindingKey !== bindingName) {
       throw configError(`Binding "${bindingName}" in ${source} has bindingKey ${describeValue(binding.bindingKey)}; a level's binding key must equal its name "${bindingName}"`);
@@ -205,45 +267,51 @@ export async function loadTopology(options: TopologyOptions, resolved: { appId: 
     delete bindings[bindingName];
   }
   if (levels.length === 0) {
-    throw configError(`${source} binds no level to the listener queue "${String(queueKey)}"; expected at least one binding like "info": { "source": "${String(exchangeKey)}", "destination": "${String(queueKey)}", "bindingKey": "info" }`);
+    throw configError(`${source} binds no level to the listener queue "${queueKey}"; expected at least one binding like "info": { "source": "${exchangeKey}", "destination": "${queueKey}", "bindingKey": "info" }`);
   }
-  delete queues[queueKey as string];
-  const historyOf = readHistory(bus.history, { source, exchangeKey: exchangeKey as string, queues, bindings });
+  delete queues[queueKey];
+  return levels;
+}
 
-  let listenLevels = levels;
-  const listenAny = options.levels === '*';
-  if (options.listen !== undefined && typeof options.listen !== 'boolean') {
-    throw configError(`Expected \`listen\` to be a boolean, got ${describeValue(options.listen)}`);
+// The levels this logger may bind: the `levels` option (deduplicated), else every level; none with `listen: false`.
+function applyListen({ listen, levels: wanted }: TopologyOptions, levels: string[]): string[] {
+  if (listen !== undefined && typeof listen !== 'boolean') {
+    throw configError(`Expected \`listen\` to be a boolean, got ${describeValue(listen)}`);
   }
-  if (options.listen === false) {
-    if (options.levels !== undefined) throw configError('`levels` and `listen: false` contradict each other: a logger that does not listen binds no level; drop one of them');
-    listenLevels = [];
-  } else if (options.levels !== undefined && !listenAny) {
-    if (!Array.isArray(options.levels) || options.levels.length === 0) {
-      throw configError(`Expected \`levels\` to be a non-empty array of configured levels (${levels.join(', ')}), got ${describeValue(options.levels)}`);
-    }
-    for (const level of options.levels) {
-      if (!levels.includes(level)) throw configError(`Unknown level ${describeValue(level)} in \`levels\`; expected one of the configured levels: ${levels.join(', ')}`);
-    }
-    listenLevels = [...new Set(options.levels)];
+  if (listen === false) {
+    if (wanted !== undefined) throw configError('`levels` and `listen: false` contradict each other: a logger that does not listen binds no level; drop one of them');
+    return [];
   }
+  if (wanted === undefined || wanted === '*') return levels;
+  if (!Array.isArray(wanted) || wanted.length === 0) {
+    throw configError(`Expected \`levels\` to be a non-empty array of configured levels (${levels.join(', ')}), got ${describeValue(wanted)}`);
+  }
+  for (const level of wanted) {
+    if (!levels.includes(level)) throw configError(`Unknown level ${describeValue(level)} in \`levels\`; expected one of the configured levels: ${levels.join(', ')}`);
+  }
+  return [...new Set(wanted)];
+}
 
-  // The `name` option renames the exchange.
-  const name = options.name ?? exchangeKey;
+// The `name` option renames the exchange, in the bindings that name it too. Returns the exchange's name.
+function renameExchange(option: string | undefined, { exchangeKey, exchanges, exchange, bindings }: BusParts): string {
+  const name = option ?? exchangeKey;
   if (typeof name !== 'string' || name.length === 0 || name.length > 255 || name.startsWith('amq.')) {
     throw configError(`Expected \`name\` (the bus exchange) to be a string of 1 to 255 characters not starting with "amq.", got ${describeValue(name)}`);
   }
-  if (name !== exchangeKey) {
-    delete exchanges[exchangeKey as string];
-    exchanges[name] = exchange;
-    for (const binding of Object.values(bindings)) {
-      if (isRecord(binding) && binding.source === exchangeKey) binding.source = name;
-      if (isRecord(binding) && binding.destination === exchangeKey && binding.destinationType === 'exchange') binding.destination = name;
-    }
+  if (name === exchangeKey) return name;
+  delete exchanges[exchangeKey];
+  exchanges[name] = exchange;
+  for (const binding of Object.values(bindings)) {
+    if (isRecord(binding) && binding.source === exchangeKey) binding.source = name;
+    if (isRecord(binding) && binding.destination === exchangeKey && binding.destinationType === 'exchange') binding.destination = name;
   }
+  return name;
+}
 
-  // The URL: the option, else AMQP_URL, else the config's connection, else the default.
-  const urls = urlList(options.url) ?? urlList(process.env.AMQP_URL || undefined);
+// The URLs: the option, else AMQP_URL, else the config's connection, else the default; and the order they are tried
+// in. Returns the vhost's connections (a URL string or Rascal's connection attributes each).
+function resolveUrls({ url, urlOrder }: TopologyOptions, vhost: Record<string, unknown>): unknown[] {
+  const urls = urlList(url) ?? urlList(process.env.AMQP_URL || undefined);
   const configured = vhost.connections ?? vhost.connection;
   if (urls || configured === undefined) {
     const base = isRecord(vhost.connection) ? vhost.connection : {};
@@ -251,59 +319,45 @@ export async function loadTopology(options: TopologyOptions, resolved: { appId: 
     vhost.connections = (urls ?? [DEFAULT_URL]).map((url) => ({ ...structuredClone(settings), url }));
     delete vhost.connection;
   }
-  // The order the URLs are tried in: as given (the first preferred) unless `urlOrder: 'random'` spreads processes
-  // across the nodes. An explicit option beats the config's connectionStrategy; without either, 'fixed' (Rascal's
-  // own default is 'random').
-  if (options.urlOrder !== undefined) {
-    if (options.urlOrder !== 'given' && options.urlOrder !== 'random') {
-      throw configError(`Expected \`urlOrder\` to be 'given' (try the URLs in order, the first preferred) or 'random' (spread processes across them), got ${describeValue(options.urlOrder)}`);
+  // As given (the first preferred) unless `urlOrder: 'random'` spreads processes across the nodes. An explicit
+  // option beats the config's connectionStrategy; without either, 'fixed' (Rascal's own default is 'random').
+  if (urlOrder !== undefined) {
+    if (urlOrder !== 'given' && urlOrder !== 'random') {
+      throw configError(`Expected \`urlOrder\` to be 'given' (try the URLs in order, the first preferred) or 'random' (spread processes across them), got ${describeValue(urlOrder)}`);
     }
-    vhost.connectionStrategy = options.urlOrder === 'random' ? 'random' : 'fixed';
+    vhost.connectionStrategy = urlOrder === 'random' ? 'random' : 'fixed';
   } else vhost.connectionStrategy ??= 'fixed';
-  const connectionList = (vhost.connections ?? [vhost.connection]) as unknown[];
-  const loggableUrls = (Array.isArray(connectionList) ? connectionList : [connectionList]).map((connection) =>
-    maskUrl(typeof connection === 'string' ? connection : isRecord(connection) && typeof connection.url === 'string' ? connection.url : 'amqp://(from config attributes)'),
-  );
+  const connections = vhost.connections ?? [vhost.connection];
+  return Array.isArray(connections) ? connections : [connections];
+}
 
-  // Name each connection, so `rabbitmqctl list_connections client_properties` and the management UI show whose it is.
-  const connectionName = `event-bus-logger ${resolved.appId} (${name})`;
+// The URL of a connection of the config (a string or Rascal's attributes), or `otherwise`.
+function urlOf(connection: unknown, otherwise: string): string {
+  return typeof connection === 'string' ? connection : isRecord(connection) && typeof connection.url === 'string' ? connection.url : otherwise;
+}
+
+// Names each connection, so `rabbitmqctl list_connections client_properties` and the management UI show whose it is.
+function nameConnections(vhost: Record<string, unknown>, connectionName: string): void {
   for (const connection of Array.isArray(vhost.connections) ? vhost.connections : [vhost.connection]) {
     if (!isRecord(connection)) continue;
     const socketOptions = (connection.socketOptions = isRecord(connection.socketOptions) ? connection.socketOptions : {});
     const clientProperties = (socketOptions.clientProperties = isRecord(socketOptions.clientProperties) ? socketOptions.clientProperties : {});
     clientProperties.connection_name ??= connectionName;
   }
+}
 
-  // TLS certificates, named by file path (the option, AMQP_CACERT/AMQP_CERT/AMQP_KEY, the config's
-  // eventBusLogger.tls), win over the same keys in Rascal's own socketOptions.
-  const connectionUrls = connectionList.map((connection) => (typeof connection === 'string' ? connection : isRecord(connection) && typeof connection.url === 'string' ? connection.url : 'amqp://'));
-  const tls = await tlsSocketOptions(options.tls, bus.tls, source, connectionUrls);
-  for (const connection of tls ? connectionList : []) {
+// TLS certificates, named by file path (the option, AMQP_CACERT/AMQP_CERT/AMQP_KEY, the config's
+// eventBusLogger.tls), win over the same keys in Rascal's own socketOptions.
+async function applyTls(option: TlsFiles | undefined, { section, source }: BusParts, connections: unknown[]): Promise<void> {
+  const tls = await tlsSocketOptions(option, section.tls, source, connections.map((connection) => urlOf(connection, 'amqp://')));
+  for (const connection of tls ? connections : []) {
     if (isRecord(connection) && isRecord(connection.socketOptions)) Object.assign(connection.socketOptions, tls);
   }
-
-  delete config.eventBusLogger;
-  delete config.$comment;
-  const exchangeOptions = isRecord(exchange.options) ? exchange.options : {};
-  return {
-    rascalConfig: config,
-    vhost: vhostName as string,
-    exchange: name,
-    exchangeOptions,
-    queueOptions,
-    levels,
-    listenLevels,
-    listenAny,
-    listenAlways: options.listen === true,
-    loggableUrls,
-    history: historyOf && { stream: `${name}.history`, options: historyOf.options, bindingKeys: historyOf.bindingKeys },
-    historyName: `${name}.history`,
-  };
 }
 
 // The history stream of the config, taken out of what Rascal declares: the logger declares it as
 // `<exchange>.history` (renamed with the bus) and binds it on every (re)open.
-function readHistory(
+function takeHistoryStream(
   key: unknown,
   { source, exchangeKey, queues, bindings }: { source: string; exchangeKey: string; queues: Record<string, unknown>; bindings: Record<string, unknown> },
 ): { options: Record<string, unknown>; bindingKeys: string[] } | undefined {
