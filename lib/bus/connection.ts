@@ -8,6 +8,7 @@ import { TypedEventEmitter } from '../events.js';
 import { permanentConnectError } from './connect-failures.js';
 import { createBroker, findVhost, releaseKeepAlive, type AmqpChannel, type AmqpConfirmChannel, type AmqpConnection, type Callback, type RascalBroker, type RascalVhost } from '../rascal.js';
 import { within } from '../deadline.js';
+import { closeWithoutThrowing, rpcWithoutThrowing } from './amqplib-guards.js';
 
 const debug = createDebug('event-bus-logger:connection');
 
@@ -165,6 +166,7 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
       this.connections.add(connection);
       connection.once('close', () => this.connections.delete(connection));
       closeWithoutThrowing(connection);
+      rpcWithoutThrowing(channel);
     }
     return channel;
   }
@@ -237,26 +239,4 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
     debug('up after %d ms, %d attempts', downtime, attempts);
     this.emit('up');
   }
-}
-
-// amqplib's close() throws (IllegalOperationError 'Connection closing') on a connection whose socket failed a moment
-// ago; Rascal's shutdown calls it inside its own callback chain, where that throw is an uncaught exception that
-// takes the app down (seen when a connection was cut during a start or a history read). Patched once, on amqplib's
-// connection class (a reconnect's new connection may never carry a channel of ours before a shutdown): a close given
-// a callback hands it the error instead. A close without a callback throws as before.
-const GUARDED = Symbol.for('event-bus-logger.closeWithoutThrowing');
-function closeWithoutThrowing(connection: AmqpConnection): void {
-  const prototype = Object.getPrototypeOf(connection) as { close?: (callback?: (error: Error | null) => void) => void; [GUARDED]?: true };
-  if (typeof prototype.close !== 'function' || prototype[GUARDED]) return;
-  const close = prototype.close;
-  prototype.close = function (this: unknown, callback?: (error: Error | null) => void): void {
-    try {
-      close.call(this, callback);
-    } catch (error) {
-      if (!callback) throw error;
-      debug('close of a connection already closing: %s', describeError(error));
-      callback(error as Error);
-    }
-  };
-  prototype[GUARDED] = true;
 }
