@@ -58,10 +58,8 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
   #wake: (() => void) | undefined;
   #before: number | undefined;
   #received = false;
-  // The offset of the last record taken from the queue: a resumed read starts after it.
-  #last: number | undefined;
-  // Set when the channel closed before the end: the next read of an empty queue resumes.
-  #lost = false;
+  #last: number | undefined; // the offset of the last record taken from the queue: a resumed read starts after it
+  #lost = false; // the channel went before the end: the next read of an empty queue resumes
   // Counts the channels asked for: one that arrives after its attempt was given up is closed.
   #attempts = 0;
   // Records taken from the current channel since its last ack.
@@ -181,17 +179,8 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
       this.#done = true;
       return;
     }
-    try {
-      await this.#consume(since);
-    } catch (error) {
-      // The channel went while the consume was being set up (the connection lost): resumed by next() like a channel
-      // lost later, within resumeTimeout, or failed with CONNECT; never amqplib's bare error.
-      debug('consuming from %o failed: %s; resuming', since, describeError(error));
-      const channel = this.#channel;
-      this.#channel = undefined;
-      this.#lost = true;
-      if (channel) void closeQuietly(channel);
-    }
+    // The channel went while the consume was set up (the connection lost): resumed as a channel lost later is.
+    await this.#consume(since).catch((error: unknown) => this.#lose(`consuming failed (${describeError(error)})`));
     // The stream holds records this read wants: the first must come within the bound, else the read fails. A last
     // record with no timestamp (another client's) cannot say whether all are older than a `since` time: then
     // silence for as long as an empty stream's wait means there was nothing newer.
@@ -228,14 +217,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
     this.#unacked = 0;
     // A closed channel (the connection went) and a cancel by the broker (the stream deleted, its node gone: a null
     // delivery) are one thing to the read: it resumes after the records already received, or fails.
-    const lost = (why: string): void => {
-      if (this.#done || this.#channel !== channel) return;
-      debug('%s at offset %s; resuming after the records already received', why, this.#last);
-      this.#channel = undefined;
-      this.#lost = true;
-      if (why !== 'channel closed') void closeQuietly(channel);
-      this.#wake?.();
-    };
+    const lost = (why: string): void => void (this.#done || this.#channel !== channel || this.#lose(why));
     channel.on('close', () => lost('channel closed'));
     await call<unknown>((cb) => channel.prefetch(prefetch, false, cb));
     await call<unknown>((cb) =>
@@ -252,6 +234,16 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
         cb,
       ),
     );
+  }
+
+  // The read's channel is gone (closed, cancelled by the broker, or never set up): next() resumes the read.
+  #lose(why: string): void {
+    debug('%s at offset %s; resuming after the records already received', why, this.#last);
+    const channel = this.#channel;
+    this.#channel = undefined;
+    this.#lost = true;
+    if (channel && why !== 'channel closed') void closeQuietly(channel);
+    this.#wake?.();
   }
 
   // After a lost channel: a new one, reading on after the last record taken (or from `since` when none was). Tried
