@@ -62,8 +62,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
   #lost = false; // the channel went before the end: the next read of an empty queue resumes
   // Counts the channels asked for: one that arrives after its attempt was given up is closed.
   #attempts = 0;
-  // Records taken from the current channel since its last ack.
-  #unacked = 0;
+  #unacked = 0; // records taken from the current channel since its last ack
   readonly #count = { scanned: 0, matched: 0 };
 
   constructor(parts: HistoryReadParts) {
