@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { once, type EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import amqplib from 'amqplib';
+import { EventBusLogger, type EventBusLoggerOptions } from '../lib/index.js';
 import { SHIPPED_CONFIG_PATH } from '../lib/topology.js';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -62,17 +63,97 @@ export async function deleteExchange(name: string): Promise<void> {
   }
 }
 
+/** Deletes a queue or stream a spec made (a bus's history stream: `<bus>.history`); one already gone is fine. */
+export async function deleteQueue(name: string): Promise<void> {
+  const connection = await rawConnection();
+  try {
+    const channel = await connection.createChannel();
+    await channel.deleteQueue(name);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** config/rascal-with-history.json: the shipped config with the bus's history stream. */
+export const HISTORY_CONFIG_PATH = new URL('../config/rascal-with-history.json', import.meta.url).pathname;
+
+/** A fresh copy of config/rascal-with-history.json, for a spec to change (untyped, as JSON.parse gives it). */
+export async function historyConfig(): Promise<any> {
+  return JSON.parse(await readFile(HISTORY_CONFIG_PATH, 'utf8'));
+}
+
+/** The buses of a describe block and their loggers, cleaned up after each spec (or after the block). */
+export interface SpecBus {
+  /** The bus of the spec running now (set it to one of {@link fresh}'s to move on to another). */
+  name: string;
+  /** Another bus of this spec, cleaned up with it. */
+  fresh(prefix?: string): string;
+  /** A logger of the bus `name` with the block's options (and `options`); not started when `start` is false (add listeners first). */
+  logger(options?: EventBusLoggerOptions<string>, start?: boolean): Promise<EventBusLogger<string>>;
+  /** A logger made otherwise, stopped with the others. */
+  track<T extends EventBusLogger<any>>(logger: T): T;
+}
+
+/**
+ * Registers the hooks that give each spec of the describe block calling it a bus of its own (`bus.name`, from
+ * `prefix`), with loggers made by `bus.logger()` from `defaults`; after the spec, its loggers are stopped and each of
+ * its buses' exchange and history stream deleted. `perSuite`: one bus for the whole block (before/after) instead.
+ * Register a spec's own after-hooks that must come first (killing the CLIs it started) before calling it.
+ */
+export function busPerSpec(prefix: string, defaults: EventBusLoggerOptions<string> = {}, { perSuite = false } = {}): SpecBus {
+  const buses: string[] = [];
+  const loggers: Array<EventBusLogger<any>> = [];
+  const bus: SpecBus = {
+    name: '',
+    fresh(named = prefix) {
+      const made = uniqueName(named);
+      buses.push(made);
+      return made;
+    },
+    async logger(options = {}, start = true) {
+      const created = bus.track(new EventBusLogger<string>({ url: AMQP_URL, name: bus.name, ...defaults, ...options }));
+      if (start) await created.start();
+      return created;
+    },
+    track(logger) {
+      loggers.push(logger);
+      return logger;
+    },
+  };
+  (perSuite ? before : beforeEach)(() => {
+    bus.name = bus.fresh();
+  });
+  (perSuite ? after : afterEach)(async () => {
+    await Promise.all(loggers.splice(0).map((logger) => logger.stop()));
+    for (const made of buses.splice(0)) {
+      await deleteQueue(`${made}.history`);
+      await deleteExchange(made);
+    }
+  });
+  return bus;
+}
+
+/** {@link busPerSpec} with history: its loggers take config/rascal-with-history.json. */
+export function historyBusPerSpec(prefix: string, defaults: EventBusLoggerOptions<string> = {}, options: { perSuite?: boolean } = {}): SpecBus {
+  return busPerSpec(prefix, { config: HISTORY_CONFIG_PATH, ...defaults }, options);
+}
+
 const execFileAsync = promisify(execFile);
 
 /**
  * Closes, from the broker's side, the connections of the loggers of one bus, and only those (the library names each
  * `event-bus-logger <appId> (<bus>)`): what `rabbitmqctl close_all_connections` does to a logger, without touching
- * anyone else's connections on the shared broker. One `rabbitmqctl eval`; resolves with how many it closed.
+ * anyone else's connections on the shared broker; with `appId`, only that logger's. One `rabbitmqctl eval`;
+ * resolves with how many it closed.
  */
-export async function closeConnectionsOf(bus: string, reason = 'spec: connection closed on purpose'): Promise<number> {
-  if (!/^[\w.-]+$/.test(bus) || !/^[\w :.,()/-]+$/.test(reason)) throw new Error(`closeConnectionsOf: a bus name and a reason of plain characters only, got ${JSON.stringify(bus)}, ${JSON.stringify(reason)}`);
+export async function closeConnectionsOf(bus: string, reason = 'spec: connection closed on purpose', appId?: string): Promise<number> {
+  const plain = /^[\w.-]+$/;
+  if (!plain.test(bus) || (appId !== undefined && !plain.test(appId)) || !/^[\w :.,()/-]+$/.test(reason)) {
+    throw new Error(`closeConnectionsOf: a bus name, app id and reason of plain characters only, got ${JSON.stringify([bus, appId, reason])}`);
+  }
+  const suffix = appId === undefined ? ` (${bus})` : `event-bus-logger ${appId} (${bus})`;
   const erlang = [
-    `Suffix = <<" (${bus})">>,`,
+    `Suffix = <<"${suffix}">>,`,
     `Closed = [begin rabbit_networking:close_connection(P, "${reason}"), P end || P <- rabbit_networking:connections(),`,
     '  case catch rabbit_networking:connection_info(P, [client_properties]) of',
     '    [{client_properties, Props}] -> case lists:keyfind(<<"connection_name">>, 1, Props) of',

@@ -2,7 +2,7 @@
 // publishing. A TCP proxy stands between a logger and the broker so a fault hits that logger alone.
 import { expect } from 'chai';
 import { EventBusLogger, type BlockedInfo, type DisconnectedInfo, type EventData, type EventMeta, type GapInfo, type ReconnectedInfo, type UnblockedInfo } from '../../lib/index.js';
-import { AMQP_URL, closeConnectionsOf, deleteExchange, memoryAlarm, next, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, deleteExchange, memoryAlarm, next, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 
 describe('recovery', function () {
@@ -258,16 +258,6 @@ describe('recovery', function () {
       await until(() => received.length >= 21, 'the 21 events to arrive', 20_000);
       expect(received).to.deep.equal(Array.from({ length: 21 }, (_, i) => i));
       expect(publisher.stats()).to.include({ buffered: 0, confirmed: 21 });
-    });
-
-    it('survives the broker closing its connection (CONNECTION_FORCED, as rabbitmqctl close_connection does)', async () => {
-      const first = await logger();
-      const back = next(first, 'ready', 30_000);
-      expect(await closeConnectionsOf(name)).to.equal(1);
-      await back;
-      const got = next<[EventData]>(first, 'info');
-      await first.info({ after: 'close_connection' });
-      expect((await got)[0]).to.deep.equal({ after: 'close_connection' });
     });
   });
 });
