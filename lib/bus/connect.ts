@@ -152,17 +152,8 @@ export class BusLink extends TypedEventEmitter<BusLinkEvents> implements Bus {
     return this.#bus?.url ?? this.#plan.loggableUrls[0] ?? '';
   }
 
-  get blocked(): string | undefined {
-    return this.#bus?.blocked;
-  }
-
   get lastError(): string | undefined {
     return this.#bus ? this.#bus.lastError : this.#lastError;
-  }
-
-  set lastError(value: string | undefined) {
-    if (this.#bus) this.#bus.lastError = value;
-    else this.#lastError = value;
   }
 
   get checksExchange(): boolean | undefined {

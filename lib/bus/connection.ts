@@ -27,9 +27,8 @@ export type BusConnectionEvents = {
 export interface Bus {
   readonly isUp: boolean;
   readonly url: string;
-  /** The broker's reason while it blocks publishing on the connection, else undefined. */
-  readonly blocked: string | undefined;
-  lastError: string | undefined;
+  /** The connection's latest failure (Rascal's error, or why a try to connect failed), password masked. */
+  readonly lastError: string | undefined;
   /** True when the broker refused this user the exchange's declare at connect: it is only checked. */
   readonly checksExchange?: boolean;
   /** The exchange's name on the broker (Rascal may prefix a namespace to the config key). */
@@ -60,14 +59,17 @@ export const CONNECTION_DROPPED = 'the connection was dropped';
 // shows the first). Channels and the close wait out that turn first.
 const rascalsTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Rascal's broker and vhost, with the connection state the logger needs. */
+/**
+ * Rascal's broker and vhost, with the connection state the logger needs: up or down, and its latest error. The outage
+ * and the block, as the logger reports them, are the session's (lib/bus/session.ts).
+ */
 export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implements Bus {
-  private downSince: number | undefined;
-  private attempts = 0;
+  private down = false;
   private closed = false;
+  // Between 'blocked' and 'unblocked' (or the loss of the connection): an 'unblocked' comes only after a 'blocked'.
+  private blocked = false;
   // The amqplib connections our channels live on: what close() destroys when the broker does not answer.
   private readonly connections = new Set<AmqpConnection>();
-  blocked: string | undefined;
   lastError: string | undefined;
   checksExchange = false;
 
@@ -88,13 +90,14 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
     // RabbitMQ blocks a connection that publishes while a resource alarm is on, and stops reading its socket.
     broker.on('blocked', (reason: unknown) => {
       if (this.closed) return;
-      this.blocked = typeof reason === 'string' && reason !== '' ? reason : 'resource alarm';
-      debug('blocked: %s', this.blocked);
-      this.emit('blocked', { reason: this.blocked });
+      this.blocked = true;
+      const why = typeof reason === 'string' && reason !== '' ? reason : 'resource alarm';
+      debug('blocked: %s', why);
+      this.emit('blocked', { reason: why });
     });
     broker.on('unblocked', () => {
-      if (this.closed || this.blocked === undefined) return;
-      this.blocked = undefined;
+      if (this.closed || !this.blocked) return;
+      this.blocked = false;
       debug('unblocked');
       this.emit('unblocked');
     });
@@ -133,7 +136,7 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
 
   /** True while the connection is up. */
   get isUp(): boolean {
-    return this.downSince === undefined && !this.closed;
+    return !this.down && !this.closed;
   }
 
   /** The broker URL in use, password masked. */
@@ -209,14 +212,13 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
 
   private onDisconnect(): void {
     if (this.closed) return;
-    this.attempts++;
     // A block belongs to the connection: it ends with it.
-    this.blocked = undefined;
-    if (this.downSince !== undefined) return;
+    this.blocked = false;
+    if (this.down) return;
     // An error from before this loss is not its reason. Rascal emits 'disconnect' just before the 'error' that
     // says why: let that error land first, so the reason names it.
     this.lastError = undefined;
-    this.downSince = performance.now();
+    this.down = true;
     setImmediate(() => {
       const reason = this.lastError ?? 'connection closed';
       debug('down: %s', reason);
@@ -231,12 +233,9 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
       this.vhost.disconnect((error) => error && debug('late disconnect: %s', describeError(error)));
       return;
     }
-    if (this.downSince === undefined) return;
-    const downtime = Math.round(performance.now() - this.downSince);
-    const attempts = this.attempts;
-    this.downSince = undefined;
-    this.attempts = 0;
-    debug('up after %d ms, %d attempts', downtime, attempts);
+    if (!this.down) return;
+    this.down = false;
+    debug('up');
     this.emit('up');
   }
 }

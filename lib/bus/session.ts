@@ -109,7 +109,7 @@ export class BusSession {
     const { bus } = this.#parts;
     this.#state = 'opening';
     this.#background = background;
-    bus.on('down', ({ reason }) => this.#onDown(reason));
+    bus.on('down', ({ reason }) => this.#onDown(reason, true));
     bus.on('up', () => this.#reopen());
     bus.on('blocked', ({ reason }) => this.#onBlocked(reason));
     bus.on('unblocked', () => this.#onUnblocked());
@@ -219,9 +219,10 @@ export class BusSession {
     this.#parts.onRefused?.(refused);
   }
 
-  #onDown(reason: string): void {
+  // The connection went (`connectionLost`), or only a channel while it stays up.
+  #onDown(reason: string, connectionLost: boolean): void {
     if (this.#state !== 'open' && this.#state !== 'opening') return;
-    const { bus, publisher } = this.#parts;
+    const { publisher } = this.#parts;
     if (this.#state === 'opening') {
       this.#lostAtOpen ??= reason;
       // Fail-fast: the first open fails and so does the start; there is no outage to report.
@@ -236,8 +237,8 @@ export class BusSession {
     this.#channels = undefined;
     publisher.detach();
     // A block belongs to the connection: when that is gone, the next one starts unblocked. When only a channel
-    // was lost, the connection is still blocked and the hold stays.
-    if (bus.blocked === undefined) {
+    // was lost, a block of the connection goes on and the hold stays.
+    if (connectionLost) {
       publisher.release();
       this.#blockedSince = undefined;
     }
@@ -270,7 +271,7 @@ export class BusSession {
     clearTimeout(this.#lostTimer);
     this.#lostTimer = setTimeout(() => {
       if (generation !== this.#generation || this.#state !== 'open' || !this.#parts.bus.isUp) return;
-      this.#onDown(why ?? `channel closed: ${this.#parts.stats.lastError ?? 'by the broker'}`);
+      this.#onDown(why ?? `channel closed: ${this.#parts.stats.lastError ?? 'by the broker'}`, false);
       this.#scheduleReopen();
     }, 50);
     this.#lostTimer.unref();

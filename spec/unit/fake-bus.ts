@@ -30,7 +30,6 @@ function stubChannel(queueName: () => string): StubChannel {
 export class FakeBus extends TypedEventEmitter<BusConnectionEvents> implements Bus {
   isUp = true;
   url = 'amqp://guest:***@fake:5672';
-  blocked: string | undefined;
   lastError: string | undefined;
   readonly channels: StubChannel[] = [];
   readonly confirmChannels: StubChannel[] = [];
@@ -92,18 +91,15 @@ export class FakeBus extends TypedEventEmitter<BusConnectionEvents> implements B
 
   /** The broker blocks publishing (a resource alarm), as RabbitMQ's connection.blocked says. */
   block(reason = 'low on memory'): void {
-    this.blocked = reason;
     this.emit('blocked', { reason });
   }
 
   unblock(): void {
-    this.blocked = undefined;
     this.emit('unblocked');
   }
 
   goDown(reason = 'connection lost'): void {
     this.isUp = false;
-    this.blocked = undefined;
     this.emit('down', { reason });
   }
 
