@@ -16,6 +16,12 @@ export type EventBusLoggerErrorCode =
   | 'ACCESS'
   | 'OUT_OF_RANGE';
 
+/**
+ * How the message ends that a close resolves with when the broker did not answer it in time and the connection was
+ * dropped (stop() keeps it in `stats().lastError`; the command line says it).
+ */
+export const CONNECTION_DROPPED = 'the connection was dropped';
+
 /** An error of the event bus logger; `code` tells which kind. */
 export class EventBusLoggerError extends Error {
   /** What kind of failure this is. */

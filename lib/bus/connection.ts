@@ -2,7 +2,7 @@
 // configured URLs) and re-declares the exchange; this file turns its events into 'down', 'up', 'blocked' and
 // 'unblocked', and opens channels on its connection. One try to connect is here; trying again is lib/bus/connect.ts.
 import createDebug from 'debug';
-import { describeError } from '../errors.js';
+import { CONNECTION_DROPPED, describeError } from '../errors.js';
 import { checkExchangesOnly, refusedAtConnect } from './exchange.js';
 import { TypedEventEmitter } from '../events.js';
 import { permanentConnectError } from './connect-failures.js';
@@ -49,9 +49,6 @@ export interface Bus {
  * a failure worth another try. When `signal` aborts, the try is abandoned (and a bus opened late closed).
  */
 export type OpenBus = (config: unknown, vhost: string, loggableUrls: string[], timing: { attemptTimeout: number; signal?: AbortSignal }) => Promise<Bus>;
-
-/** How the message {@link BusConnection.close} resolves with ends. */
-export const CONNECTION_DROPPED = 'the connection was dropped';
 
 // Rascal hears of a lost connection a turn after amqplib does (its handler runs in a setImmediate). In between, a
 // channel asked of it is opened on the dead connection, where amqplib throws inside Rascal's queue, and a shutdown

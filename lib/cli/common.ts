@@ -1,10 +1,9 @@
 // What the commands share: exit codes, the error that carries one, the options common to both, reading the bus
 // before connecting, and the notices both print.
 import { readFileSync } from 'node:fs';
-import { CONNECTION_DROPPED } from '../bus/connection.js';
 import { exchangeExists } from '../bus/exchange-exists.js';
 import { parseSince } from '../since.js';
-import { EventBusLoggerError, describeError } from '../errors.js';
+import { CONNECTION_DROPPED, EventBusLoggerError, describeError } from '../errors.js';
 import { HOW_TO_TURN_HISTORY_ON } from '../topology.js';
 import type { EventBusLogger } from '../logger.js';
 import { DEFAULTS, planBus, type BusPlan, type EventBusLoggerOptions } from '../options.js';

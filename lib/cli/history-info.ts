@@ -1,6 +1,6 @@
 // `event-bus-logger history-info`: what the bus's history stream holds (its first and last offsets and their times)
 // and the retention its config declares, so a user knows how far back --since can go before asking.
-import type { HistoryInfo } from '../consume/history-info.js';
+import type { HistoryInfo } from '../index.js';
 import { EventBusLogger } from '../logger.js';
 import { HOW_TO_TURN_HISTORY_ON } from '../topology.js';
 import { DEFAULT_APP_ID, EXIT, PROGRAM, StopRequest, loggerOptions, onlyFor, plan, reportDropped, usage, asCliError, type Parsed } from './common.js';

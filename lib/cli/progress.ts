@@ -1,7 +1,7 @@
 // The progress line of a long read (`tail --since ... --no-follow` on a terminal): on standard error, redrawn in
 // place a few times a second (carriage return, erase line), cleared at the end and whenever tail prints an event
 // line to the same terminal. Never drawn when standard error is not a terminal (a pipe, a file).
-import type { HistoryProgress } from '../consume/history-event.js';
+import type { HistoryProgress } from '../index.js';
 
 /** Erases the terminal's current line and returns to its start. */
 export const ERASE_LINE = '\r\u001b[2K';

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { tailRecord } from '../bridges/event-record.js';
 import { EventBusLogger } from '../logger.js';
 import { EventBusLoggerError } from '../errors.js';
-import type { HistoryOptions } from '../consume/history-options.js';
+import type { HistoryOptions } from '../index.js';
 import { gapLine } from './gap-line.js';
 import { Feed } from '../web/feed.js';
 import { WebServer, isLoopback } from '../web/server.js';
