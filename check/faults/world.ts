@@ -39,9 +39,16 @@ function outcomeOf(error: unknown): string {
 
 /** Follows `promise` into `call`; resolves when it settles, never rejects. */
 export function follow(call: Call, promise: Promise<unknown>): Promise<void> {
+  // The first settlement is the call's: the end of a schedule stops every actor again (stop() is idempotent, and
+  // its promise long settled), which must not move an earlier stop's time to the end of the schedule.
+  const settle = (outcome: string): void => {
+    if (call.settledAt !== undefined) return;
+    call.settledAt = now();
+    call.outcome = outcome;
+  };
   return promise.then(
-    () => void ((call.settledAt = now()), (call.outcome = 'ok')),
-    (error: unknown) => void ((call.settledAt = now()), (call.outcome = outcomeOf(error))),
+    () => settle('ok'),
+    (error: unknown) => settle(outcomeOf(error)),
   );
 }
 
