@@ -10,6 +10,7 @@ import { EventBusLoggerError, accessError } from './errors.js';
 import { EventQueue } from './event-queue.js';
 import type { AmqpConfirmChannel, AmqpMessage } from './rascal.js';
 import { REORDER_SPAN, type PublishProperties } from './wire-format.js';
+import { settleWithin } from './deadline.js';
 
 const debug = createDebug('event-bus-logger:publisher');
 const noop = (): void => undefined;
@@ -203,15 +204,7 @@ export class Publisher {
   /** Resolves when nothing is buffered or in flight, or after `timeout` ms. */
   async idle(timeout: number): Promise<boolean> {
     if (this.isIdle()) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeout);
-      }),
-    ]);
-    clearTimeout(timer);
-    return drained;
+    return settleWithin(new Promise<void>((resolve) => this.idleWaiters.push(resolve)), timeout);
   }
 
   /** Rejects everything still buffered or in flight with `error`, and every later publish too. */

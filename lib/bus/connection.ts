@@ -7,7 +7,7 @@ import { checkExchangesOnly, refusedAtConnect } from './exchange.js';
 import { TypedEventEmitter } from '../events.js';
 import { permanentConnectError } from './connect-failures.js';
 import { createBroker, findVhost, releaseKeepAlive, type AmqpChannel, type AmqpConfirmChannel, type AmqpConnection, type Callback, type RascalBroker, type RascalVhost } from '../rascal.js';
-import { within } from '../deadline.js';
+import { settleWithin, within } from '../deadline.js';
 import { closeWithoutThrowing, rpcWithoutThrowing } from './amqplib-guards.js';
 
 const debug = createDebug('event-bus-logger:connection');
@@ -180,18 +180,8 @@ export class BusConnection extends TypedEventEmitter<BusConnectionEvents> implem
     if (this.closed) return;
     this.closed = true;
     await rascalsTurn();
-    let timer: NodeJS.Timeout | undefined;
-    const polite = this.broker.shutdown().then(
-      () => true,
-      (error: unknown) => {
-        debug('shutdown: %s', describeError(error));
-        return true;
-      },
-    );
-    const closed = Number.isFinite(timeout)
-      ? await Promise.race([polite, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeout))))])
-      : await polite;
-    clearTimeout(timer);
+    const polite = this.broker.shutdown().catch((error: unknown) => debug('shutdown: %s', describeError(error)));
+    const closed = await settleWithin(polite, timeout);
     // Rascal's listeners stay: an 'error' or a late 'vhost_initialised' after shutdown must land somewhere.
     if (closed) return;
     const reason = `the broker did not answer the close within ${Math.round(timeout)} ms; ${CONNECTION_DROPPED}`;

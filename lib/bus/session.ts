@@ -4,6 +4,7 @@
 // amqp-connection-manager's ChannelWrapper.addSetup does. It keeps the outage and the broker's block, and drives
 // the publisher through attach/detach/hold/release.
 import createDebug from 'debug';
+import { pause } from '../deadline.js';
 import { accessError, describeError } from '../errors.js';
 import type { Report } from '../events.js';
 import { closeQuietly, type AmqpChannel, type AmqpConfirmChannel } from '../rascal.js';
@@ -118,7 +119,7 @@ export class BusSession {
       await this.#openChannels(this.#generation);
     } catch (error) {
       // A connection lost fails the pending operation before the bus says 'down' (a few turns later): wait for it.
-      if (this.#lostAtOpen === undefined && !accessError(error)) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (this.#lostAtOpen === undefined && !accessError(error)) await pause(50);
       if (this.#state !== 'opening') throw error; // closed meanwhile: the logger stops
       const lost = this.#lostAtOpen ?? (bus.isUp ? undefined : (bus.lastError ?? 'connection closed'));
       if (!background || (lost === undefined && mayReject())) {

@@ -4,6 +4,8 @@
 // process: a listener added to one logger gets what another logger of the same process publishes after `on()`
 // returned. The wait is bounded (a broker that stopped answering does not hold publishes for longer than the
 // binding logger's `publishTimeout`): past it the publish goes out, and only the new listener may miss it.
+import { settleWithin } from '../deadline.js';
+
 const noop = (): void => undefined;
 
 export class BindGate {
@@ -17,9 +19,7 @@ export class BindGate {
 
   /** Holds publishes until `binding` settles (or `limit` ms pass), after the binds held for already. */
   hold(binding: Promise<void>, limit: number): void {
-    let timer: NodeJS.Timeout | undefined;
-    const bounded = Promise.race([binding.catch(noop), new Promise<void>((resolve) => (timer = setTimeout(resolve, limit)))]).finally(() => clearTimeout(timer));
-    const gate = Promise.all([this.#gate, bounded]).then(noop);
+    const gate = Promise.all([this.#gate, settleWithin(binding, limit)]).then(noop);
     this.#gate = gate;
     // Registered before any publish waits on this gate: it clears the gate before the first of them is sent, and
     // every later publish is made after all of them were sent, so the order holds.

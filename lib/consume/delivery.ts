@@ -9,6 +9,7 @@ import type { Stats } from '../stats.js';
 import { decodeMessage, type EventData, type EventMeta, type LevelSet } from '../wire-format.js';
 import type { Acks } from './acks.js';
 import { liveSequence, type SequenceCheck } from './sequence.js';
+import { settleWithin } from '../deadline.js';
 
 const debug = createDebug('event-bus-logger:delivery');
 
@@ -114,14 +115,7 @@ export class Delivery<L extends string> {
   /** Resolves once every running listener has finished, or after `timeout` ms. */
   async settled(timeout: number): Promise<void> {
     if (this.#running.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled(this.#running),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, Math.max(0, timeout));
-      }),
-    ]);
-    clearTimeout(timer);
+    await settleWithin(Promise.allSettled(this.#running), timeout);
   }
 }
 

@@ -11,6 +11,7 @@ import type { Delivery } from './delivery.js';
 import type { SequenceWindow } from './sequence.js';
 import { closeQuietly, offsetOf, probeStream, type StreamEnds } from './stream.js';
 import { publishedAt } from '../wire-format.js';
+import { settleWithin } from '../deadline.js';
 
 const debug = createDebug('event-bus-logger:history');
 
@@ -143,8 +144,6 @@ export class HistoryListener {
 
   /** Stops consuming by closing the consumer channel. Resolves when done or after `timeout` ms. */
   async stop(consumer: AmqpChannel, timeout: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([closeQuietly(consumer), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, timeout))))]);
-    clearTimeout(timer);
+    await settleWithin(closeQuietly(consumer), timeout);
   }
 }

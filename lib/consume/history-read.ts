@@ -4,7 +4,7 @@
 import createDebug from 'debug';
 import type { Bus } from '../bus/connection.js';
 import { Backoff } from '../bus/backoff.js';
-import { within } from '../deadline.js';
+import { pause, within } from '../deadline.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import { decodeMessage, publishedAt, type LevelSet } from '../wire-format.js';
@@ -281,7 +281,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
         this.#lost = false;
         if (channel) await closeQuietly(channel);
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(backoff.next(), Math.max(0, deadline - performance.now()))));
+      await pause(Math.min(backoff.next(), Math.max(0, deadline - performance.now())));
     }
     if (!this.#done) this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: the connection was lost and the read could not go on (${why}); ${again}`);
     return false;

@@ -12,6 +12,7 @@ import { call, type AmqpChannel } from '../rascal.js';
 import type { Topology } from '../topology.js';
 import { Acks, ackBatch } from './acks.js';
 import type { Delivery } from './delivery.js';
+import { settleWithin } from '../deadline.js';
 
 const debug = createDebug('event-bus-logger:live-queue');
 
@@ -219,15 +220,10 @@ export class LiveQueue {
     this.release();
     const queue = this.#current?.queue;
     const resumable = this.#parts.settings.resumable !== undefined;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, timeout));
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
+    const stopped = new Promise<void>((done) => {
       const close = (): void => {
         try {
-          consumer.close(done);
+          consumer.close(() => done());
         } catch {
           done(); // amqplib throws when the channel is already closed (its connection just died): nothing to stop
         }
@@ -235,6 +231,7 @@ export class LiveQueue {
       if (resumable && queue) consumer.deleteQueue(queue, {}, close);
       else close();
     });
+    await settleWithin(stopped, timeout);
     debug('stopped consuming from %s', queue);
   }
 }

@@ -6,7 +6,7 @@
 // reject, a global prefetch, basic.get, a malformed `x-stream-offset`. Nothing here does any of those: every consumer
 // has its own per-consumer prefetch, acks (a stream's credit) and never nacks, and offsets come from `since.ts`.
 import type { Bus } from '../bus/connection.js';
-import { within } from '../deadline.js';
+import { settleWithin, within } from '../deadline.js';
 import { EventBusLoggerError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import { publishedAt } from '../wire-format.js';
@@ -134,10 +134,7 @@ export async function probeStream(
       'the probe consumers (basic.consume)',
     );
     await roundTrip();
-    let timer: NodeJS.Timeout | undefined;
-    const empty = await Promise.race([someRecord.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), emptyWait)))]);
-    clearTimeout(timer);
-    if (empty) {
+    if (!(await settleWithin(someRecord, emptyWait))) {
       await closeQuietly(channel);
       return undefined;
     }
