@@ -52,26 +52,24 @@ export async function passive(connection: amqplib.ChannelModel, check: (channel:
   }
 }
 
-/** Deletes an exchange a spec created. */
-export async function deleteExchange(name: string): Promise<void> {
+// Runs `work` on a channel of a raw connection of its own, closed after.
+async function onRawChannel(work: (channel: amqplib.Channel) => Promise<unknown>): Promise<void> {
   const connection = await rawConnection();
   try {
-    const channel = await connection.createChannel();
-    await channel.deleteExchange(name);
+    await work(await connection.createChannel());
   } finally {
     await connection.close();
   }
 }
 
+/** Deletes an exchange a spec created. */
+export async function deleteExchange(name: string): Promise<void> {
+  await onRawChannel((channel) => channel.deleteExchange(name));
+}
+
 /** Deletes a queue or stream a spec made (a bus's history stream: `<bus>.history`); one already gone is fine. */
 export async function deleteQueue(name: string): Promise<void> {
-  const connection = await rawConnection();
-  try {
-    const channel = await connection.createChannel();
-    await channel.deleteQueue(name);
-  } finally {
-    await connection.close();
-  }
+  await onRawChannel((channel) => channel.deleteQueue(name));
 }
 
 /** config/rascal-with-history.json: the shipped config with the bus's history stream. */
@@ -92,6 +90,8 @@ export interface SpecBus {
   logger(options?: EventBusLoggerOptions<string>, start?: boolean): Promise<EventBusLogger<string>>;
   /** A logger made otherwise, stopped with the others. */
   track<T extends EventBusLogger<any>>(logger: T): T;
+  /** Stops the loggers made so far (before a proxy they go through closes); the after-hook stops the rest. */
+  stopLoggers(): Promise<void>;
 }
 
 /**
@@ -119,12 +119,15 @@ export function busPerSpec(prefix: string, defaults: EventBusLoggerOptions<strin
       loggers.push(logger);
       return logger;
     },
+    async stopLoggers() {
+      await Promise.all(loggers.splice(0).map((logger) => logger.stop()));
+    },
   };
   (perSuite ? before : beforeEach)(() => {
     bus.name = bus.fresh();
   });
   (perSuite ? after : afterEach)(async () => {
-    await Promise.all(loggers.splice(0).map((logger) => logger.stop()));
+    await bus.stopLoggers();
     for (const made of buses.splice(0)) {
       await deleteQueue(`${made}.history`);
       await deleteExchange(made);

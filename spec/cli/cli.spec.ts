@@ -1,5 +1,4 @@
 // The `event-bus-logger` command, run as a child process against the real broker, each spec on its own bus.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer as createHttpServer } from 'node:http';
@@ -10,16 +9,7 @@ import { expect } from 'chai';
 import { EventBusLogger, type EventData } from '../../lib/index.js';
 import { AMQP_URL, configWithLevel, deleteExchange, memoryAlarm, next, quiet, rawConnection, shippedConfig, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
-import { killStarted, runCli, startCli, startCliOnTerminal, type CliProcess } from './run-cli.js';
-
-const hasScript = ((): boolean => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { hasScript, killStarted, runCli, startCli, startCliOnTerminal, type CliProcess } from './run-cli.js';
 
 // Matches any ANSI escape sequence.
 const ESCAPE = /\u001b\[[0-9;]*m/;

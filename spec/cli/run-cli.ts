@@ -1,5 +1,5 @@
 // Runs the real `event-bus-logger` command (lib/cli.ts under tsx) as a child process and watches its output.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -115,6 +115,16 @@ export async function killStarted(): Promise<void> {
 }
 
 const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
+
+/** Whether util-linux `script` is here, which {@link startCliOnTerminal} needs. */
+export const hasScript = ((): boolean => {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /**
  * Starts `event-bus-logger ...args` on a pseudo-terminal, through util-linux `script`, so stdout is a TTY.

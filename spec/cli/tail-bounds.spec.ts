@@ -1,54 +1,26 @@
 // `tail --until` and `--count` (bounded reads that exit 0 once reached), the line where the history ends and the
 // live events begin, and `history({ until: 'now' })`: the real command against the real broker, each spec on its
 // own bus with history (config/rascal-with-history.json).
-import { execFileSync } from 'node:child_process';
-import amqplib from 'amqplib';
 import { expect } from 'chai';
 import { EventBusLogger } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
-import { killStarted, runCli, startCli, startCliOnTerminal, type CliProcess } from './run-cli.js';
-
-const HISTORY_CONFIG = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
-
-const hasScript = ((): boolean => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-async function deleteStream(name: string): Promise<void> {
-  const connection = await amqplib.connect(AMQP_URL);
-  try {
-    await (await connection.createChannel()).deleteQueue(name);
-  } finally {
-    await connection.close();
-  }
-}
+import { AMQP_URL, HISTORY_CONFIG_PATH, historyBusPerSpec } from '../helpers.js';
+import { hasScript, killStarted, runCli, startCli, startCliOnTerminal, type CliProcess } from './run-cli.js';
 
 const numbers = (cli: CliProcess): number[] => cli.lines.map((line) => (JSON.parse(line) as { data: { n: number } }).data.n);
 
 describe('tail --until, --count and the end of the history', function () {
   this.timeout(60_000);
-  let name: string;
   let live: string[];
   let history: string[];
   let publisher: EventBusLogger<string>;
+  // Before the bus's after-hook: the commands go before their bus does.
+  afterEach(killStarted);
+  const bus = historyBusPerSpec('tail_bounds');
 
   beforeEach(async () => {
-    name = uniqueName('tail_bounds');
-    live = ['--url', AMQP_URL, '--name', name];
-    history = [...live, '--config', HISTORY_CONFIG];
-    publisher = await EventBusLogger.create<string>({ url: AMQP_URL, name, config: HISTORY_CONFIG, listen: false, appId: 'bounds-spec' });
-  });
-
-  afterEach(async () => {
-    await killStarted();
-    await publisher?.stop();
-    await deleteExchange(name).catch(() => undefined);
-    await deleteStream(`${name}.history`).catch(() => undefined);
+    live = ['--url', AMQP_URL, '--name', bus.name];
+    history = [...live, '--config', HISTORY_CONFIG_PATH];
+    publisher = await bus.logger({ listen: false, appId: 'bounds-spec' });
   });
 
   async function publishNumbers(from: number, to: number): Promise<void> {

@@ -1,42 +1,22 @@
 // Searching the history on the real broker: history({ where, grep }) filters in the reader and says how far it is;
 // tail --where/--grep/-i does the same from the command line.
-import amqplib from 'amqplib';
 import { expect } from 'chai';
 import { EventBusLogger } from '../../lib/index.js';
 import { killStarted, runCli, startCli, startCliOnTerminal } from '../cli/run-cli.js';
-import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
-
-const HISTORY_CONFIG_PATH = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
-
-async function deleteStream(name: string): Promise<void> {
-  const connection = await amqplib.connect(AMQP_URL);
-  try {
-    await (await connection.createChannel()).deleteQueue(name);
-  } finally {
-    await connection.close();
-  }
-}
+import { AMQP_URL, HISTORY_CONFIG_PATH, historyBusPerSpec } from '../helpers.js';
 
 describe('searching the history', function () {
   this.timeout(60_000);
-  let name: string;
+  const bus = historyBusPerSpec('history-search', {}, { perSuite: true });
   let logger: EventBusLogger<string>;
 
   before(async () => {
-    name = uniqueName('history-search');
-    logger = new EventBusLogger<string>({ url: AMQP_URL, name, config: HISTORY_CONFIG_PATH, listen: false, appId: 'billing' });
-    await logger.start();
+    logger = await bus.logger({ listen: false, appId: 'billing' });
     // 20 events: n 1..20; every 5th critical, a user id of n % 3, "Disk FULL" in every 4th.
     for (let n = 1; n <= 20; n++) {
       const data = { n, user: { id: n % 3 }, ...(n % 4 === 0 ? { note: 'Disk FULL' } : {}) };
       await (n % 5 === 0 ? logger.critical(data) : logger.info(data));
     }
-  });
-
-  after(async () => {
-    await logger.stop();
-    await deleteStream(`${name}.history`);
-    await deleteExchange(name);
   });
 
   async function numbers(options: Parameters<EventBusLogger<string>['history']>[0]): Promise<unknown[]> {
@@ -77,7 +57,7 @@ describe('searching the history', function () {
 
   describe('tail', () => {
     afterEach(killStarted);
-    const tail = (...args: string[]) => runCli(['tail', '--config', HISTORY_CONFIG_PATH, '--name', name, '--since', 'start', '--no-follow', ...args]);
+    const tail = (...args: string[]) => runCli(['tail', '--config', HISTORY_CONFIG_PATH, '--name', bus.name, '--since', 'start', '--no-follow', ...args]);
 
     it('--where (repeatable) and --grep with -i print only the matching events', async () => {
       const where = await tail('--where', 'user.id=0', '--where', 'level=critical');
@@ -94,7 +74,7 @@ describe('searching the history', function () {
     });
 
     it('on a terminal, shows its progress on standard error, redrawn in place and erased at the end', async () => {
-      const run = startCliOnTerminal(['tail', '--config', HISTORY_CONFIG_PATH, '--name', name, '--since', 'start', '--no-follow', '--json', '--where', 'level=critical'], { NO_COLOR: '1' });
+      const run = startCliOnTerminal(['tail', '--config', HISTORY_CONFIG_PATH, '--name', bus.name, '--since', 'start', '--no-follow', '--json', '--where', 'level=critical'], { NO_COLOR: '1' });
       const { code } = await run.exit(30_000);
       expect(code, run.stdout).to.equal(0);
       // The terminal shows standard output and standard error together: the line is drawn after \r and an erase
@@ -110,7 +90,7 @@ describe('searching the history', function () {
     });
 
     it('following, --where filters the live events too, and the seam comes after the last record read, not the last printed', async () => {
-      const run = startCli(['tail', '--config', HISTORY_CONFIG_PATH, '--name', name, '--url', AMQP_URL, '--since', 'start', '--json', '--where', 'user.id=0']);
+      const run = startCli(['tail', '--config', HISTORY_CONFIG_PATH, '--name', bus.name, '--url', AMQP_URL, '--since', 'start', '--json', '--where', 'user.id=0']);
       const numbers = (): unknown[] => run.lines.map((line) => JSON.parse(line).data.n);
       // The last event printed is n 18 (offset 17); the history's last record is offset 19: live from offset 20.
       await run.waitFor(() => run.stderr.includes('then following live'), 'the live step', 30_000);

@@ -2,29 +2,12 @@
 // two buses apart, bad input, a catch-up listener through lost connections and a broker restart, retention, and the
 // CLI's seam between history and live.
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import amqplib from 'amqplib';
 import { expect } from 'chai';
-import { EventBusLogger, type EventBusLoggerOptions, type EventData, type EventMeta, type GapInfo, type HistoryEvent } from '../../lib/index.js';
+import { EventBusLogger, type EventData, type EventMeta, type GapInfo, type HistoryEvent } from '../../lib/index.js';
 import { startCli } from '../cli/run-cli.js';
-import { AMQP_URL, bindingsOf, closeConnectionsOf, deleteExchange, next, quiet, rabbitmqctl, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, HISTORY_CONFIG_PATH, bindingsOf, closeConnectionsOf, historyBusPerSpec, historyConfig, next, quiet, rabbitmqctl, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
-
-const HISTORY_CONFIG_PATH = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
-
-async function historyConfig(): Promise<any> {
-  return JSON.parse(await readFile(HISTORY_CONFIG_PATH, 'utf8'));
-}
-
-async function deleteStream(name: string): Promise<void> {
-  const connection = await amqplib.connect(AMQP_URL);
-  try {
-    const channel = await connection.createChannel();
-    await channel.deleteQueue(name);
-  } finally {
-    await connection.close();
-  }
-}
 
 async function collect<L extends string>(iterable: AsyncIterable<HistoryEvent<L>>): Promise<Array<HistoryEvent<L>>> {
   const events: Array<HistoryEvent<L>> = [];
@@ -47,45 +30,17 @@ function brokerRunning(): void {
 
 describe('history', function () {
   this.timeout(60_000);
-  let name: string;
-  const buses: string[] = [];
-  const loggers: EventBusLogger<string>[] = [];
-
-  function fresh(prefix = 'history'): string {
-    const bus = uniqueName(prefix);
-    buses.push(bus);
-    return bus;
-  }
-
-  // A logger of the bus `name` with history on; not started when `start` is false (add listeners first).
-  async function logger(options: EventBusLoggerOptions<string> = {}, start = true): Promise<EventBusLogger<string>> {
-    const created = new EventBusLogger<string>({ url: AMQP_URL, name, config: HISTORY_CONFIG_PATH, ...options });
-    loggers.push(created);
-    if (start) await created.start();
-    return created;
-  }
-
-  beforeEach(() => {
-    name = fresh();
-  });
-
-  afterEach(async () => {
-    await Promise.all(loggers.splice(0).map((l) => l.stop()));
-    for (const bus of buses.splice(0)) {
-      await deleteStream(`${bus}.history`);
-      await deleteExchange(bus);
-    }
-  });
+  const bus = historyBusPerSpec('history');
 
   it('declares <exchange>.history as a stream bound to the exchange with #; the shipped config declares none', async () => {
-    await logger({ listen: false });
+    await bus.logger({ listen: false });
     const streams = await rabbitmqctl<Array<{ name: string; type: string; durable: boolean }>>('list_queues', 'name', 'type', 'durable');
-    expect(streams.find((q) => q.name === `${name}.history`)).to.deep.include({ type: 'stream', durable: true });
-    expect((await bindingsOf(name)).map((b) => [b.destination_name, b.routing_key])).to.deep.include([`${name}.history`, '#']);
+    expect(streams.find((q) => q.name === `${bus.name}.history`)).to.deep.include({ type: 'stream', durable: true });
+    expect((await bindingsOf(bus.name)).map((b) => [b.destination_name, b.routing_key])).to.deep.include([`${bus.name}.history`, '#']);
 
-    const plain = fresh('history-none');
+    const plain = bus.fresh('history-none');
     const transient = new EventBusLogger<string>({ url: AMQP_URL, name: plain, listen: false });
-    loggers.push(transient);
+    bus.track(transient);
     await transient.start();
     expect((await rabbitmqctl<Array<{ name: string }>>('list_queues', 'name')).map((q) => q.name)).to.not.include(`${plain}.history`);
   });
@@ -104,22 +59,22 @@ describe('history', function () {
       const connection = await amqplib.connect(AMQP_URL);
       try {
         const channel = await connection.createChannel();
-        await channel.assertQueue(`${name}.history`, { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': '1h' } });
+        await channel.assertQueue(`${bus.name}.history`, { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': '1h' } });
       } finally {
         await connection.close();
       }
       const seen = warnings();
       try {
-        const first = await logger({ listen: false });
+        const first = await bus.logger({ listen: false });
         await first.info({ n: 1 });
         // Listening before the close: with no queue to declare, the logger is ready again before rabbitmqctl returns.
         const readyAgain = next(first, 'ready', 30_000);
-        expect(await closeConnectionsOf(name, 'spec: the history stream is declared again on reconnect')).to.be.at.least(1);
+        expect(await closeConnectionsOf(bus.name, 'spec: the history stream is declared again on reconnect')).to.be.at.least(1);
         await readyAgain;
         await first.info({ n: 2 });
         await quiet(100);
         expect(seen.list.map((w) => w.message)).to.have.length(1);
-        expect(seen.list[0]?.message).to.match(new RegExp(`The history stream "${name}.history" exists on the broker with other arguments than the config's; it is used as it is .*PRECONDITION_FAILED.*rabbitmqctl set_policy`));
+        expect(seen.list[0]?.message).to.match(new RegExp(`The history stream "${bus.name}.history" exists on the broker with other arguments than the config's; it is used as it is .*PRECONDITION_FAILED.*rabbitmqctl set_policy`));
         expect((await collect(first.history({ since: 'start' }))).map((e) => e.data.n)).to.deep.equal([1, 2]);
       } finally {
         seen.done();
@@ -127,16 +82,16 @@ describe('history', function () {
     });
 
     it('that this logger’s config does not bind: noted once in stats(), never a process warning', async () => {
-      await logger({ listen: false });
+      await bus.logger({ listen: false });
       const seen = warnings();
       try {
-        const plain = new EventBusLogger<string>({ url: AMQP_URL, name, listen: false });
-        loggers.push(plain);
+        const plain = new EventBusLogger<string>({ url: AMQP_URL, name: bus.name, listen: false });
+        bus.track(plain);
         await plain.start();
         await quiet(100);
         expect(seen.list).to.deep.equal([]);
         expect(plain.stats().notices).to.have.length(1);
-        expect(plain.stats().notices[0]).to.match(new RegExp(`The bus has a history stream "${name}.history", but this logger's config declares no history`));
+        expect(plain.stats().notices[0]).to.match(new RegExp(`The bus has a history stream "${bus.name}.history", but this logger's config declares no history`));
       } finally {
         seen.done();
       }
@@ -150,7 +105,7 @@ describe('history', function () {
     let after: Date;
 
     beforeEach(async () => {
-      publisher = await logger({ listen: false });
+      publisher = await bus.logger({ listen: false });
       offsets.length = 0;
       before = new Date(Date.now() - 2000);
       for (let n = 1; n <= 10; n++) await publisher.publish(n % 3 === 0 ? 'critical' : 'info', { n });
@@ -197,13 +152,13 @@ describe('history', function () {
     });
 
     it('breaking out of the loop releases its consumer', async () => {
-      expect(await consumersOfBus(name)).to.equal(0);
+      expect(await consumersOfBus(bus.name)).to.equal(0);
       for await (const event of publisher.history({ since: 'start' })) {
         expect(event.data).to.deep.equal({ n: 1 });
-        expect(await consumersOfBus(name)).to.equal(1);
+        expect(await consumersOfBus(bus.name)).to.equal(1);
         break;
       }
-      expect(await consumersOfBus(name)).to.equal(0);
+      expect(await consumersOfBus(bus.name)).to.equal(0);
     });
 
     // Reads what is left of `read` into `got`; resolves with the error that ended the read, if one did.
@@ -220,23 +175,23 @@ describe('history', function () {
     const cutAfterThree = async (read: AsyncIterableIterator<HistoryEvent<string>>): Promise<unknown[]> => {
       const got: unknown[] = [];
       for (let i = 0; i < 3; i++) got.push((await read.next()).value?.data.n);
-      expect(await closeConnectionsOf(name, 'spec: history() across a lost connection')).to.be.at.least(1);
+      expect(await closeConnectionsOf(bus.name, 'spec: history() across a lost connection')).to.be.at.least(1);
       return got;
     };
 
     it('goes on after a lost connection, from the event after the last one read: every event once, in order', async () => {
-      const reader = await logger({ listen: false, prefetch: 1 });
+      const reader = await bus.logger({ listen: false, prefetch: 1 });
       const reconnected = next(reader, 'reconnected', 20_000);
       const read = reader.history({ since: 'start' });
       const got = await cutAfterThree(read);
       for await (const event of read) got.push(event.data.n);
       await reconnected;
       expect(got).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      expect(await consumersOfBus(name)).to.equal(0);
+      expect(await consumersOfBus(bus.name)).to.equal(0);
     });
 
     it('with resumeTimeout 0, a lost connection ends the read with CONNECT naming the offset to read again from', async () => {
-      const reader = await logger({ listen: false, prefetch: 1 });
+      const reader = await bus.logger({ listen: false, prefetch: 1 });
       const reconnected = next(reader, 'reconnected', 20_000);
       const read = reader.history({ since: 'start', resumeTimeout: 0 });
       const got = await cutAfterThree(read);
@@ -250,7 +205,7 @@ describe('history', function () {
     });
 
     it('a read cut by a lost connection while the logger stops ends with STOPPED, without waiting out resumeTimeout', async () => {
-      const reader = await logger({ listen: false, prefetch: 1 });
+      const reader = await bus.logger({ listen: false, prefetch: 1 });
       const read = reader.history({ since: 'start', resumeTimeout: 45_000 });
       const got = await cutAfterThree(read);
       const stopped = reader.stop();
@@ -263,7 +218,7 @@ describe('history', function () {
     it('a connection that does not come back within resumeTimeout ends the read with CONNECT saying why and where to read again', async () => {
       const proxy = await TcpProxy.start();
       try {
-        const reader = await logger({ url: proxy.url(), listen: false, prefetch: 1 });
+        const reader = await bus.logger({ url: proxy.url(), listen: false, prefetch: 1 });
         const read = reader.history({ since: 'start', resumeTimeout: 1000 });
         const got: unknown[] = [];
         for (let i = 0; i < 3; i++) got.push((await read.next()).value?.data.n);
@@ -278,8 +233,8 @@ describe('history', function () {
     });
 
     it('two buses never see each other’s history', async () => {
-      name = fresh('history-other');
-      const other = await logger({ listen: false });
+      bus.name = bus.fresh('history-other');
+      const other = await bus.logger({ listen: false });
       await other.info({ other: true });
       expect((await collect(other.history({ since: 'start' }))).map((e) => e.data)).to.deep.equal([{ other: true }]);
       expect((await collect(publisher.history({ since: 'start' }))).map((e) => e.data.n)).to.have.length(10);
@@ -289,10 +244,10 @@ describe('history', function () {
   describe('bad input', () => {
     const badSince: unknown[] = ['', 'first', 'last', '10min', '1h30m', '-5', 'yesterday', '2026-11-29T03:00:00', -1, 2.5, null, {}, new Date(Number.NaN)];
     it('every malformed since is a TypeError naming the accepted forms, before anything reaches the broker', async () => {
-      const reader = await logger({ listen: false });
+      const reader = await bus.logger({ listen: false });
       for (const since of badSince) {
         expect(() => reader.history({ since: since as string }), String(since)).to.throw(TypeError, /expected "now", "start", a duration <int>s\|m\|h\|d/);
-        const error = await new EventBusLogger({ url: AMQP_URL, name, config: HISTORY_CONFIG_PATH, history: { since: since as string } }).start().catch((e: unknown) => e);
+        const error = await new EventBusLogger({ url: AMQP_URL, name: bus.name, config: HISTORY_CONFIG_PATH, history: { since: since as string } }).start().catch((e: unknown) => e);
         expect(error, String(since)).to.be.instanceOf(TypeError);
       }
       expect(() => reader.history({ since: 'start', levels: ['nope'] })).to.throw(TypeError, /configured levels \(info, critical\)/);
@@ -305,11 +260,11 @@ describe('history', function () {
     });
 
     it('a bus whose config declares no history: CONFIG errors that say how to turn it on', async () => {
-      const plain = new EventBusLogger<string>({ url: AMQP_URL, name, listen: false });
-      loggers.push(plain);
+      const plain = new EventBusLogger<string>({ url: AMQP_URL, name: bus.name, listen: false });
+      bus.track(plain);
       await plain.start();
       expect(() => plain.history({ since: 'start' })).to.throw(/declares none; turn history on in the config: set "history": "history"/).with.property('code', 'CONFIG');
-      const error = (await new EventBusLogger({ url: AMQP_URL, name, history: { since: 'start' } }).start().catch((e: unknown) => e)) as Error & { code?: string };
+      const error = (await new EventBusLogger({ url: AMQP_URL, name: bus.name, history: { since: 'start' } }).start().catch((e: unknown) => e)) as Error & { code?: string };
       expect(error.code).to.equal('CONFIG');
       expect(error.message).to.match(/`history` needs a history stream, and the config of bus ".*" declares none; turn history on/);
     });
@@ -317,16 +272,16 @@ describe('history', function () {
 
   describe('catch-up listener', () => {
     it('reads from since, then follows live, with meta.offset; its hooks and subscribe() get the same events', async () => {
-      const publisher = await logger({ listen: false });
+      const publisher = await bus.logger({ listen: false });
       for (let n = 1; n <= 5; n++) await publisher.info({ n });
       const offsets = (await collect(publisher.history({ since: 'start' }))).map((e) => e.meta.offset as number);
-      const listener = await logger({ history: { since: offsets[2] as number } }, false);
+      const listener = await bus.logger({ history: { since: offsets[2] as number } }, false);
       const got: Array<[unknown, number | undefined]> = [];
       listener.on('info', (data, meta) => void got.push([data.n, meta.offset]));
       const subscribed: unknown[] = [];
       listener.subscribe(({ data }) => void subscribed.push(data.n));
       await listener.start();
-      expect(listener.queue).to.equal(`${name}.history`);
+      expect(listener.queue).to.equal(`${bus.name}.history`);
       await publisher.info({ n: 6 });
       await until(() => got.length >= 4, 'the events from offset 3 on, then the live one');
       await quiet(200);
@@ -336,13 +291,13 @@ describe('history', function () {
     });
 
     it('drops re-sent duplicates by publisher and sequence, delivers a late re-send; takes events of other clients, with or without a timestamp', async () => {
-      const publisher = await logger({ listen: false });
+      const publisher = await bus.logger({ listen: false });
       const connection = await amqplib.connect(AMQP_URL);
       try {
         const channel = await connection.createConfirmChannel();
         const send = (seq: number | undefined, extra: Record<string, unknown> = {}): void => {
           const headers = seq === undefined ? {} : { 'x-publisher': 'other-client', 'x-seq': seq };
-          channel.publish(name, 'info', Buffer.from(JSON.stringify({ seq: seq ?? null, ...extra })), { contentType: 'application/json', headers, ...extra });
+          channel.publish(bus.name, 'info', Buffer.from(JSON.stringify({ seq: seq ?? null, ...extra })), { contentType: 'application/json', headers, ...extra });
         };
         // 1, 2, 2 again (its confirm was lost), 5 (3 and 4 lost on the way), 3 re-sent late, 3 again; a C client
         // with no headers and no timestamp; one with a timestamp.
@@ -356,7 +311,7 @@ describe('history', function () {
       const expected = [1, 2, 5, 3, null, null];
       expect((await collect(publisher.history({ since: 'start' }))).map((e) => e.data.seq)).to.deep.equal(expected);
       expect((await collect(publisher.history({ since: '1h' }))).map((e) => e.data.seq), 'since a duration').to.deep.equal(expected);
-      const listener = await logger({ history: { since: 'start' } }, false);
+      const listener = await bus.logger({ history: { since: 'start' } }, false);
       const got: unknown[] = [];
       listener.on('info', (data) => void got.push(data.seq));
       await listener.start();
@@ -366,8 +321,8 @@ describe('history', function () {
     });
 
     it('listens only to its levels: the others are skipped quietly, not invalid', async () => {
-      const publisher = await logger({ listen: false });
-      const listener = await logger({ history: { since: 'start' }, levels: ['critical'] }, false);
+      const publisher = await bus.logger({ listen: false });
+      const listener = await bus.logger({ history: { since: 'start' }, levels: ['critical'] }, false);
       const got: unknown[] = [];
       const invalid: unknown[] = [];
       listener.on('critical', (data) => void got.push(data.n));
@@ -417,15 +372,15 @@ describe('history', function () {
     }
 
     it('through the broker closing its connections, twice, with a publisher running: every confirmed event exactly once, in order', async function () {
-      const listener = await logger({ history: { since: 'now' } }, false);
+      const listener = await bus.logger({ history: { since: 'now' } }, false);
       const received: number[] = [];
       listener.on('info', (data) => void received.push(data.n as number));
       await listener.start();
-      const publisher = await logger({ listen: false, publishTimeout: 30_000 });
+      const publisher = await bus.logger({ listen: false, publishTimeout: 30_000 });
       const confirmed = await publishDuring(publisher, async () => {
         for (let round = 0; round < 2; round++) {
           const back = next(listener, 'ready', 30_000);
-          expect(await closeConnectionsOf(name, 'spec: history catch-up across lost connections')).to.be.at.least(1);
+          expect(await closeConnectionsOf(bus.name, 'spec: history catch-up across lost connections')).to.be.at.least(1);
           await back;
           await quiet(200);
         }
@@ -438,11 +393,11 @@ describe('history', function () {
     });
 
     it('through rabbitmqctl stop_app / start_app with a publisher buffering: every confirmed event exactly once, in order [broker-wide]', async function () {
-      const listener = await logger({ history: { since: 'now' } }, false);
+      const listener = await bus.logger({ history: { since: 'now' } }, false);
       const received: number[] = [];
       listener.on('info', (data) => void received.push(data.n as number));
       await listener.start();
-      const publisher = await logger({ listen: false, publishTimeout: 45_000 });
+      const publisher = await bus.logger({ listen: false, publishTimeout: 45_000 });
       let confirmed: number[];
       try {
         confirmed = await publishDuring(publisher, async () => {
@@ -463,15 +418,15 @@ describe('history', function () {
       await quiet(300);
       expectExactlyOnceInOrder(received, confirmed);
       // After the restart the transient exchange and the stream's binding exist again: declared by these loggers.
-      expect((await bindingsOf(name)).map((b) => [b.destination_name, b.routing_key])).to.deep.include([`${name}.history`, '#']);
+      expect((await bindingsOf(bus.name)).map((b) => [b.destination_name, b.routing_key])).to.deep.include([`${bus.name}.history`, '#']);
     });
 
     it("since 'now', lost before its first event: what was published meanwhile still arrives", async function () {
       const proxy = await TcpProxy.start();
       try {
-        const publisher = await logger({ listen: false });
+        const publisher = await bus.logger({ listen: false });
         await publisher.info({ n: 0 });
-        const listener = await logger({ url: proxy.url(), history: { since: 'now' } }, false);
+        const listener = await bus.logger({ url: proxy.url(), history: { since: 'now' } }, false);
         const received: unknown[] = [];
         listener.on('info', (data) => void received.push(data.n));
         await listener.start();
@@ -486,7 +441,7 @@ describe('history', function () {
         await quiet(200);
         expect(received).to.deep.equal([1, 2, 3, 4, 5]);
       } finally {
-        await Promise.all(loggers.splice(0).map((l) => l.stop()));
+        await bus.stopLoggers();
         await proxy.close();
       }
     });
@@ -497,8 +452,8 @@ describe('history', function () {
         const config = await historyConfig();
         // Tiny segments and a tiny size limit: retention trims whole segments when one rolls.
         Object.assign(config.vhosts['/'].queues.history.options.arguments, { 'x-max-length-bytes': 20_000, 'x-stream-max-segment-size-bytes': 4_000 });
-        const publisher = await logger({ listen: false, config });
-        const listener = await logger({ url: proxy.url(), config, history: { since: 'start' } }, false);
+        const publisher = await bus.logger({ listen: false, config });
+        const listener = await bus.logger({ url: proxy.url(), config, history: { since: 'start' } }, false);
         const received: Array<[number, number]> = [];
         const gaps: GapInfo[] = [];
         listener.on('info', (data: EventData, meta: EventMeta<string>) => void received.push([data.n as number, meta.offset as number]));
@@ -519,7 +474,7 @@ describe('history', function () {
         expect(gaps).to.have.length(1);
         const [gap] = gaps as [GapInfo];
         const resumedAt = (received[0]?.[1] as number) + 1;
-        expect(gap).to.deep.include({ reason: 'retention', stream: `${name}.history`, from: resumedAt, to: (firstKept?.meta.offset as number) - 1 });
+        expect(gap).to.deep.include({ reason: 'retention', stream: `${bus.name}.history`, from: resumedAt, to: (firstKept?.meta.offset as number) - 1 });
         expect(gap.missed).to.equal((gap.to as number) - resumedAt + 1);
         // Every event after the gap, once, in order, from the first one retention kept.
         const after = received.slice(1).map(([n]) => n);
@@ -527,7 +482,7 @@ describe('history', function () {
         expect(after).to.deep.equal(Array.from({ length: 401 - (firstKept?.data.n as number) }, (_, i) => (firstKept?.data.n as number) + i));
         expect(listener.stats().missed).to.equal(gap.missed);
       } finally {
-        await Promise.all(loggers.splice(0).map((l) => l.stop()));
+        await bus.stopLoggers();
         await proxy.close();
       }
     });
@@ -535,9 +490,9 @@ describe('history', function () {
 
   describe('tail --since', () => {
     it('follow mode: a publisher runs across the seam between history and live; every event once, in order, with its offset', async () => {
-      const publisher = await logger({ listen: false });
+      const publisher = await bus.logger({ listen: false });
       for (let n = 1; n <= 200; n++) await publisher.info({ n });
-      const tail = startCli(['tail', '--since', 'start', '--json', '--config', HISTORY_CONFIG_PATH, '--name', name, '--url', AMQP_URL]);
+      const tail = startCli(['tail', '--since', 'start', '--json', '--config', HISTORY_CONFIG_PATH, '--name', bus.name, '--url', AMQP_URL]);
       try {
         const publishing = (async () => {
           for (let n = 201; n <= 400; n++) await publisher.info({ n });
@@ -555,9 +510,9 @@ describe('history', function () {
     });
 
     it('--no-follow prints the history and exits 0; --levels filters; usage errors exit 2', async () => {
-      const publisher = await logger({ listen: false });
+      const publisher = await bus.logger({ listen: false });
       for (let n = 1; n <= 6; n++) await publisher.publish(n % 2 ? 'info' : 'critical', { n });
-      const base = ['--config', HISTORY_CONFIG_PATH, '--name', name, '--url', AMQP_URL];
+      const base = ['--config', HISTORY_CONFIG_PATH, '--name', bus.name, '--url', AMQP_URL];
       const all = startCli(['tail', '--since', 'start', '--no-follow', '--json', ...base]);
       expect((await all.exit()).code).to.equal(0);
       expect(all.lines.map((line) => (JSON.parse(line) as { data: { n: number } }).data.n)).to.deep.equal([1, 2, 3, 4, 5, 6]);
@@ -571,7 +526,7 @@ describe('history', function () {
       const noSince = startCli(['tail', '--no-follow', ...base]);
       expect((await noSince.exit()).code).to.equal(2);
       expect(noSince.stderr).to.match(/--no-follow needs --since/);
-      const noHistory = startCli(['tail', '--since', 'start', '--name', name, '--url', AMQP_URL]);
+      const noHistory = startCli(['tail', '--since', 'start', '--name', bus.name, '--url', AMQP_URL]);
       expect((await noHistory.exit()).code).to.equal(2);
       expect(noHistory.stderr).to.match(/declares none; turn history on in the config/);
     });

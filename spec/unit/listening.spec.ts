@@ -28,6 +28,26 @@ function calls(consumer: StubChannel): string[] {
   return all.sort((a, b) => (a.call as unknown as { callId: number }).callId - (b.call as unknown as { callId: number }).callId).map((entry) => entry.what);
 }
 
+// Holds the broker's answer to every bind from now on: returns the function that confirms the last one asked.
+function holdBinds(consumer: StubChannel): () => void {
+  let confirm: (() => void) | undefined;
+  consumer.bindQueue.resetBehavior();
+  consumer.bindQueue.callsFake((_queue, _exchange, _key, _args, cb) => {
+    confirm = () => cb(null, {});
+  });
+  return () => {
+    if (!confirm) throw new Error('holdBinds: no bind was asked');
+    confirm();
+  };
+}
+
+// The broker confirms every publish sent so far.
+function confirmPublishes(bus: FakeBus): void {
+  for (const call of bus.confirm.publish.getCalls()) (call.args[4] as (error: null) => void)(null);
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 describe('listening on demand (stubbed broker)', () => {
   afterEach(() => sinon.restore());
 
@@ -128,21 +148,17 @@ describe('listening on demand (stubbed broker)', () => {
   it('a publish made after on() returned waits for the bind the broker has not confirmed yet', async () => {
     const { logger, bus } = await started();
     const consumer = bus.channels[0]!;
-    let confirmBind!: () => void;
-    consumer.bindQueue.resetBehavior();
-    consumer.bindQueue.callsFake((_queue, _exchange, _key, _args, cb) => {
-      confirmBind = () => cb(null, {});
-    });
+    const confirmBind = holdBinds(consumer);
     const seen: EventData[] = [];
     logger.on('info', (data) => void seen.push(data));
     const published = logger.info({ first: true });
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     expect(consumer.bindQueue.callCount).to.equal(1);
     expect(bus.confirm.publish.callCount, 'not sent before the bind is confirmed').to.equal(0);
     confirmBind();
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     expect(bus.confirm.publish.callCount).to.equal(1);
-    (bus.confirm.publish.firstCall.args[4] as (error: null) => void)(null);
+    confirmPublishes(bus);
     await published;
     await logger.stop();
   });
@@ -150,24 +166,20 @@ describe('listening on demand (stubbed broker)', () => {
   it('publishes keep their order across a held bind: those before on() go at once, the held ones next, then the later ones', async () => {
     const { logger, bus } = await started();
     const consumer = bus.channels[0]!;
-    let confirmBind!: () => void;
-    consumer.bindQueue.resetBehavior();
-    consumer.bindQueue.callsFake((_queue, _exchange, _key, _args, cb) => {
-      confirmBind = () => cb(null, {});
-    });
+    const confirmBind = holdBinds(consumer);
     const sent = (): number[] => bus.confirm.publish.getCalls().map((call) => JSON.parse((call.args[2] as Buffer).toString()).n as number);
     const published = [logger.info({ n: 1 })];
     logger.on('info', () => undefined);
     published.push(logger.info({ n: 2 }), logger.critical({ n: 3 }));
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     expect(sent()).to.deep.equal([1]);
     confirmBind();
     published.push(logger.info({ n: 4 }));
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     published.push(logger.info({ n: 5 }));
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     expect(sent()).to.deep.equal([1, 2, 3, 4, 5]);
-    for (const call of bus.confirm.publish.getCalls()) (call.args[4] as (error: null) => void)(null);
+    confirmPublishes(bus);
     await Promise.all(published);
     await logger.stop();
   });
@@ -195,7 +207,7 @@ describe('listening on demand (stubbed broker)', () => {
     expect(calls(reopened())).to.deep.equal(['delete', 'assert', 'bind info', 'consume']);
     const published = logger.info({ after: 'the refusal' });
     await until(() => bus.confirm.publish.callCount === 1, 'the publish to go out');
-    (bus.confirm.publish.firstCall.args[4] as (error: null) => void)(null);
+    confirmPublishes(bus);
     await published;
     await logger.listening();
     // A new listener of the level asks again (the reopened channel's user may bind it now).

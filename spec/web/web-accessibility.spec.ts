@@ -4,11 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
-import { EventBusLogger } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
-import { killStarted } from '../cli/run-cli.js';
-import { launchBrowser, startWeb } from './web-helpers.js';
+import type { Page } from 'playwright-core';
+import { browserSpec, startWeb } from './web-helpers.js';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
@@ -29,39 +26,17 @@ async function violations(page: Page, rules: { runOnly?: string[]; only?: string
 
 describe('event-bus-logger web: accessibility (in chromium, with axe-core)', function () {
   this.timeout(90_000);
-  let browser: Browser;
+  const web = browserSpec('web_a11y', { appId: 'a11y-spec' });
   let page: Page;
-  let name: string;
-  let publisher: EventBusLogger<string>;
-
-  before(async () => {
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-  });
-
-  beforeEach(async () => {
-    name = uniqueName('web_a11y');
-    publisher = await EventBusLogger.create<string>({ url: AMQP_URL, name, listen: false, appId: 'a11y-spec' });
-  });
-
-  afterEach(async () => {
-    await page?.close();
-    await publisher?.stop();
-    await killStarted();
-    await deleteExchange(name).catch(() => undefined);
-  });
 
   async function pageWithEvents(colorScheme: 'light' | 'dark'): Promise<void> {
-    const { url } = await startWeb(name);
-    page = await browser.newPage({ viewport: { width: 1100, height: 500 }, colorScheme });
+    const { url } = await startWeb(web.name);
+    page = await web.newPage({ viewport: { width: 1100, height: 500 }, colorScheme });
     await page.goto(url);
     await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 15_000 });
-    await publisher.info({ user: 'ann', action: 'signed in' });
-    await publisher.critical({ disk: '/var', used: '97%' });
-    await publisher.info({ order: 4711 });
+    await web.publisher.info({ user: 'ann', action: 'signed in' });
+    await web.publisher.critical({ disk: '/var', used: '97%' });
+    await web.publisher.info({ order: 4711 });
     await page.locator('#events .row').nth(2).waitFor({ timeout: 10_000 });
     // An expanded row, a notice, and the counts and chart after a tick: every kind of text on the page.
     await page.locator('#events .row').nth(1).click();

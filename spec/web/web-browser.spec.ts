@@ -6,20 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { EventBusLogger } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, rawConnection, uniqueName, until } from '../helpers.js';
-import { killStarted } from '../cli/run-cli.js';
-import { launchBrowser, startWeb } from './web-helpers.js';
-
-async function deleteStream(stream: string): Promise<void> {
-  const connection = await rawConnection();
-  try {
-    await (await connection.createChannel()).deleteQueue(stream);
-  } finally {
-    await connection.close();
-  }
-}
+import { AMQP_URL, HISTORY_CONFIG_PATH, until } from '../helpers.js';
+import { browserSpec, startWeb } from './web-helpers.js';
 
 const SCREENSHOT = process.env.UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL('../../docs/web-view.png', import.meta.url)) : join(tmpdir(), `web-view-${process.pid}.png`);
 /** The rows the page keeps (lib/web/page/app.js). */
@@ -27,33 +17,14 @@ const MAX_ROWS = 2000;
 
 describe('event-bus-logger web (in chromium)', function () {
   this.timeout(90_000);
-  let browser: Browser;
+  const web = browserSpec('web_browser', { appId: 'web-spec' });
   let page: Page;
-  let name: string;
-  let publisher: EventBusLogger<string>;
   let pageErrors: string[];
 
-  before(async () => {
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-  });
-
   beforeEach(async () => {
-    name = uniqueName('web_browser');
-    publisher = await EventBusLogger.create<string>({ url: AMQP_URL, name, listen: false, appId: 'web-spec' });
-    page = await browser.newPage({ viewport: { width: 1100, height: 420 } });
+    page = await web.newPage({ viewport: { width: 1100, height: 420 } });
     pageErrors = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
-  });
-
-  afterEach(async () => {
-    await page?.close();
-    await publisher?.stop();
-    await killStarted();
-    await deleteExchange(name).catch(() => undefined);
   });
 
   async function open(url: string): Promise<void> {
@@ -64,12 +35,12 @@ describe('event-bus-logger web (in chromium)', function () {
   const rows = (): ReturnType<Page['locator']> => page.locator('#events .row');
 
   it('shows an event published after the page loaded (and takes the README screenshot)', async () => {
-    const { url } = await startWeb(name);
+    const { url } = await startWeb(web.name);
     await open(url);
     expect(await rows().count()).to.equal(0);
-    await publisher.info({ user: 'ann', action: 'signed in' });
-    await publisher.critical({ disk: '/var', used: '97%', host: 'db-2' });
-    await publisher.info({ order: 4711, total: 42.5, currency: 'EUR' });
+    await web.publisher.info({ user: 'ann', action: 'signed in' });
+    await web.publisher.critical({ disk: '/var', used: '97%', host: 'db-2' });
+    await web.publisher.info({ order: 4711, total: 42.5, currency: 'EUR' });
     await rows().nth(2).waitFor({ timeout: 10_000 });
     expect(await rows().nth(1).locator('.level').textContent()).to.equal('CRITICAL');
     expect(await rows().nth(1).locator('.data').textContent()).to.equal('{"disk":"/var","used":"97%","host":"db-2"}');
@@ -92,16 +63,16 @@ describe('event-bus-logger web (in chromium)', function () {
   });
 
   it('the level filter hides a level, and the text filter the events without the text', async () => {
-    const { url } = await startWeb(name);
+    const { url } = await startWeb(web.name);
     await open(url);
-    await publisher.info({ n: 1 });
-    await publisher.critical({ n: 2, needle: 'haystack' });
-    await publisher.info({ n: 3, needle: 'haystack' });
+    await web.publisher.info({ n: 1 });
+    await web.publisher.critical({ n: 2, needle: 'haystack' });
+    await web.publisher.info({ n: 3, needle: 'haystack' });
     await rows().nth(2).waitFor({ timeout: 10_000 });
     await page.locator('#levels input[value="critical"]').uncheck();
     expect(await rows().locator('.level:visible').allTextContents()).to.deep.equal(['INFO', 'INFO']);
     // An event arriving while its level is hidden stays hidden.
-    await publisher.critical({ n: 4 });
+    await web.publisher.critical({ n: 4 });
     await rows().nth(3).waitFor({ state: 'attached', timeout: 10_000 });
     expect(await rows().nth(3).isVisible()).to.equal(false);
     await page.locator('#levels input[value="critical"]').check();
@@ -110,15 +81,15 @@ describe('event-bus-logger web (in chromium)', function () {
   });
 
   it('follows the newest events until the reader scrolls up; then "N new events" counts them and brings the reader back', async () => {
-    const { url } = await startWeb(name);
+    const { url } = await startWeb(web.name);
     await open(url);
-    await Promise.all(Array.from({ length: 60 }, (_, n) => publisher.info({ n })));
+    await Promise.all(Array.from({ length: 60 }, (_, n) => web.publisher.info({ n })));
     await rows().nth(59).waitFor({ timeout: 10_000 });
     const atBottom = (): Promise<boolean> => page.locator('#events').evaluate((events) => events.scrollTop + events.clientHeight >= events.scrollHeight - 4);
     await until(atBottom, 'the view to follow the newest event', 5000);
     await page.locator('#events').evaluate((events) => events.scrollTo(0, 0));
     await page.locator('#events').dispatchEvent('scroll');
-    for (let n = 60; n < 63; n++) await publisher.info({ n });
+    for (let n = 60; n < 63; n++) await web.publisher.info({ n });
     await rows().nth(62).waitFor({ state: 'attached', timeout: 10_000 });
     await page.locator('#new-events', { hasText: '3 new event(s)' }).waitFor({ timeout: 5000 });
     expect(await atBottom()).to.equal(false);
@@ -129,7 +100,7 @@ describe('event-bus-logger web (in chromium)', function () {
   });
 
   it('renders hostile data as inert text: no script runs, no element is made, the text is there, the page goes on', async () => {
-    const { url } = await startWeb(name);
+    const { url } = await startWeb(web.name);
     await open(url);
     const hostile = [
       { html: '<script>window.__pwned = "script"</script>' },
@@ -137,8 +108,8 @@ describe('event-bus-logger web (in chromium)', function () {
       { link: 'javascript:window.__pwned = "link"', '<svg onload=window.__pwned=1>': '"><iframe src=javascript:alert(1)>' },
       { big: 'A'.repeat(1024 * 1024 - 100) },
     ];
-    for (const data of hostile) await publisher.critical(data);
-    await publisher.info({ after: 'the hostile ones' });
+    for (const data of hostile) await web.publisher.critical(data);
+    await web.publisher.info({ after: 'the hostile ones' });
     await rows().nth(hostile.length).waitFor({ timeout: 15_000 });
     for (let i = 0; i < hostile.length; i++) await rows().nth(i).click();
     expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).to.equal(undefined);
@@ -154,47 +125,46 @@ describe('event-bus-logger web (in chromium)', function () {
   });
 
   it('reconnects after the server restarts, and shows the events that come after', async () => {
-    const first = await startWeb(name);
+    const first = await startWeb(web.name);
     await open(first.url);
-    await publisher.info({ n: 'before' });
+    await web.publisher.info({ n: 'before' });
     await rows().nth(0).waitFor({ timeout: 10_000 });
     first.cli.child.kill('SIGTERM');
     expect((await first.cli.exit()).code).to.equal(0);
     await page.locator('#connection[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
-    const second = await startWeb(name, ['--port', String(first.port)]);
+    const second = await startWeb(web.name, ['--port', String(first.port)]);
     expect(second.port).to.equal(first.port);
     await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 15_000 });
-    await publisher.info({ n: 'after' });
+    await web.publisher.info({ n: 'after' });
     await rows().nth(1).waitFor({ timeout: 10_000 });
     expect(await rows().locator('.data').allTextContents()).to.deep.equal(['{"n":"before"}', '{"n":"after"}']);
     expect(await page.locator('#notices').textContent()).to.include('the server restarted');
   });
 
   it(`keeps at most ${MAX_ROWS} rows under a burst and says how many it let go`, async () => {
-    const { url } = await startWeb(name);
+    const { url } = await startWeb(web.name);
     await open(url);
     const burst = 6000;
     for (let sent = 0; sent < burst; sent += 500) {
-      await Promise.all(Array.from({ length: 500 }, (_, i) => publisher.info({ n: sent + i, pad: 'x'.repeat(50) })));
+      await Promise.all(Array.from({ length: 500 }, (_, i) => web.publisher.info({ n: sent + i, pad: 'x'.repeat(50) })));
     }
     await until(async () => Number((/^(\d+) older/.exec((await page.locator('#let-go').textContent()) ?? '') ?? [])[1] ?? 0) >= 1, 'the page to say it let rows go', 30_000);
     const count = await rows().count();
     expect(count).to.be.at.most(MAX_ROWS);
     expect(count).to.be.at.least(1);
     // Still usable: a filter applies at once and an event sent afterwards shows.
-    await publisher.critical({ last: true });
+    await web.publisher.critical({ last: true });
     await page.locator('#events .row .data', { hasText: '{"last":true}' }).waitFor({ timeout: 15_000 });
     expect(await rows().count()).to.be.at.most(MAX_ROWS);
     expect(pageErrors).to.deep.equal([]);
   });
 
   it('after --since: says how many events were replayed (the counts include them) while the page keeps the last 1,000, and charts them', async () => {
-    const historyConfig = fileURLToPath(new URL('../../config/rascal-with-history.json', import.meta.url));
-    const history = await EventBusLogger.create<string>({ url: AMQP_URL, name, config: historyConfig, listen: false, appId: 'web-spec' });
+    const history = await EventBusLogger.create<string>({ url: AMQP_URL, name: web.name, config: HISTORY_CONFIG_PATH, listen: false, appId: 'web-spec' });
     try {
       const replayed = 1200;
       for (let sent = 0; sent < replayed; sent += 200) await Promise.all(Array.from({ length: 200 }, (_, i) => history.info({ n: sent + i })));
-      const { url, cli } = await startWeb(name, ['--config', historyConfig, '--since', 'start']);
+      const { url, cli } = await startWeb(web.name, ['--config', HISTORY_CONFIG_PATH, '--since', 'start']);
       await cli.waitFor(() => cli.stderr.includes('replayed 1200 event(s) of the history since start'), 'the end of the replay', 20_000);
       await open(url);
       await page.locator('#replay', { hasText: '1,200 event(s) replayed from the history since start' }).waitFor({ timeout: 20_000 });
@@ -220,12 +190,11 @@ describe('event-bus-logger web (in chromium)', function () {
       expect(pageErrors).to.deep.equal([]);
     } finally {
       await history.stop();
-      await deleteStream(`${name}.history`).catch(() => undefined);
     }
   });
 
   it('charts events per second: no bar while the bus is quiet, bars once events flow, scaled to the busiest second', async () => {
-    const { url } = await startWeb(name);
+    const { url } = await startWeb(web.name);
     await open(url);
     // The bars on the canvas (#3a7, blended at their half-pixel edges; the label is grey): how many columns hold
     // one, and the tallest, in pixels. The canvas is 60 px high; the busiest second's bar is 48.
@@ -245,7 +214,7 @@ describe('event-bus-logger web (in chromium)', function () {
     await until(async () => /^\d+ ev\/s$/.test((await page.locator('#rate').textContent()) ?? ''), 'the first tick', 5000);
     expect((await bars()).columns, 'bars before any event').to.equal(0);
     for (let second = 0; second < 3; second++) {
-      await Promise.all(Array.from({ length: 40 }, (_, n) => publisher.info({ second, n })));
+      await Promise.all(Array.from({ length: 40 }, (_, n) => web.publisher.info({ second, n })));
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     await until(async () => (await bars()).columns > 0, 'bars on the chart', 10_000);

@@ -3,52 +3,24 @@
 // query refused with a message, a search on a bus without history refused, the matches bounded.
 import { get } from 'node:http';
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
-import { EventBusLogger } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, rawConnection, uniqueName } from '../helpers.js';
+import type { Page } from 'playwright-core';
+import { HISTORY_CONFIG_PATH } from '../helpers.js';
 import { killStarted } from '../cli/run-cli.js';
 import { SEARCH_LIMIT } from '../../lib/web/search.js';
-import { launchBrowser, startWeb } from './web-helpers.js';
-
-const HISTORY_CONFIG_PATH = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
+import { browserSpec, startWeb } from './web-helpers.js';
 
 describe('event-bus-logger web: searching the history', function () {
   this.timeout(120_000);
-  let browser: Browser;
+  const web = browserSpec('web_search', { config: HISTORY_CONFIG_PATH, appId: 'web-spec' });
   let page: Page;
-  let name: string;
-  let publisher: EventBusLogger<string>;
-
-  before(async () => {
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-  });
 
   beforeEach(async () => {
-    name = uniqueName('web_search');
-    publisher = await EventBusLogger.create<string>({ url: AMQP_URL, name, config: HISTORY_CONFIG_PATH, listen: false, appId: 'web-spec' });
-    page = await browser.newPage({ viewport: { width: 1100, height: 600 } });
-  });
-
-  afterEach(async () => {
-    await page?.close();
-    await publisher?.stop();
-    await killStarted();
-    const connection = await rawConnection();
-    try {
-      await (await connection.createChannel()).deleteQueue(`${name}.history`);
-    } finally {
-      await connection.close();
-    }
-    await deleteExchange(name).catch(() => undefined);
+    page = await web.newPage({ viewport: { width: 1100, height: 600 } });
   });
 
   it('streams the matches of since, until and a query (path=value terms and text) into its table, with the progress, while the live view goes on', async () => {
-    for (let n = 1; n <= 30; n++) await (n % 10 === 0 ? publisher.critical({ n, note: n === 20 ? 'Disk FULL' : 'cpu' }) : publisher.info({ n, user: { id: n % 3 } }));
-    const { url } = await startWeb(name, ['--config', HISTORY_CONFIG_PATH]);
+    for (let n = 1; n <= 30; n++) await (n % 10 === 0 ? web.publisher.critical({ n, note: n === 20 ? 'Disk FULL' : 'cpu' }) : web.publisher.info({ n, user: { id: n % 3 } }));
+    const { url } = await startWeb(web.name, ['--config', HISTORY_CONFIG_PATH]);
     await page.goto(url);
     await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 15_000 });
     // Labelled controls: found by their labels and roles, as assistive technology finds them.
@@ -67,7 +39,7 @@ describe('event-bus-logger web: searching the history', function () {
     await page.locator('#search-progress', { hasText: /^done: / }).waitFor({ timeout: 30_000 });
     expect(await rows.locator('td:nth-child(5)').allTextContents()).to.deep.equal(['{"n":3,"user":{"id":0}}', '{"n":6,"user":{"id":0}}', '{"n":9,"user":{"id":0}}']);
     // The live view went on beside it.
-    await publisher.info({ live: true });
+    await web.publisher.info({ live: true });
     await page.locator('#events .row .data', { hasText: '{"live":true}' }).waitFor({ timeout: 15_000 });
     expect(await page.getByRole('button', { name: 'Stop' }).isDisabled()).to.equal(true);
     // A since the grammar does not know: the server's words, in the panel's status line.
@@ -77,14 +49,14 @@ describe('event-bus-logger web: searching the history', function () {
   });
 
   it('/search refuses a bad query with 400 and what was expected; a bus without history with 404', async () => {
-    const { url } = await startWeb(name, ['--config', HISTORY_CONFIG_PATH]);
+    const { url } = await startWeb(web.name, ['--config', HISTORY_CONFIG_PATH]);
     const bad = await fetch(new URL('/search?since=start&q=a..b%3D1', url));
     expect(bad.status).to.equal(400);
     expect(await bad.text()).to.match(/expects path=value/);
     const badSince = await fetch(new URL('/search?since=yesterday', url));
     expect(badSince.status).to.equal(400);
     await killStarted();
-    const plain = await startWeb(name);
+    const plain = await startWeb(web.name);
     const none = await fetch(new URL('/search?since=start', plain.url));
     expect(none.status).to.equal(404);
     expect(await none.text()).to.include('a config that has history');
@@ -93,10 +65,10 @@ describe('event-bus-logger web: searching the history', function () {
   it('/search sends at most SEARCH_LIMIT matches, and stops reading the stream when the browser leaves', async () => {
     // Events of 8 KB: 9 MB, more than the sockets buffer (4 MB for the sender here), so a reader that does not read holds the search up.
     const pad = 'x'.repeat(8192);
-    await Promise.all(Array.from({ length: SEARCH_LIMIT + 100 }, (_, n) => publisher.info({ n, pad })));
+    await Promise.all(Array.from({ length: SEARCH_LIMIT + 100 }, (_, n) => web.publisher.info({ n, pad })));
     // The server says on its debug channel when a search stops reading the stream, and why (consumers on a stream
     // are not counted or listed by RabbitMQ 3.10).
-    const { url, cli } = await startWeb(name, ['--config', HISTORY_CONFIG_PATH], { DEBUG: 'event-bus-logger:web-search' });
+    const { url, cli } = await startWeb(web.name, ['--config', HISTORY_CONFIG_PATH], { DEBUG: 'event-bus-logger:web-search' });
     const all = await (await fetch(new URL('/search?since=start', url))).text();
     expect(all.match(/^event: match$/gm)?.length).to.equal(SEARCH_LIMIT);
     expect(all).to.match(/event: done\ndata: \{"reason":"limit","limit":1000\}\n\n$/);
