@@ -37,7 +37,8 @@ describe('listening on demand', function () {
   // The server pid of the connection this logger's process opened, found by its connection name.
   async function connectionPid(appId: string): Promise<string> {
     const connections = await rabbitmqctl<Array<{ pid: string; client_properties: Array<[string, string, unknown]> }>>('list_connections', 'pid', 'client_properties');
-    const ours = connections.filter((c) => c.client_properties.some(([key, , value]) => key === 'connection_name' && value === `event-bus-logger ${appId} (${name})`));
+    // A connection still in its handshake has no property list yet (another client of the shared broker, say).
+    const ours = connections.filter((c) => Array.isArray(c.client_properties) && c.client_properties.some(([key, , value]) => key === 'connection_name' && value === `event-bus-logger ${appId} (${name})`));
     expect(ours, `the connection of ${appId}`).to.have.length(1);
     return ours[0]!.pid;
   }

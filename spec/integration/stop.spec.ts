@@ -14,7 +14,7 @@ const FIXTURE = fileURLToPath(new URL('../fixtures/stop-frozen.ts', import.meta.
 // How many connections the broker holds whose client-given name names this bus.
 async function connectionsNaming(bus: string): Promise<number> {
   const connections = await rabbitmqctl<Array<{ client_properties: Array<[string, string, unknown]> }>>('list_connections', 'client_properties');
-  return connections.filter(({ client_properties }) => client_properties.some(([key, , value]) => key === 'connection_name' && String(value).includes(bus))).length;
+  return connections.filter(({ client_properties }) => Array.isArray(client_properties) && client_properties.some(([key, , value]) => key === 'connection_name' && String(value).includes(bus))).length;
 }
 
 // The shipped config with the connection heartbeat set: 0 turns it off, so nothing notices the frozen link.

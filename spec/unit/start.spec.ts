@@ -220,7 +220,7 @@ describe('start() and stop() (stubbed broker)', () => {
       const bus = logger(open, { failFast: true, stopTimeout: 200, startTimeout: 60_000 });
       const starting = bus.start();
       starting.catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await until(() => answer !== undefined, 'the first try to connect');
       await bus.stop();
       const late = new FakeBus();
       answer!(late);
