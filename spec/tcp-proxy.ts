@@ -1,6 +1,6 @@
 // A TCP proxy in front of the broker, for fault specs (and the benchmark's outage) that must not disturb anyone
 // else on the broker: cut() resets every connection through it (as a dead TCP link would), down() refuses new
-// ones until up() (a broker that is not up yet, or went away), cutOnMethod() resets a connection when its client
+// ones until up() (a broker that is not up yet, or went away; refuse() alone leaves the open ones to the broker), cutOnMethod() resets a connection when its client
 // sends a given AMQP method (a connection lost mid-start), freeze() silently stops the traffic of the open ones (a
 // partition, a NAT that forgot them), freezeOnMethod() freezes a connection when its client sends a given AMQP
 // method (a link that froze mid-start), and slowDeliveries() makes the broker slow to send what it delivers (a
@@ -142,6 +142,14 @@ export class TcpProxy {
       this.refusedWaits.delete(wait);
       wait.resolve();
     }
+  }
+
+  /**
+   * Refuses new connections until up(), leaving the open ones as they are: with the broker closing those (as it does
+   * when it stops), what its clients see of a broker going away, to them alone.
+   */
+  refuse(): void {
+    this.accepting = false;
   }
 
   /** Kills every connection and refuses new ones. */

@@ -2,16 +2,12 @@
 // publisher has no queue, listeners bind and unbind as they come and go, and a history stream its config does not
 // bind is a notice in stats(), not a process warning.
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import amqplib from 'amqplib';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
-import { AMQP_URL, bindingsOf, deleteExchange, next, queueInfo, rabbitmqctl, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, bindingsOf, closeConnectionsOf, deleteExchange, next, queueInfo, rabbitmqctl, uniqueName, until } from '../helpers.js';
 
 type Levels = 'info' | 'critical';
 type Pair = [string, string];
-
-const execFileAsync = promisify(execFile);
 
 describe('listening on demand', function () {
   // rabbitmqctl takes seconds per call on a loaded machine, and some specs here call it several times.
@@ -41,14 +37,6 @@ describe('listening on demand', function () {
     const ours = connections.filter((c) => Array.isArray(c.client_properties) && c.client_properties.some(([key, , value]) => key === 'connection_name' && value === `event-bus-logger ${appId} (${name})`));
     expect(ours, `the connection of ${appId}`).to.have.length(1);
     return ours[0]!.pid;
-  }
-
-  // Closes this logger's connection on the broker (close_connection wants the pid as the text output prints it).
-  async function closeConnection(appId: string): Promise<void> {
-    const { stdout } = await execFileAsync('rabbitmqctl', ['list_connections', 'pid', 'client_properties', '--quiet']);
-    const line = stdout.split('\n').find((l) => l.includes(`{"connection_name","event-bus-logger ${appId} (${name})"}`));
-    expect(line, `the connection of ${appId}`).to.be.a('string');
-    await execFileAsync('rabbitmqctl', ['close_connection', line!.split('\t')[0]!, 'spec: listening reconnect']);
   }
 
   async function queuesOwnedBy(pid: string): Promise<string[]> {
@@ -199,7 +187,7 @@ describe('listening on demand', function () {
     await listener.listening();
     const before = listener.queue;
     const reconnected = next(listener, 'reconnected', 30_000);
-    await closeConnection('listening-reconnect');
+    expect(await closeConnectionsOf(name, 'spec: listening reconnect', 'listening-reconnect')).to.equal(1);
     await reconnected;
     expect(listener.queue).to.be.a('string').and.not.equal(before);
     expect(await boundLevels(listener.queue)).to.deep.equal(['critical']);
