@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { once, type EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import amqplib from 'amqplib';
-import { EventBusLogger, type EventBusLoggerOptions } from '../lib/index.js';
+import { EventBusLogger, type EventBusLoggerOptions, type HistoryEvent } from '../lib/index.js';
 import { SHIPPED_CONFIG_PATH } from '../lib/topology.js';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -78,6 +78,13 @@ export const HISTORY_CONFIG_PATH = new URL('../config/rascal-with-history.json',
 /** A fresh copy of config/rascal-with-history.json, for a spec to change (untyped, as JSON.parse gives it). */
 export async function historyConfig(): Promise<any> {
   return JSON.parse(await readFile(HISTORY_CONFIG_PATH, 'utf8'));
+}
+
+/** Every event of a history read (`logger.history(...)`), once it ended. */
+export async function collectHistory<L extends string>(read: AsyncIterable<HistoryEvent<L>>): Promise<Array<HistoryEvent<L>>> {
+  const events: Array<HistoryEvent<L>> = [];
+  for await (const event of read) events.push(event);
+  return events;
 }
 
 /** The buses of a describe block and their loggers, cleaned up after each spec (or after the block). */

@@ -212,8 +212,8 @@ describe('recovery', function () {
   describe('the broker itself', () => {
     // What a restart does to this bus's loggers, to them alone: the broker closes their connections (320
     // CONNECTION_FORCED, as stop_app does), refuses them while it is away (here the proxy does), and comes back
-    // without the transient exchange (its bindings and the exclusive queues go with it). history.spec.ts restarts
-    // the broker for real, where the stream itself restarting is what is tested.
+    // without the transient exchange (its bindings and the exclusive queues go with it). history-listener.spec.ts
+    // restarts the broker for real, where the stream itself restarting is what is tested.
     it('survives a broker restart as its loggers see it (closed by the broker, refused while away, the transient exchange gone): both come back and exchange events', async () => {
       const first = await logger({ url: proxy.url() });
       const second = await logger({ url: proxy.url() });
