@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type amqplib from 'amqplib';
 import { EventBusLogger, EventBusLoggerError, type InvalidInfo } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, next, queueInfo, quiet, rabbitmqctl, rawConnection, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, deleteExchange, next, queueInfo, quiet, rawConnection, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -316,44 +316,5 @@ describe('bad input', () => {
       const error = await rejection(EventBusLogger.create({ publishTimeout: 0 }));
       expect(error?.message).to.equal('Expected `publishTimeout` to be an integer from 1 and up, got `0` (number)');
     });
-  });
-
-  it('re-declares the exchange and its queue when the exchange is deleted under it, and the publish still resolves', async () => {
-    const name = uniqueName('exchange_deleted');
-    const logger = await EventBusLogger.create({ url: AMQP_URL, name });
-    try {
-      const first = logger.queue as string;
-      await deleteExchange(name);
-      const got = next(logger, 'info', 10_000);
-      await logger.info({ after: 'exchange deleted' });
-      expect((await got)[0]).to.deep.equal({ after: 'exchange deleted' });
-      expect(logger.queue).to.not.equal(first);
-      // The old queue went with its channel: only the new one is left.
-      expect(await queueInfo(first)).to.equal(undefined);
-    } finally {
-      await logger.stop();
-      await deleteExchange(name);
-    }
-  });
-
-  it('declares a new queue and consumes again when its queue is deleted under it', async () => {
-    const name = uniqueName('requeue');
-    const logger = await EventBusLogger.create({ url: AMQP_URL, name, listen: true });
-    const raw = await rawConnection();
-    try {
-      const first = logger.queue as string;
-      // rabbitmqctl alone takes seconds on a loaded machine: the wait covers it.
-      const ready = next(logger, 'ready', 30_000);
-      await rabbitmqctl('delete_queue', first);
-      await ready;
-      expect(logger.queue).to.match(/^amq\.gen-/).and.not.equal(first);
-      const got = next(logger, 'info');
-      await logger.info({ again: true });
-      expect((await got)[0]).to.deep.equal({ again: true });
-    } finally {
-      await logger.stop();
-      await raw.close();
-      await deleteExchange(name);
-    }
   });
 });

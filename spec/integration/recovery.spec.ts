@@ -2,7 +2,7 @@
 // publishing. A TCP proxy stands between a logger and the broker so a fault hits that logger alone.
 import { expect } from 'chai';
 import { EventBusLogger, type BlockedInfo, type DisconnectedInfo, type EventData, type EventMeta, type GapInfo, type ReconnectedInfo, type UnblockedInfo } from '../../lib/index.js';
-import { AMQP_URL, closeConnectionsOf, deleteExchange, memoryAlarm, next, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, closeConnectionsOf, deleteExchange, memoryAlarm, next, queueInfo, rabbitmqctl, rejection, shippedConfig, uniqueName, until } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
 
 describe('recovery', function () {
@@ -207,6 +207,33 @@ describe('recovery', function () {
     const error = await rejection(pending);
     expect(error.code).to.equal('STOPPED');
     expect(proxy.connections).to.equal(0);
+  });
+
+  describe('its topology deleted under it', () => {
+    it('re-declares the exchange and its queue when the exchange is deleted under it, and the publish still resolves', async () => {
+      const bus = await logger({ listen: true });
+      const first = bus.queue as string;
+      await deleteExchange(name);
+      const got = next(bus, 'info', 10_000);
+      await bus.info({ after: 'exchange deleted' });
+      expect((await got)[0]).to.deep.equal({ after: 'exchange deleted' });
+      expect(bus.queue).to.be.a('string').and.not.equal(first);
+      // The old queue went with its channel: only the new one is left.
+      expect(await queueInfo(first)).to.equal(undefined);
+    });
+
+    it('declares a new queue and consumes again when its queue is deleted under it', async () => {
+      const bus = await logger({ listen: true });
+      const first = bus.queue as string;
+      // rabbitmqctl alone takes seconds on a loaded machine: the wait covers it.
+      const ready = next(bus, 'ready', 30_000);
+      await rabbitmqctl('delete_queue', first);
+      await ready;
+      expect(bus.queue).to.match(/^amq\.gen-/).and.not.equal(first);
+      const got = next(bus, 'info');
+      await bus.info({ again: true });
+      expect((await got)[0]).to.deep.equal({ again: true });
+    });
   });
 
   describe('the broker itself', () => {
