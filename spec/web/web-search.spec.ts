@@ -15,7 +15,8 @@ describe('event-bus-logger web: searching the history', function () {
   let page: Page;
 
   beforeEach(async () => {
-    page = await web.newPage({ viewport: { width: 1100, height: 600 } });
+    // A browser half an hour off a whole-hour zone (+05:30), so a pick's time zone shows in what it fills in.
+    page = await web.newPage({ viewport: { width: 1100, height: 600 }, timezoneId: 'Asia/Kolkata', locale: 'en-US' });
   });
 
   it('streams the matches of since, until and a query (path=value terms and text) into its table, with the progress, while the live view goes on', async () => {
@@ -24,7 +25,7 @@ describe('event-bus-logger web: searching the history', function () {
     await page.goto(url);
     await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 15_000 });
     // Labelled controls: found by their labels and roles, as assistive technology finds them.
-    await page.getByLabel('Since').fill('start');
+    await page.getByLabel('Since', { exact: true }).fill('start');
     await page.getByLabel('Query').fill('level=critical disk');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.locator('#search-progress', { hasText: /^done: / }).waitFor({ timeout: 30_000 });
@@ -33,7 +34,7 @@ describe('event-bus-logger web: searching the history', function () {
     expect(await rows.nth(0).locator('td').nth(4).textContent()).to.equal('{"n":20,"note":"Disk FULL"}');
     expect(await page.locator('#search-progress').textContent()).to.match(/^done: offset 29 of 29 · scanned 30 · matched 1 · [\d,]+ events\/s/);
     // A dot path, and until (an offset): the info events of user 0 up to offset 9.
-    await page.getByLabel('Until').fill('9');
+    await page.getByLabel('Until', { exact: true }).fill('9');
     await page.getByLabel('Query').fill('user.id=0');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.locator('#search-progress', { hasText: /^done: / }).waitFor({ timeout: 30_000 });
@@ -43,9 +44,63 @@ describe('event-bus-logger web: searching the history', function () {
     await page.locator('#events .row .data', { hasText: '{"live":true}' }).waitFor({ timeout: 15_000 });
     expect(await page.getByRole('button', { name: 'Stop' }).isDisabled()).to.equal(true);
     // A since the grammar does not know: the server's words, in the panel's status line.
-    await page.getByLabel('Since').fill('yesterday');
+    await page.getByLabel('Since', { exact: true }).fill('yesterday');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.locator('#search-progress', { hasText: /^the search could not begin: Invalid `since` "yesterday"/ }).waitFor({ timeout: 15_000 });
+  });
+
+  it('a pick in the date-time picker beside Since or Until (mouse or keyboard) fills the field with that time, with its zone, and the search covers that range', async () => {
+    // Three batches a whole second apart: the picker works to the second.
+    const nextSecond = async (): Promise<number> => {
+      const second = Math.ceil((Date.now() + 1) / 1000) * 1000;
+      await new Promise((resolve) => setTimeout(resolve, second - Date.now() + 20));
+      return second;
+    };
+    for (let n = 0; n < 3; n++) await web.publisher.info({ batch: 'before', n });
+    const from = await nextSecond();
+    for (let n = 0; n < 3; n++) await web.publisher.info({ batch: 'picked', n });
+    const to = await nextSecond();
+    for (let n = 0; n < 3; n++) await web.publisher.info({ batch: 'after', n });
+    const { url } = await startWeb(web.name, ['--config', HISTORY_CONFIG_PATH]);
+    await page.goto(url);
+    await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 15_000 });
+    // What the pickers show and take: the wall-clock time in the browser's zone (+05:30), to the second.
+    const kolkata = (ms: number): string => new Date(ms + 5.5 * 3_600_000).toISOString().slice(0, 19);
+    const since = page.getByLabel('Since', { exact: true });
+    const until = page.getByLabel('Until', { exact: true });
+    const sincePicker = page.getByLabel('Since: pick a date and time');
+    const untilPicker = page.getByLabel('Until: pick a date and time');
+    // Since: a pick (as the picker's calendar makes one) fills the field with that instant, its zone written out.
+    await sincePicker.fill(kolkata(from));
+    expect(await since.inputValue()).to.equal(`${kolkata(from)}+05:30`);
+    // Until: picked with the keyboard alone, Tab from the field to its picker, then month, day, year, Tab, hour,
+    // minute, second and AM/PM typed into the picker's parts (chromium's en-US picker).
+    await until.focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.id')).to.equal('search-until-pick');
+    const wall = kolkata(to);
+    const [date, time] = wall.split('T') as [string, string];
+    const [year, month, day] = date.split('-');
+    const [hour, minute, second] = time.split(':').map(Number) as [number, number, number];
+    await page.keyboard.type(`${month}${day}${year}`);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(`${String(hour % 12 === 0 ? 12 : hour % 12).padStart(2, '0')}${String(minute).padStart(2, '0')}${String(second).padStart(2, '0')}${hour < 12 ? 'A' : 'P'}`);
+    expect(await untilPicker.inputValue()).to.equal(wall);
+    expect(await until.inputValue()).to.equal(`${wall}+05:30`);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('#search-progress', { hasText: /^done: / }).waitFor({ timeout: 30_000 });
+    const data = page.locator('#search-results tbody tr td:nth-child(5)');
+    expect(await data.allTextContents()).to.deep.equal([0, 1, 2].map((n) => `{"batch":"picked","n":${n}}`));
+    // Typing still takes the whole grammar: a duration empties the picker and searches from then.
+    await since.fill('10m');
+    expect(await sincePicker.inputValue()).to.equal('');
+    await until.fill('');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('#search-progress', { hasText: /^done: / }).waitFor({ timeout: 30_000 });
+    expect(await data.count()).to.equal(9);
+    // A time typed with its zone shows in the picker, in the browser's zone.
+    await since.fill(new Date(from).toISOString());
+    expect(await sincePicker.inputValue()).to.equal(kolkata(from));
   });
 
   it('/search refuses a bad query with 400 and what was expected; a bus without history with 404', async () => {

@@ -12,6 +12,37 @@ const table = document.getElementById('search-results');
 const body = table.querySelector('tbody');
 let source;
 
+// The pickers: a native date-time picker beside Since and Until (in the browser's time zone, to the second). A pick
+// fills the field with that time in ISO 8601 with its offset from UTC (2026-12-02T03:00:00+01:00, or Z), which the
+// since grammar reads as it is, so the server searches from the instant picked. Typing in the field still takes the
+// whole grammar (10m, start, now, an offset, a time with its zone); the picker then shows a typed time, else nothing.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/;
+const two = (n) => String(n).padStart(2, '0');
+const localTime = (date) => `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}T${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+
+function isoWithOffset(date) {
+  const minutes = -date.getTimezoneOffset();
+  const zone = minutes === 0 ? 'Z' : `${minutes > 0 ? '+' : '-'}${two(Math.floor(Math.abs(minutes) / 60))}:${two(Math.abs(minutes) % 60)}`;
+  return `${localTime(date)}${zone}`;
+}
+
+function pairPicker(field, picker) {
+  picker.addEventListener('input', () => {
+    // An unfinished pick (a part of the date still blank) has no value yet: the field keeps what it had.
+    if (picker.value === '') return;
+    // A value without a zone is the browser's local time: the Date takes it so, and says the offset then in force.
+    const picked = new Date(picker.value);
+    if (!Number.isNaN(picked.getTime())) field.value = isoWithOffset(picked);
+  });
+  field.addEventListener('input', () => {
+    const text = field.value.trim();
+    const time = ISO_TIME.test(text) ? new Date(text) : undefined;
+    picker.value = time && !Number.isNaN(time.getTime()) ? localTime(time) : '';
+  });
+}
+pairPicker(since, document.getElementById('search-since-pick'));
+pairPicker(until, document.getElementById('search-until-pick'));
+
 const count = (n) => Number(n).toLocaleString('en-US');
 
 function progressText(p) {
