@@ -332,10 +332,52 @@ view.text.addEventListener('input', () => {
 });
 
 // Follow the newest events unless the reader scrolled up; then a button counts the new ones and returns.
+//
+// Only the reader stops the following: a scroll away from the bottom stops it when it comes of the reader's own
+// doing (the wheel, a touch, a key, a press on the list or its scrollbar, seen just before it, or a pointer still
+// held). Any other scroll is the page's or the layout's: rows off-screen are laid out at an estimated height
+// (content-visibility), so the list's height shifts under a view at the bottom, the browser moves the view, and the
+// scroll event for it comes a frame later, when the view may no longer be at the bottom; that one must not stop the
+// following (it did, under load: the view then stayed where the layout left it).
+const READER_FRAMES = 10;
+let readerFrames = 0;
+let counting = false;
+let pointerHeld = false;
+function readerActs() {
+  readerFrames = READER_FRAMES;
+  if (counting) return;
+  counting = true;
+  requestAnimationFrame(countReaderFrames);
+}
+function countReaderFrames() {
+  readerFrames = Math.max(0, readerFrames - 1);
+  if (readerFrames > 0) requestAnimationFrame(countReaderFrames);
+  else counting = false;
+}
+// Not passive: the page sees the wheel before the scroll it makes.
+view.events.addEventListener('wheel', readerActs);
+view.events.addEventListener('touchmove', readerActs, { passive: true });
+view.events.addEventListener('keydown', readerActs);
+view.events.addEventListener('pointerdown', () => {
+  pointerHeld = true;
+  readerActs();
+});
+for (const type of ['pointerup', 'pointercancel']) {
+  window.addEventListener(type, () => {
+    if (!pointerHeld) return;
+    pointerHeld = false;
+    readerActs();
+  });
+}
+
 view.events.addEventListener('scroll', () => {
   const atBottom = view.events.scrollTop + view.events.clientHeight >= view.events.scrollHeight - 4;
-  state.follow = atBottom;
-  if (atBottom) {
+  if (atBottom) state.follow = true;
+  else if (pointerHeld || readerFrames > 0) {
+    state.follow = false;
+    readerFrames = 0;
+  }
+  if (state.follow) {
     state.unseen = 0;
     view.newEvents.hidden = true;
   }
