@@ -157,7 +157,7 @@ function liveLogger(settings: EventBusLoggerOptions<string>, webPlan: BusPlan | 
 function watchHistoryInfo(logger: EventBusLogger<string>, feed: Feed, stopRequest: StopRequest): void {
   const probe = (): void =>
     void logger.historyInfo().then(
-      (info) => (feed.historyInfo = { stream: info.stream, first: info.first && { offset: info.first.offset, time: info.first.time?.toISOString() }, last: info.last && { offset: info.last.offset, time: info.last.time?.toISOString() }, maxAge: info.retention.maxAge }),
+      (info) => (feed.historyInfo = { stream: info.stream, first: info.first && { offset: info.first.offset, time: info.first.time?.toISOString() }, last: info.last && { offset: info.last.offset, time: info.last.time?.toISOString() }, ...info.retention }),
       () => undefined,
     );
   probe();

@@ -176,8 +176,10 @@ describe('event-bus-logger web (in chromium)', function () {
       await page.locator('#replay', { hasText: '1,200 event(s) replayed from the history since start' }).waitFor({ timeout: 20_000 });
       expect(await page.locator('#replay').textContent()).to.include('the counts include them; a page gets the last 1,000 events the server keeps');
       await page.locator('#levels .count', { hasText: '1200' }).waitFor({ timeout: 5000 });
-      // The header says how far back the stream goes, as history-info does.
-      await page.locator('#history', { hasText: /^history: offsets 0–1199, from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \(kept 7D\)$/ }).waitFor({ timeout: 10_000 });
+      // The header says what history-info says: the first and last offsets and their times, how many events, and
+      // the retention the config declares.
+      const time = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC`;
+      await page.locator('#history', { hasText: new RegExp(`^history: offsets 0–1199 \\(1,200 events\\), ${time} to ${time}; retention: max age 7D, max size 1 GiB, segments of 16 MiB$`) }).waitFor({ timeout: 10_000 });
       await until(async () => (await rows().count()) >= 990, 'the rows the server keeps', 10_000);
       expect(await rows().count()).to.be.at.most(1000);
       expect(await rows().last().locator('.data').textContent()).to.equal(`{"n":${replayed - 1}}`);

@@ -125,14 +125,19 @@ function addLevel(level) {
   levelBoxes.set(level, count);
 }
 
-// On a bus with history: how far back the stream goes (what `event-bus-logger history-info` says).
+// On a bus with history: what `event-bus-logger history-info` says: the first and last offsets and their times, how
+// many events that is, and the retention the config declares.
+const utc = (time) => (time ? `${String(time).replace('T', ' ').replace(/Z$/, '')} UTC` : 'no time');
+const mebibytes = (bytes) => (bytes >= 1024 ** 3 ? `${+(bytes / 1024 ** 3).toFixed(2)} GiB` : `${+(bytes / 1024 ** 2).toFixed(2)} MiB`);
 function showHistory(history) {
   if (!history) return;
   view.history.hidden = false;
-  view.history.textContent =
+  const held =
     history.first && history.last
-      ? `history: offsets ${history.first.offset}–${history.last.offset}, from ${String(history.first.time ?? '?').replace('T', ' ').replace(/Z$/, '')}${history.maxAge ? ` (kept ${history.maxAge})` : ''}`
-      : 'history: empty';
+      ? `offsets ${history.first.offset}–${history.last.offset} (${count(history.last.offset - history.first.offset + 1)} events), ${utc(history.first.time)} to ${utc(history.last.time)}`
+      : 'empty';
+  const retention = [history.maxAge && `max age ${history.maxAge}`, history.maxBytes && `max size ${mebibytes(history.maxBytes)}`, history.maxSegmentBytes && `segments of ${mebibytes(history.maxSegmentBytes)}`].filter(Boolean);
+  view.history.textContent = `history: ${held}${retention.length > 0 ? `; retention: ${retention.join(', ')}` : ''}`;
 }
 
 function tick({ rate, counts, chart, replay, history }) {
