@@ -18,7 +18,10 @@ export interface FeedOptions {
   maxDataBytes?: number;
 }
 
-const DEFAULT_FEED = { backlogEvents: 1000, backlogBytes: 4 * 1024 * 1024, clientBufferBytes: 1024 * 1024, maxDataBytes: 16 * 1024 };
+/** An event whose data is larger than this (as JSON) goes to a browser as a preview of this size: the feed's default, the search's bound. */
+export const MAX_DATA_BYTES = 16 * 1024;
+
+const DEFAULT_FEED = { backlogEvents: 1000, backlogBytes: 4 * 1024 * 1024, clientBufferBytes: 1024 * 1024, maxDataBytes: MAX_DATA_BYTES };
 
 /** The seconds the chart of events per second covers. */
 export const CHART_SECONDS = 300;
@@ -52,6 +55,13 @@ export interface WireRecord extends Omit<TailRecord, 'data'> {
   data: TailRecord['data'] | null;
   /** Set when `data` was too large: its size as JSON, and its first bytes. */
   truncated?: { bytes: number; preview: string };
+}
+
+/** The record as it goes to a browser: `data` cut to a preview of `maxDataBytes` when its JSON is longer. */
+export function wireRecord(record: TailRecord, maxDataBytes: number = MAX_DATA_BYTES): WireRecord {
+  const json = JSON.stringify(record.data);
+  if (json.length <= maxDataBytes) return record;
+  return { ...record, data: null, truncated: { bytes: Buffer.byteLength(json), preview: json.slice(0, maxDataBytes) } };
 }
 
 export class Feed {
@@ -167,9 +177,7 @@ export class Feed {
   }
 
   #wire(record: TailRecord): WireRecord {
-    const json = JSON.stringify(record.data);
-    if (json.length <= this.#options.maxDataBytes) return record;
-    return { ...record, data: null, truncated: { bytes: Buffer.byteLength(json), preview: json.slice(0, this.#options.maxDataBytes) } };
+    return wireRecord(record, this.#options.maxDataBytes);
   }
 
   #publish(kind: string, payload: object): void {

@@ -103,6 +103,65 @@ describe('event-bus-logger web: searching the history', function () {
     expect(await sincePicker.inputValue()).to.equal(kolkata(from));
   });
 
+  it('streams the matches into the table while the server scans, with the progress; Stop, and a page that closes, stop the server reading the stream', async () => {
+    // Events of 8 KB, and a page on a network of 64 KB/s: the 9 MB of matches take minutes to reach it, so the search
+    // is still running (the server's writes waiting for the socket to drain) while the first rows show.
+    const pad = 'x'.repeat(8192);
+    await Promise.all(Array.from({ length: SEARCH_LIMIT + 100 }, (_, n) => web.publisher.info({ n, pad })));
+    const { url, cli } = await startWeb(web.name, ['--config', HISTORY_CONFIG_PATH], { DEBUG: 'event-bus-logger:web-search' });
+    await page.goto(url);
+    await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 15_000 });
+    const devtools = await page.context().newCDPSession(page);
+    await devtools.send('Network.enable');
+    await devtools.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: 64 * 1024, uploadThroughput: -1 });
+    const rows = page.locator('#search-results tbody tr');
+    const status = page.locator('#search-progress');
+    const stop = page.getByRole('button', { name: 'Stop' });
+    const stopped = (): number => cli.stderr.match(/stopped reading at offset \d+ \(\d+ scanned, \d+ matched\): the browser left/g)?.length ?? 0;
+    await page.getByLabel('Since', { exact: true }).fill('start');
+    await page.getByRole('button', { name: 'Search' }).click();
+    // Rows and the progress (offset, scanned, matched, rate, time left) while the search runs.
+    await rows.nth(2).waitFor({ timeout: 30_000 });
+    await status.filter({ hasText: /^offset [\d,]+ of 1,099 · scanned [\d,]+ · matched [\d,]+ · [\d,]+ events\/s · \d+ s left$/ }).waitFor({ timeout: 30_000 });
+    expect(await stop.isEnabled()).to.equal(true);
+    expect(cli.stderr).to.not.match(/stopped reading/);
+    // Stop: the page says so, and the server stops reading the stream before the end and the limit.
+    await stop.click();
+    expect(await status.textContent()).to.match(/^stopped: /);
+    expect(await stop.isDisabled()).to.equal(true);
+    await cli.waitFor(() => stopped() === 1, 'the search to stop reading once stopped', 15_000);
+    const matched = Number(/\((\d+) scanned, (\d+) matched\): the browser left/.exec(cli.stderr)![2]);
+    expect(matched).to.be.below(SEARCH_LIMIT);
+    // A page closed in the middle of a search: the server stops reading too.
+    await page.getByRole('button', { name: 'Search' }).click();
+    await rows.nth(2).waitFor({ timeout: 30_000 });
+    expect(stopped()).to.equal(1);
+    await page.close();
+    await cli.waitFor(() => stopped() === 2, 'the search to stop reading once the page closed', 15_000);
+    expect(cli.stderr).to.not.match(/: the (end of the range|limit)$/m);
+    // Each wait for the socket to drain cleaned up after itself (a leak of listeners shows as this warning).
+    expect(cli.stderr).to.not.include('MaxListenersExceededWarning');
+  });
+
+  it('cuts an event whose data is over 16 KiB to a preview, as the live feed does, and the table says so', async () => {
+    await web.publisher.info({ big: 'A'.repeat(100_000) });
+    await web.publisher.info({ small: true });
+    const { url } = await startWeb(web.name, ['--config', HISTORY_CONFIG_PATH]);
+    const stream = await (await fetch(new URL('/search?since=start', url))).text();
+    const matches = [...stream.matchAll(/^event: match\ndata: (.*)$/gm)].map((match) => JSON.parse(match[1]!) as { data: unknown; truncated?: { bytes: number; preview: string } });
+    expect(matches).to.have.length(2);
+    expect(matches[0]!.data).to.equal(null);
+    expect(matches[0]!.truncated!.bytes).to.equal(JSON.stringify({ big: 'A'.repeat(100_000) }).length);
+    expect(matches[0]!.truncated!.preview).to.equal(`{"big":"${'A'.repeat(16 * 1024 - 8)}`);
+    expect(matches[1]!.data).to.deep.equal({ small: true });
+    expect(stream.length).to.be.below(20_000);
+    await page.goto(url);
+    await page.getByLabel('Since', { exact: true }).fill('start');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('#search-progress', { hasText: /^done: / }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#search-results tbody tr td:nth-child(5)').allTextContents()).to.deep.equal([`{"big":"${'A'.repeat(16 * 1024 - 8)}… (100010 bytes, cut by the server)`, '{"small":true}']);
+  });
+
   it('/search refuses a bad query with 400 and what was expected; a bus without history with 404', async () => {
     const { url } = await startWeb(web.name, ['--config', HISTORY_CONFIG_PATH]);
     const bad = await fetch(new URL('/search?since=start&q=a..b%3D1', url));

@@ -65,7 +65,8 @@ function addRow(record) {
   cell(row, record.offset === undefined ? '' : String(record.offset));
   cell(row, record.level);
   cell(row, `${record.host ?? '?'}/${record.appId ?? '?'}`);
-  cell(row, JSON.stringify(record.data));
+  // An event over 16 KiB comes as the server's preview, and says so.
+  cell(row, record.truncated ? `${record.truncated.preview}… (${record.truncated.bytes} bytes, cut by the server)` : JSON.stringify(record.data));
   body.append(row);
 }
 
