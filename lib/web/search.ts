@@ -1,12 +1,13 @@
 // The web view's search (GET /search?since=&until=&q=): reads the history with history() and a search built from
 // the query (lib/search.ts: path=value terms and text), and streams what matches to the page as Server-Sent Events
-// while it scans: `match` (a tail record), `progress` (offset, end, scanned, matched, rate) and a closing `done`
-// (why it ended: the end, the limit) or `failed`. Bounded: at most SEARCH_LIMIT matches, each cut to a preview when
+// while it scans: `match` (a tail record), `progress` (offset, end, scanned, matched, rate, and the progress line
+// tail draws of them) and a closing `done` (why it ended: the end, the limit) or `failed`. Bounded: at most SEARCH_LIMIT matches, each cut to a preview when
 // its data is over 16 KiB as the live feed cuts it, each write waits for the socket to drain, and the read stops as
 // soon as the browser leaves (the request closes: Stop, a new search, the page closed).
 import createDebug from 'debug';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tailRecord } from '../bridges/event-record.js';
+import { progressText } from '../cli/progress.js';
 import type { HistoryOptions } from '../consume/history-options.js';
 import type { HistoryReader } from '../consume/history-event.js';
 import { parseQuery } from '../search.js';
@@ -61,9 +62,13 @@ export async function serveSearch(url: URL, request: IncomingMessage, response: 
     if (gone) return;
     if (!response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)) await drained();
   };
+  // The figures, and the line tail draws on a terminal from them (lib/cli/progress.ts), which the page shows.
+  let firstOffset: number | undefined;
   const progress = (): Record<string, unknown> => {
-    const seconds = (performance.now() - started) / 1000;
-    return { ...read.progress, rate: seconds > 0 ? Math.round(read.progress.scanned / seconds) : 0, seconds };
+    const elapsed = performance.now() - started;
+    const now = read.progress;
+    if (now.offset !== undefined) firstOffset ??= now.offset;
+    return { ...now, rate: elapsed > 0 ? Math.round(now.scanned / (elapsed / 1000)) : 0, seconds: elapsed / 1000, text: progressText(now, elapsed, firstOffset) };
   };
   let progressAt = started;
   let progressMatched = 0;

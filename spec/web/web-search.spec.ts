@@ -122,7 +122,10 @@ describe('event-bus-logger web: searching the history', function () {
     await page.getByRole('button', { name: 'Search' }).click();
     // Rows and the progress (offset, scanned, matched, rate, time left) while the search runs.
     await rows.nth(2).waitFor({ timeout: 30_000 });
-    await status.filter({ hasText: /^offset [\d,]+ of 1,099 · scanned [\d,]+ · matched [\d,]+ · [\d,]+ events\/s · \d+ s left$/ }).waitFor({ timeout: 30_000 });
+    await status.filter({ hasText: /^offset [\d,]+ of 1,099 · scanned [\d,]+ · matched [\d,]+ · [\d,]+ events\/s · [\d a-z]+ left$/ }).waitFor({ timeout: 30_000 });
+    // The live view goes on beside the search.
+    await web.publisher.critical({ live: 'during the search' });
+    await page.locator('#events .row .data', { hasText: '{"live":"during the search"}' }).waitFor({ timeout: 30_000 });
     expect(await stop.isEnabled()).to.equal(true);
     expect(cli.stderr).to.not.match(/stopped reading/);
     // Stop: the page says so, and the server stops reading the stream before the end and the limit.

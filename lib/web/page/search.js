@@ -45,12 +45,8 @@ pairPicker(until, document.getElementById('search-until-pick'));
 
 const count = (n) => Number(n).toLocaleString('en-US');
 
-function progressText(p) {
-  const parts = [p.offset === undefined || p.offset === null ? 'reading' : `offset ${count(p.offset)}${p.end === undefined || p.end === null ? '' : ` of ${count(p.end)}`}`];
-  parts.push(`scanned ${count(p.scanned)}`, `matched ${count(p.matched)}`, `${count(p.rate)} events/s`);
-  if (p.offset != null && p.end != null && p.offset > 0 && p.seconds > 0) parts.push(`${Math.ceil(Math.max(0, p.end - p.offset) / (p.offset / p.seconds))} s left`);
-  return parts.join(' · ');
-}
+// The server's progress line: the one tail draws on a terminal (offset, scanned, matched, events/s, time left).
+const progressText = (p) => p.text ?? 'nothing read yet';
 
 function cell(row, text) {
   const td = document.createElement('td');
@@ -84,7 +80,7 @@ form.addEventListener('submit', (event) => {
   body.replaceChildren();
   table.hidden = false;
   const params = new URLSearchParams({ since: since.value.trim() || 'start', until: until.value.trim(), q: query.value });
-  let last = { offset: null, end: null, scanned: 0, matched: 0, rate: 0, seconds: 0 };
+  let last = {};
   status.textContent = 'searching…';
   stop.disabled = false;
   start.disabled = true;
