@@ -101,6 +101,11 @@ describe('event-bus-logger web: searching the history', function () {
     // A time typed with its zone shows in the picker, in the browser's zone.
     await since.fill(new Date(from).toISOString());
     expect(await sincePicker.inputValue()).to.equal(kolkata(from));
+    // A time typed without a zone is refused, as tail --since refuses it: the page does not guess the zone.
+    await since.fill(kolkata(from));
+    expect(await sincePicker.inputValue()).to.equal('');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('#search-progress', { hasText: /^the search could not begin: Invalid `since` "\d{4}-/ }).waitFor({ timeout: 15_000 });
   });
 
   it('streams the matches into the table while the server scans, with the progress; Stop, and a page that closes, stop the server reading the stream', async () => {
