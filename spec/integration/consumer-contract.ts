@@ -22,6 +22,9 @@ type Seen = [from: unknown, n: unknown];
 
 const seen = (data: EventData): Seen => [data.from, data.n];
 
+// How long a spec waits for what it expects (never a measure of speed: the shared machine may be loaded).
+const WAIT = 20_000;
+
 export function consumerContract(name: string, makeConsumer: MakeConsumer): void {
   describe(`consumer contract: ${name}`, function () {
     this.timeout(60_000);
@@ -67,7 +70,7 @@ export function consumerContract(name: string, makeConsumer: MakeConsumer): void
       await Promise.all([first, second].flatMap(({ send }) => numbers.map((n) => send(n % 3 === 0 ? 'critical' : 'info', n))));
       // Each publisher's last event: once it is in, anything of that publisher received twice or out of order is too.
       await Promise.all([first.send('info', 'last'), second.send('critical', 'last')]);
-      await until(() => of(got, 'contract-first').includes('last') && of(got, 'contract-second').includes('last'), 'both publishers’ last events', 20_000);
+      await until(() => of(got, 'contract-first').includes('last') && of(got, 'contract-second').includes('last'), 'both publishers’ last events', WAIT);
       expect(of(got, 'contract-first')).to.deep.equal([...numbers, 'last']);
       expect(of(got, 'contract-second')).to.deep.equal([...numbers, 'last']);
       expect(got).to.have.length(2 * (count + 1));
@@ -90,7 +93,7 @@ export function consumerContract(name: string, makeConsumer: MakeConsumer): void
       });
       const { send } = await publisher('contract-publisher');
       for (const n of [1, 2, 3]) await send('info', n);
-      await until(() => calls.other.length === 3 && errors.length === 6, 'three events and six failures');
+      await until(() => calls.other.length === 3 && errors.length === 6, 'three events and six failures', WAIT);
       expect(calls).to.deep.equal({ throwing: [1, 2, 3], rejecting: [1, 2, 3], other: [1, 2, 3] });
       expect(errors.map((error) => error.message)).to.include.members([
         'A listener of "info" threw: listener broke at 3',
@@ -112,13 +115,13 @@ export function consumerContract(name: string, makeConsumer: MakeConsumer): void
       const { send } = await publisher('contract-publisher');
       await send('info', 1);
       await send('critical', 1);
-      await until(() => got.removedCritical.length === 1, 'the first events');
+      await until(() => got.removedCritical.length === 1, 'the first events', WAIT);
       logger.off('info', removedInfo);
       logger.off('critical', removedCritical);
       await logger.listening();
       for (const [level, n] of [['info', 2], ['critical', 2], ['info', 3]] as const) await send(level, n);
       // One publisher, one order: critical 2 came before info 3, had it been delivered to the listener removed.
-      await until(() => got.kept.includes(3), 'the events after the removal');
+      await until(() => got.kept.includes(3), 'the events after the removal', WAIT);
       expect(got).to.deep.equal({ kept: [1, 2, 3], removedInfo: [1], removedCritical: [1] });
     });
 
@@ -132,7 +135,7 @@ export function consumerContract(name: string, makeConsumer: MakeConsumer): void
         const logger = await consumer((logger) => logger.on('info', (data) => void got.push(seen(data))));
         const { send } = await publisher('contract-publisher');
         await send('info', 1);
-        await until(() => got.length === 1, 'the event before the fault');
+        await until(() => got.length === 1, 'the event before the fault', WAIT);
         const said: string[] = [];
         for (const event of ['disconnected', 'reconnected', 'ready'] as const) logger.on(event, () => void said.push(event));
         const ready = next(logger, 'ready', 30_000);
@@ -141,7 +144,7 @@ export function consumerContract(name: string, makeConsumer: MakeConsumer): void
         expect(said).to.deep.equal(['disconnected', 'reconnected', 'ready']);
         expect(logger.isReady).to.equal(true);
         for (const n of [2, 3]) await send('info', n);
-        await until(() => of(got, 'contract-publisher').includes(3), 'the events after the reconnect');
+        await until(() => of(got, 'contract-publisher').includes(3), 'the events after the reconnect', WAIT);
         // What a catch-up listener also reads of the outage is its own spec's; here, those after 'ready', once each.
         expect(of(got, 'contract-publisher').slice(-2)).to.deep.equal([2, 3]);
         expect(of(got, 'contract-publisher').filter((n) => n === 2 || n === 3)).to.deep.equal([2, 3]);
@@ -158,15 +161,15 @@ export function consumerContract(name: string, makeConsumer: MakeConsumer): void
       await observer.listening();
       const { send } = await publisher('contract-publisher');
       await send('info', 1);
-      await until(() => got.length === 1 && observed.length === 1, 'the event before stop()');
+      await until(() => got.length === 1 && observed.length === 1, 'the event before stop()', WAIT);
       let stopped = 0;
       logger.on('stopped', () => void stopped++);
       await logger.stop();
       expect(stopped).to.equal(1);
       expect(logger.isReady).to.equal(false);
-      await until(() => proxy.connections === 0, 'its connection to close');
+      await until(() => proxy.connections === 0, 'its connection to close', WAIT);
       await send('info', 2);
-      await until(() => observed.includes(2), 'the event after stop() on the bus');
+      await until(() => observed.includes(2), 'the event after stop() on the bus', WAIT);
       expect(got).to.deep.equal([1]);
     });
   });
