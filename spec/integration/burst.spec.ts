@@ -1,37 +1,15 @@
 // A burst on a healthy broker (issue 20 §2): 100,000 un-awaited publishes with the default caps, on a bus with a
 // history stream, either succeed or are refused at the call; none is failed after it was delivered.
-import amqplib from 'amqplib';
 import { expect } from 'chai';
-import { EventBusLogger } from '../../lib/index.js';
-import { AMQP_URL, uniqueName } from '../helpers.js';
-
-const HISTORY_CONFIG_PATH = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
+import { historyBusPerSpec } from '../helpers.js';
 
 describe('a burst on a healthy broker', () => {
-  let name: string;
-  let logger: EventBusLogger | undefined;
-
-  beforeEach(() => {
-    name = uniqueName('burst');
-  });
-
-  afterEach(async () => {
-    await logger?.stop();
-    logger = undefined;
-    // The stream holds the burst (~15 MB): delete it with the exchange.
-    const connection = await amqplib.connect(AMQP_URL);
-    try {
-      const channel = await connection.createChannel();
-      await channel.deleteQueue(`${name}.history`);
-      await channel.deleteExchange(name);
-    } finally {
-      await connection.close();
-    }
-  });
+  // The stream holds the burst (~15 MB): deleted with the exchange after the spec.
+  const bus = historyBusPerSpec('burst');
 
   it('resolves every one of 100,000 un-awaited publishes with the default caps, on a bus with history', async function () {
     this.timeout(300_000);
-    logger = await EventBusLogger.create({ url: AMQP_URL, name, config: HISTORY_CONFIG_PATH, listen: false });
+    const logger = await bus.logger({ listen: false });
     const failures = new Map<string, { count: number; message: string }>();
     let resolved = 0;
     const padding = 'x'.repeat(70);

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import amqplib from 'amqplib';
 import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
-import { AMQP_URL, bindingsOf, closeConnectionsOf, deleteExchange, next, queueInfo, rabbitmqctl, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, bindingsOf, closeConnectionsOf, deleteExchange, deleteQueue, next, queueInfo, rabbitmqctl, uniqueName, until } from '../helpers.js';
 
 type Levels = 'info' | 'critical';
 type Pair = [string, string];
@@ -208,12 +208,7 @@ describe('listening on demand', function () {
     });
 
     afterEach(async () => {
-      const connection = await amqplib.connect(AMQP_URL);
-      try {
-        await (await connection.createChannel()).deleteQueue(`${name}.history`);
-      } finally {
-        await connection.close();
-      }
+      await deleteQueue(`${name}.history`);
     });
 
     it('is no process warning for a publisher; stats() notes it once', async () => {

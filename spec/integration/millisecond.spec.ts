@@ -1,13 +1,11 @@
 // Time to the millisecond on the real broker (issue 22 §2): meta.timestamp, history({ since, until }) and
 // `tail --since ... --no-follow --json` tell apart two events published within one second. Only this spec's own bus
 // and stream; nothing broker-wide.
-import amqplib from 'amqplib';
 import { expect } from 'chai';
-import { EventBusLogger, type EventData, type EventMeta } from '../../lib/index.js';
+import type { EventData, EventMeta } from '../../lib/index.js';
 import { startCli } from '../cli/run-cli.js';
-import { AMQP_URL, deleteExchange, uniqueName, until } from '../helpers.js';
+import { AMQP_URL, HISTORY_CONFIG_PATH, busPerSpec, until } from '../helpers.js';
 
-const HISTORY_CONFIG_PATH = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Publishes `a`, then `b` a few ms later, within one second of the clock (tries again across a second's edge, where
@@ -29,27 +27,10 @@ async function twoInOneSecond(publish: (data: EventData) => Promise<void>): Prom
 
 describe('time to the millisecond', function () {
   this.timeout(60_000);
-  let name: string;
-  const loggers: EventBusLogger<string>[] = [];
-
-  beforeEach(() => {
-    name = uniqueName('millis');
-  });
-
-  afterEach(async () => {
-    await Promise.all(loggers.splice(0).map((logger) => logger.stop()));
-    const connection = await amqplib.connect(AMQP_URL);
-    try {
-      await (await connection.createChannel()).deleteQueue(`${name}.history`);
-    } finally {
-      await connection.close();
-    }
-    await deleteExchange(name);
-  });
+  const bus = busPerSpec('millis');
 
   it('meta.timestamp is the publish time to the millisecond: two events of one second are ordered by it', async () => {
-    const logger = await EventBusLogger.create<string>({ url: AMQP_URL, name });
-    loggers.push(logger);
+    const logger = await bus.logger();
     const received: Array<{ data: EventData; meta: EventMeta<string> }> = [];
     logger.on('info', (data, meta) => void received.push({ data, meta }));
     const { startedAt, endedAt } = await twoInOneSecond((data) => logger.info(data));
@@ -61,8 +42,7 @@ describe('time to the millisecond', function () {
   });
 
   it('history({ since, until }) and tail --since take a time to the millisecond', async () => {
-    const logger = await EventBusLogger.create<string>({ url: AMQP_URL, name, config: HISTORY_CONFIG_PATH, listen: false });
-    loggers.push(logger);
+    const logger = await bus.logger({ config: HISTORY_CONFIG_PATH, listen: false });
     const { between } = await twoInOneSecond((data) => logger.info(data));
     const at = new Date(between).toISOString();
     const read = async (options: { since: string; until?: string }): Promise<unknown[]> => {
@@ -76,7 +56,7 @@ describe('time to the millisecond', function () {
     expect(await read({ since: at }), `since ${at}`).to.deep.equal([second]);
     expect(await read({ since: 'start', until: at }), `until ${at}`).to.deep.equal(all.slice(0, -1));
 
-    const tail = startCli(['tail', '--since', at, '--no-follow', '--json', '--config', HISTORY_CONFIG_PATH, '--name', name, '--url', AMQP_URL]);
+    const tail = startCli(['tail', '--since', at, '--no-follow', '--json', '--config', HISTORY_CONFIG_PATH, '--name', bus.name, '--url', AMQP_URL]);
     expect((await tail.exit()).code, tail.stderr).to.equal(0);
     const records = tail.lines.map((line) => JSON.parse(line) as { time: string; data: { n: number } });
     expect(records.map((record) => record.data.n)).to.deep.equal([second]);

@@ -3,7 +3,7 @@
 import { request } from 'node:http';
 import { expect } from 'chai';
 import { EventBusLogger } from '../../lib/index.js';
-import { AMQP_URL, deleteExchange, rawConnection, uniqueName } from '../helpers.js';
+import { AMQP_URL, HISTORY_CONFIG_PATH, deleteExchange, deleteQueue, rawConnection, uniqueName } from '../helpers.js';
 import { killStarted, runCli } from '../cli/run-cli.js';
 import { reachableHost } from '../../lib/web/server.js';
 import { startWeb } from './web-helpers.js';
@@ -234,23 +234,16 @@ describe('event-bus-logger web (HTTP)', function () {
   });
 
   describe('--since (a bus with history)', () => {
-    const historyConfig = new URL('../../config/rascal-with-history.json', import.meta.url).pathname;
-
     afterEach(async () => {
-      const connection = await rawConnection();
-      try {
-        await (await connection.createChannel()).deleteQueue(`${name}.history`);
-      } finally {
-        await connection.close();
-      }
+      await deleteQueue(`${name}.history`);
     });
 
     it('starts with the replay of the history from --since, then follows live: every event once, in order', async () => {
-      const publisher = await EventBusLogger.create<string>({ url: AMQP_URL, name, config: historyConfig, listen: false });
+      const publisher = await EventBusLogger.create<string>({ url: AMQP_URL, name, config: HISTORY_CONFIG_PATH, listen: false });
       try {
         await publisher.info({ n: 1 });
         await publisher.critical({ n: 2 });
-        const { port, cli } = await startWeb(name, ['--config', historyConfig, '--since', 'start']);
+        const { port, cli } = await startWeb(name, ['--config', HISTORY_CONFIG_PATH, '--since', 'start']);
         const stream = await openStream(port);
         await publisher.info({ n: 3 });
         await stream.until('the two replayed events and the live one', (s) => s.frames('event').length >= 3);
