@@ -14,6 +14,8 @@
 // - cutOnClientMethod(method): a connection is reset when its client sends that method (a drop mid-set-up);
 // - unreachable(): every connection refused for good (a broker that never comes).
 // calm() disarms what has not fired yet and accepts connections again (but after unreachable()).
+// In front of a cluster (check:faults --cluster) one proxy listens on one port per node, so a client's URL list goes
+// through it whole and every fault above acts on the client's connection whichever node it reached.
 import net from 'node:net';
 import { Link, type LinkHost } from './link.js';
 
@@ -36,31 +38,51 @@ export class FaultProxy implements LinkHost {
   #unreachable = false;
   #triggers: Trigger[] = [];
   #timers = new Set<NodeJS.Timeout>();
-  private constructor(private readonly server: net.Server, readonly port: number) {}
+  /** The node (its broker's port) each link reaches. */
+  readonly nodeOf = new Map<Link, number>();
+  private constructor(private readonly servers: net.Server[], readonly ports: number[]) {}
 
-  static async start(target = { host: '127.0.0.1', port: 5672 }): Promise<FaultProxy> {
+  /** Listens on one port per target (by default the broker on 127.0.0.1:5672), each forwarding to its target. */
+  static async start(targets: { host: string; port: number } | Array<{ host: string; port: number }> = { host: '127.0.0.1', port: 5672 }): Promise<FaultProxy> {
     let proxy: FaultProxy | undefined;
-    const server = net.createServer((client) => {
+    const servers = (Array.isArray(targets) ? targets : [targets]).map((target) => net.createServer((client) => {
       if (!proxy || !proxy.#accepting || proxy.#unreachable) return void client.resetAndDestroy();
       const upstream = net.connect(target);
       const link = new Link(proxy, client, upstream);
       proxy.links.add(link);
+      proxy.nodeOf.set(link, target.port);
       for (const socket of [client, upstream]) {
         socket.setNoDelay(true);
         socket.on('error', () => undefined);
         socket.on('close', () => {
           proxy?.links.delete(link);
+          proxy?.nodeOf.delete(link);
           link.cut();
         });
       }
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new FaultProxy(server, (server.address() as net.AddressInfo).port);
+    }));
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+    proxy = new FaultProxy(servers, servers.map((server) => (server.address() as net.AddressInfo).port));
     return proxy;
   }
 
+  /** The first (or only) port's URL. */
   url(): string {
     return `amqp://guest:guest@127.0.0.1:${this.port}`;
+  }
+
+  /** One URL per target, in the targets' order. */
+  urls(): string[] {
+    return this.ports.map((port) => `amqp://guest:guest@127.0.0.1:${port}`);
+  }
+
+  get port(): number {
+    return this.ports[0]!;
+  }
+
+  /** The targets' ports the open links reach now (a cluster's nodes the client is connected to). */
+  get reached(): number[] {
+    return [...new Set(this.nodeOf.values())];
   }
 
   /**
@@ -163,6 +185,6 @@ export class FaultProxy implements LinkHost {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#accepting = false;
     for (const link of this.links) link.cut();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 }

@@ -3,9 +3,10 @@
 // four catch-up chains); every step prints itself, so a failing schedule reads as a list of steps.
 import fc from 'fast-check';
 import { Method } from './frames.js';
+import { nodeAt, type NodeFaultKind } from './nodes.js';
 import { BOUNDS, LEVELS, PUBLISH_BOUND, sleep, type Actor, type Level, type World } from './world.js';
 
-export interface Model { stopped: Set<string>; chains: number; others: number }
+export interface Model { stopped: Set<string>; chains: number; others: number; nodeFaults: number }
 type Step = fc.AsyncCommand<Model, World>;
 
 /** Who a fault or a stop acts on: a publisher, the live listener, the reader, or a catch-up chain's current listener. */
@@ -179,12 +180,29 @@ const dropDuringStart = fc.record({
     await atMost(w.track(actor.start()), BOUNDS.startTimeout + BOUNDS.slack);
   }));
 
-/** Schedules: up to `size` steps, publishes and faults most often; `replayPath` replays the steps a failure ran. */
-export function schedules(size: number, replayPath?: string): fc.Arbitrary<Iterable<Step>> {
+// --- node faults (check:faults --cluster) -------------------------------------------------------------------------
+
+// The node a target is connected to now is taken down (killed, or its app stopped) for 2 to 6 s, then brought back;
+// the schedule goes on meanwhile. A target with no connection (in an outage, stopped) names the node it prefers.
+// At most two per schedule, one node down at a time (NodeFaults serialises them): each costs seconds of node start.
+const nodeFault = fc.record({ target: fc.constantFrom<Target>('pub0', 'pub1', 'live', 'reader', 'chain0', 'chain1'), kind: fc.constantFrom<NodeFaultKind>('kill', 'stop_app'), downMs: fc.constantFrom(2000, 4000, 6000) }).map(({ target, kind, downMs }) =>
+  step(`node of ${target}: ${kind === 'kill' ? 'killed (kill -9)' : 'app stopped (stop_app)'}, started again after ${downMs} ms`, (m) => exists(m, target) && m.nodeFaults < 2, async (m, w) => {
+    m.nodeFaults += 1;
+    const actor = resolve(w, target);
+    const node = actor?.proxy.reached.map(nodeAt).find((n) => n !== undefined) ?? actor?.nodes[0] ?? 'a';
+    w.track(w.nodeFaults!.hit(kind, node, downMs));
+  }));
+
+/**
+ * Schedules: up to `size` steps, publishes and faults most often; `replayPath` replays the steps a failure ran.
+ * With `cluster`, node faults too (the single broker's schedules stay as they were: same seed, same schedules).
+ */
+export function schedules(size: number, replayPath?: string, cluster = false): fc.Arbitrary<Iterable<Step>> {
   return fc.commands([
     publish, publish, publish, wait, wait, read, read, addListener, removeListener, startChain, restartChain,
     faultStep, faultStep, faultStep, faultStep, stop, stopDuringStart, dropDuringStart,
+    ...(cluster ? [nodeFault, nodeFault, nodeFault] : []),
   ], { maxCommands: size, ...(replayPath ? { replayPath } : {}) });
 }
 
-export const initialModel = (): Model => ({ stopped: new Set(), chains: 1, others: 0 });
+export const initialModel = (): Model => ({ stopped: new Set(), chains: 1, others: 0, nodeFaults: 0 });

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import amqp from 'amqplib';
 import { EventBusLogger, type EventMeta, type HistorySince } from '../../lib/index.js';
 import { Method } from './frames.js';
+import { NodeFaults, NODES, orderFrom, PORTS, url, type ClusterNode } from './nodes.js';
 import { FaultProxy } from './proxy.js';
 
 export const LEVELS = ['info', 'critical'] as const;
@@ -68,6 +69,9 @@ export class Actor {
   /** When a fault held this actor's link, and for how long (a read's bound grows by the holds during it). */
   readonly stalls: Array<{ at: number; ms: number }> = [];
 
+  /** On a cluster: the nodes its URLs name, in its order (it prefers the first). */
+  nodes: ClusterNode[] = [];
+
   constructor(readonly name: string, readonly logger: EventBusLogger, readonly proxy: FaultProxy, readonly since?: HistorySince, readonly failFast = false) {
     for (const level of LEVELS) logger.on(level, (data: Record<string, unknown>, meta: EventMeta) => this.#record(data, meta));
     logger.on('gap', (gap) => this.gaps.push({ publisher: gap.publisher, level: gap.level, expected: gap.expected, received: gap.received, reason: gap.reason }));
@@ -95,10 +99,18 @@ export class Actor {
     return follow(this.startCall, this.logger.start()).then(() => void this.lifecycle.push('start settled'));
   }
 
+  /**
+   * Stops the logger; a second call (the end of a schedule stops every logger) waits for the first, and does not
+   * follow the call again: that made the first call's settledAt the time the second settled.
+   */
   stop(): Promise<void> {
-    this.stopCall ??= { what: `${this.name}.stop()`, calledAt: now(), bound: BOUNDS.stopTimeout + 1000 + BOUNDS.slack };
-    return follow(this.stopCall, this.logger.stop());
+    if (!this.#stopping) {
+      this.stopCall = { what: `${this.name}.stop()`, calledAt: now(), bound: BOUNDS.stopTimeout + 1000 + BOUNDS.slack };
+      this.#stopping = follow(this.stopCall, this.logger.stop());
+    }
+    return this.#stopping;
   }
+  #stopping: Promise<void> | undefined;
 
   get stopped(): boolean {
     return this.stopCall !== undefined;
@@ -148,10 +160,14 @@ export class World {
   publishers: Actor[] = [];
   live!: Actor;
   reader!: Actor;
+  /** On a cluster (check:faults --cluster): the node faults of this run; undefined on the single broker. */
+  readonly nodeFaults: NodeFaults | undefined;
   #k = 0;
+  #placed = 0;
   readonly #config: Record<string, unknown>;
 
-  private constructor() {
+  private constructor(cluster: boolean) {
+    this.nodeFaults = cluster ? new NodeFaults() : undefined;
     this.#config = JSON.parse(readFileSync(new URL('../../config/rascal-with-history.json', import.meta.url), 'utf8'));
     const vhosts = (this.#config as { defaults: { vhosts: { connection: Record<string, unknown> } } }).defaults.vhosts;
     // Quick reconnects and a heartbeat that notices a frozen link within seconds: schedules run in seconds.
@@ -160,8 +176,9 @@ export class World {
     connection.options.heartbeat = 2;
   }
 
-  static async create(): Promise<World> {
-    const world = new World();
+  /** With `cluster`, every logger reaches the 3-node cluster of .ci/cluster through its proxy, one port per node. */
+  static async create(cluster = false): Promise<World> {
+    const world = new World(cluster);
     world.publishers = await Promise.all([0, 1].map((p) => world.actor(`pub${p}`, { listen: false })));
     world.live = await world.actor('live', {});
     world.reader = await world.actor('reader', { listen: false });
@@ -177,10 +194,14 @@ export class World {
 
   /** A logger of this run's bus behind a proxy of its own (not started). */
   async actor(name: string, options: { listen?: boolean; history?: { since: HistorySince }; failFast?: boolean; waitForBroker?: boolean; startTimeout?: number }): Promise<Actor> {
-    const proxy = await FaultProxy.start();
+    // On a cluster, the loggers are spread over the nodes: each prefers the next node in turn, then the others.
+    const nodes = this.nodeFaults ? orderFrom(this.#placed++ % NODES.length) : [];
+    const proxy = this.nodeFaults ? await FaultProxy.start(nodes.map((node) => ({ host: '127.0.0.1', port: PORTS[node] }))) : await FaultProxy.start();
     const { publishTimeout, bufferMaxWait, startTimeout, stopTimeout } = BOUNDS;
-    const logger = new EventBusLogger({ config: this.#config as never, name: this.name, url: proxy.url(), appId: 'check-faults', publishTimeout, bufferMaxWait, startTimeout, stopTimeout, ...options });
-    return new Actor(name, logger, proxy, options.history?.since, options.failFast);
+    const logger = new EventBusLogger({ config: this.#config as never, name: this.name, url: this.nodeFaults ? proxy.urls() : proxy.url(), appId: 'check-faults', publishTimeout, bufferMaxWait, startTimeout, stopTimeout, ...options });
+    const actor = new Actor(name, logger, proxy, options.history?.since, options.failFast);
+    actor.nodes = nodes;
+    return actor;
   }
 
   /** Starts a catch-up listener of chain `c` from `since`; `slowProbe` ms holds its first delivery (the probe's). */
@@ -231,9 +252,9 @@ export class World {
     return [...this.publishers, this.live, this.reader, ...this.chains.flatMap((chain) => chain.incarnations), ...this.others];
   }
 
-  /** Faults the proxies injected. */
+  /** Faults the proxies injected, and on a cluster the node faults. */
   get faultCount(): number {
-    return this.actors.reduce((sum, actor) => sum + actor.proxy.faults.length, 0);
+    return this.actors.reduce((sum, actor) => sum + actor.proxy.faults.length, 0) + (this.nodeFaults?.done.length ?? 0);
   }
 
   /**
@@ -241,6 +262,8 @@ export class World {
    * flight to arrive (`arrived` says when nothing is missing), then every logger stopped.
    */
   async quiesce(arrived: () => boolean): Promise<void> {
+    // On a cluster: every node back first (a node fault lasts seconds; the next schedule needs every node).
+    await this.nodeFaults?.settled();
     for (const actor of this.actors) actor.proxy.calm();
     const longest = Math.max(PUBLISH_BOUND, BOUNDS.startTimeout, BOUNDS.stopTimeout + 1000) + BOUNDS.slack;
     await Promise.race([Promise.all([...this.pending]), sleep(longest)]);
@@ -254,7 +277,7 @@ export class World {
   async teardown(): Promise<void> {
     this.lag.stop();
     await Promise.all(this.actors.map((actor) => actor.proxy.close()));
-    const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+    const connection = await amqp.connect(this.nodeFaults ? url('a') : 'amqp://guest:guest@127.0.0.1:5672');
     try {
       const channel = await connection.createChannel();
       await channel.deleteQueue(`${this.name}.history`);
