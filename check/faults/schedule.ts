@@ -185,7 +185,7 @@ const dropDuringStart = fc.record({
 // The node a target is connected to now is taken down (killed, or its app stopped) for 2 to 6 s, then brought back;
 // the schedule goes on meanwhile. A target with no connection (in an outage, stopped) names the node it prefers.
 // At most two per schedule, one node down at a time (NodeFaults serialises them): each costs seconds of node start.
-const nodeFault = fc.record({ target: fc.constantFrom<Target>('pub0', 'pub1', 'live', 'reader', 'chain0', 'chain1'), kind: fc.constantFrom<NodeFaultKind>('kill', 'stop_app'), downMs: fc.constantFrom(2000, 4000, 6000) }).map(({ target, kind, downMs }) =>
+const nodeFault = fc.record({ target: fc.constantFrom<Target>('pub0', 'pub1', 'live', 'reader', 'chain0'), kind: fc.constantFrom<NodeFaultKind>('kill', 'stop_app'), downMs: fc.constantFrom(2000, 4000, 6000) }).map(({ target, kind, downMs }) =>
   step(`node of ${target}: ${kind === 'kill' ? 'killed (kill -9)' : 'app stopped (stop_app)'}, started again after ${downMs} ms`, (m) => exists(m, target) && m.nodeFaults < 2, async (m, w) => {
     m.nodeFaults += 1;
     const actor = resolve(w, target);
