@@ -11,7 +11,11 @@ export { NODES, PORTS, url, type ClusterNode };
 export type NodeFaultKind = 'kill' | 'stop_app';
 
 /** One node fault: what, on which node, and when (performance.now()) the node went down and came back. */
-export interface NodeFault { kind: NodeFaultKind; node: ClusterNode; downMs: number; calledAt: number; downAt?: number; upAt?: number }
+export interface NodeFault {
+  kind: NodeFaultKind; node: ClusterNode; downMs: number; calledAt: number; downAt?: number; upAt?: number;
+  /** The loggers connected to the node when it went down. */
+  hit?: string[];
+}
 
 /** The node a port of the cluster belongs to. */
 export const nodeAt = (port: number): ClusterNode | undefined => NODES.find((node) => PORTS[node] === port);
@@ -26,12 +30,13 @@ export class NodeFaults {
   #chain: Promise<void> = Promise.resolve();
 
   /** Takes `node` down now, or once the node fault before it has ended; brings it back `downMs` after. */
-  hit(kind: NodeFaultKind, node: ClusterNode, downMs: number): Promise<void> {
+  hit(kind: NodeFaultKind, node: ClusterNode, downMs: number, connected: (node: ClusterNode) => string[] = () => []): Promise<void> {
     const fault: NodeFault = { kind, node, downMs, calledAt: performance.now() };
     this.done.push(fault);
     this.#chain = this.#chain.then(async () => {
       if (this.failure) return;
       try {
+        fault.hit = connected(node);
         await (kind === 'kill' ? cluster.kill(node) : cluster.stopApp(node));
         fault.downAt = performance.now();
         await new Promise((resolve) => setTimeout(resolve, downMs));

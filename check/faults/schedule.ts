@@ -190,7 +190,8 @@ const nodeFault = fc.record({ target: fc.constantFrom<Target>('pub0', 'pub1', 'l
     m.nodeFaults += 1;
     const actor = resolve(w, target);
     const node = actor?.proxy.reached.map(nodeAt).find((n) => n !== undefined) ?? actor?.nodes[0] ?? 'a';
-    w.track(w.nodeFaults!.hit(kind, node, downMs));
+    const connected = (on: string): string[] => w.actors.filter((a) => !a.stopped && a.proxy.reached.some((port) => nodeAt(port) === on)).map((a) => a.name);
+    w.track(w.nodeFaults!.hit(kind, node, downMs, connected));
   }));
 
 /**
