@@ -15,8 +15,9 @@ export interface RunEnd { quiescedAt: number; unhandled: string[] }
 /** Every violation of the guarantees in one run; empty when the run kept them all. */
 export function violations(world: World, end: RunEnd): string[] {
   const confirmed = world.publishes.filter((p) => p.outcome === 'ok');
-  // Events the proxy unrouted and nacked: their retries may come after later events (the documented exception).
-  const late = new Set(world.actors.flatMap((a) => a.proxy.unrouted).map((body) => { try { return key(JSON.parse(body) as Dispatch); } catch { return ''; } }));
+  // Events the proxy unrouted and nacked, and on a cluster those the broker nacked (a queue on a dying node, docs/
+  // cluster.md): their retries may come after later events (the documented exception).
+  const late = new Set(world.actors.flatMap((a) => [...a.proxy.unrouted, ...(a.proxy.brokerNacked ?? [])]).map((body) => { try { return key(JSON.parse(body) as Dispatch); } catch { return ''; } }));
   return [
     ...end.unhandled.map((what) => `the process saw ${what}`),
     ...bounds(world),

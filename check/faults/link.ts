@@ -11,6 +11,8 @@ export interface LinkHost {
   holdOn: { method: number; ms: number } | undefined;
   cutOnMethod: number | undefined;
   readonly unrouted: string[];
+  /** When set (on a cluster), the bodies of the publishes the broker itself nacked are kept here. */
+  readonly brokerNacked: string[] | undefined;
   note(fault: string, lossy: boolean, lasts?: number): void;
   delivered(link: Link, channel: number, consumerTag: string): void;
 }
@@ -103,6 +105,10 @@ export class Link {
   readonly #consuming = new Map<number, unknown>();
   // The body of each publish being swallowed, by channel.
   #swallowing = new Map<number, Buffer[]>();
+  // With brokerNacked: the body of each publish being carried, by channel, and of each one not yet confirmed, by
+  // channel and the client's delivery tag.
+  #carrying = new Map<number, { tag: number; parts: Buffer[] }>();
+  #unconfirmed = new Map<number, Map<number, string>>();
   readonly #upReader = new FrameReader(true);
   readonly #downReader = new FrameReader(false);
 
@@ -138,6 +144,7 @@ export class Link {
         }
       }
       this.up.see(frame);
+      if (this.proxy.brokerNacked && confirm && !this.#swallowing.has(frame.channel)) this.#carry(frame, confirm.published);
       const swallowed = this.#swallowing.get(frame.channel);
       if (swallowed) {
         if (frame.type === FRAME_BODY) swallowed.push(frame.raw.subarray(7, frame.raw.length - 1));
@@ -155,14 +162,17 @@ export class Link {
   #fromServer(frames: Frame[]): void {
     for (const frame of frames) {
       let raw = frame.raw;
-      if (frame.method === Method.ChannelOpenOk) this.confirms.delete(frame.channel);
+      if (frame.method === Method.ChannelOpenOk) (this.confirms.delete(frame.channel), this.#unconfirmed.delete(frame.channel));
       if (frame.method !== undefined && frame.method === this.proxy.holdOn?.method) {
         this.toClient.hold(this.proxy.holdOn.ms);
         this.proxy.note(`held method ${frame.method} for ${this.proxy.holdOn.ms} ms`, false);
         this.proxy.holdOn = undefined;
       }
       if (frame.method === Method.BasicConsumeOk) this.consumerOffsets.set(String(frame.fields.consumerTag), this.#consuming.get(frame.channel));
-      if (frame.method === Method.BasicAck || frame.method === Method.BasicNack) raw = this.#renumber(frame);
+      if (frame.method === Method.BasicAck || frame.method === Method.BasicNack) {
+        raw = this.#renumber(frame);
+        if (this.proxy.brokerNacked) this.#confirmed(frame.channel, this.#clientTag(frame), Boolean(frame.fields.multiple), frame.method === Method.BasicNack);
+      }
       if (frame.method === Method.BasicCancelOk && this.cancelling.delete(String(frame.fields.consumerTag))) {
         raw = methodFrame(Method.BasicCancel, frame.channel, { consumerTag: frame.fields.consumerTag, nowait: true });
       }
@@ -177,9 +187,37 @@ export class Link {
   #renumber(frame: Frame): Buffer {
     const swallowed = this.confirms.get(frame.channel)?.swallowed ?? [];
     if (swallowed.length === 0) return frame.raw;
+    return methodFrame(frame.method as number, frame.channel, { ...frame.fields, deliveryTag: this.#clientTag(frame) });
+  }
+
+  #clientTag(frame: Frame): number {
     let tag = Number(frame.fields.deliveryTag);
-    for (const skipped of swallowed) if (skipped <= tag) tag += 1;
-    return methodFrame(frame.method as number, frame.channel, { ...frame.fields, deliveryTag: tag });
+    for (const skipped of this.confirms.get(frame.channel)?.swallowed ?? []) if (skipped <= tag) tag += 1;
+    return tag;
+  }
+
+  // Keeps the body of a publish on a confirm channel until the broker confirms it (brokerNacked only).
+  #carry(frame: Frame, tag: number): void {
+    if (frame.method === Method.BasicPublish) this.#carrying.set(frame.channel, { tag, parts: [] });
+    const carried = this.#carrying.get(frame.channel);
+    if (!carried) return;
+    if (frame.type === FRAME_BODY) carried.parts.push(frame.raw.subarray(7, frame.raw.length - 1));
+    if (frame.method === Method.BasicPublish || this.up.inContent(frame.channel)) return;
+    this.#carrying.delete(frame.channel);
+    const unconfirmed = this.#unconfirmed.get(frame.channel) ?? new Map<number, string>();
+    unconfirmed.set(carried.tag, Buffer.concat(carried.parts).toString('utf8'));
+    this.#unconfirmed.set(frame.channel, unconfirmed);
+  }
+
+  // The broker confirmed (or nacked) `tag`, or every tag up to it: a nacked publish's body goes to brokerNacked.
+  #confirmed(channel: number, tag: number, multiple: boolean, nacked: boolean): void {
+    const unconfirmed = this.#unconfirmed.get(channel);
+    if (!unconfirmed) return;
+    for (const [t, body] of unconfirmed) {
+      if (t !== tag && !(multiple && t < tag)) continue;
+      unconfirmed.delete(t);
+      if (nacked) this.proxy.brokerNacked?.push(body);
+    }
   }
 
   /** Cancels `consumerTag` at the broker; the client hears of it when the broker's cancel-ok comes back. */

@@ -28,6 +28,8 @@ export class FaultProxy implements LinkHost {
   readonly faults: string[] = [];
   /** The bodies of the publishes the proxy swallowed and nacked (their retries may come after later events). */
   readonly unrouted: string[] = [];
+  /** On a cluster: the bodies of the publishes the broker nacked (a queue on a dying node; their retries may come late). */
+  brokerNacked: string[] | undefined;
   /** When the effect of the last fault that could lose a listener's queued events ended (performance.now()). */
   lastFaultEnds = -Infinity;
   unrouteLeft = 0;

@@ -61,7 +61,7 @@ function report(what: string, error: unknown): void {
 process.on('unhandledRejection', (reason) => report('an unhandled rejection', reason));
 process.on('uncaughtException', (error) => report('an uncaught exception', error));
 
-const totals = { schedules: 0, steps: 0, faults: 0, kills: 0, stopApps: 0, published: 0, confirmed: 0, events: 0, reads: 0, maxHeapMB: 0, stalledMs: 0 };
+const totals = { schedules: 0, steps: 0, faults: 0, kills: 0, stopApps: 0, brokerNacks: 0, published: 0, confirmed: 0, events: 0, reads: 0, maxHeapMB: 0, stalledMs: 0 };
 let baselineHeap: number | undefined;
 // With --keep-going: each kind of violation (its words, numbers and names left out) and the schedules that showed it.
 const kinds = new Map<string, number[]>();
@@ -92,7 +92,8 @@ const property = fc.asyncProperty(fc.limitShrink(schedules(steps, values['replay
     Object.assign(totals, {
       schedules: totals.schedules + 1, steps: totals.steps + n, faults: totals.faults + world.faultCount,
       kills: totals.kills + (world.nodeFaults?.done.filter((f) => f.kind === 'kill').length ?? 0),
-      stopApps: totals.stopApps + (world.nodeFaults?.done.filter((f) => f.kind === 'stop_app').length ?? 0), published: totals.published + world.publishes.length,
+      stopApps: totals.stopApps + (world.nodeFaults?.done.filter((f) => f.kind === 'stop_app').length ?? 0),
+      brokerNacks: totals.brokerNacks + world.actors.reduce((sum, a) => sum + (a.proxy.brokerNacked?.length ?? 0), 0), published: totals.published + world.publishes.length,
       confirmed: totals.confirmed + world.publishes.filter((p) => p.outcome === 'ok').length, events: totals.events + eventsChecked(world),
       reads: totals.reads + world.reads.length, maxHeapMB: Math.max(totals.maxHeapMB, Math.round(heap)),
       stalledMs: totals.stalledMs + world.lag.during(0, Infinity),
@@ -119,7 +120,7 @@ const details = await fc.check(property, {
   ...(minutes ? { interruptAfterTimeLimit: minutes * 60_000 } : {}),
 });
 const seconds = Math.round((performance.now() - started) / 1000);
-const figures = `${totals.schedules} schedule(s) run (${totals.steps} steps), ${totals.faults} fault(s) injected${onCluster ? ` (${totals.kills} node(s) killed, ${totals.stopApps} node app(s) stopped, the rest by the proxies)` : ' by the proxies'}, ${totals.published} publishes (${totals.confirmed} confirmed), ${totals.reads} history() reads, ${totals.events} events checked, heap at most ${totals.maxHeapMB} MB, in ${seconds} s (the event loop stalled ${(totals.stalledMs / 1000).toFixed(1)} s in all)`;
+const figures = `${totals.schedules} schedule(s) run (${totals.steps} steps), ${totals.faults} fault(s) injected${onCluster ? ` (${totals.kills} node(s) killed, ${totals.stopApps} node app(s) stopped, the rest by the proxies)` : ' by the proxies'}, ${totals.published} publishes (${totals.confirmed} confirmed${onCluster ? `, ${totals.brokerNacks} nacked by the broker and sent again` : ''}), ${totals.reads} history() reads, ${totals.events} events checked, heap at most ${totals.maxHeapMB} MB, in ${seconds} s (the event loop stalled ${(totals.stalledMs / 1000).toFixed(1)} s in all)`;
 if (details.failed) {
   console.log(fc.defaultReportMessage(details) ?? '');
   console.log(`check:faults: what it violated: ${describe(details.errorInstance)}`);

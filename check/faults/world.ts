@@ -199,6 +199,7 @@ export class World {
     const proxy = this.nodeFaults ? await FaultProxy.start(nodes.map((node) => ({ host: '127.0.0.1', port: PORTS[node] }))) : await FaultProxy.start();
     const { publishTimeout, bufferMaxWait, startTimeout, stopTimeout } = BOUNDS;
     const logger = new EventBusLogger({ config: this.#config as never, name: this.name, url: this.nodeFaults ? proxy.urls() : proxy.url(), appId: 'check-faults', publishTimeout, bufferMaxWait, startTimeout, stopTimeout, ...options });
+    if (this.nodeFaults) proxy.brokerNacked = [];
     const actor = new Actor(name, logger, proxy, options.history?.since, options.failFast);
     actor.nodes = nodes;
     return actor;

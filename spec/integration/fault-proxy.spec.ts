@@ -46,6 +46,17 @@ describe('the fault proxy of check:faults', function () {
     expect(proxy.unrouted).to.deep.equal(['1']);
   });
 
+  it('brokerNacked (on a cluster): the bodies of the publishes the broker nacks, beside the proxy\'s own nack', async () => {
+    proxy.brokerNacked = [];
+    // A queue that takes nothing: the broker nacks every publish routed to it.
+    const full = (await publisher.assertQueue('', { exclusive: true, arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } })).queue;
+    proxy.unrouteNext(1);
+    const confirms = await Promise.all([[queue, '1'], [full, '2'], [queue, '3'], [full, '4']].map(([to, body]) => confirmOf(publisher, to!, body!)));
+    expect(confirms).to.deep.equal(['nack', 'nack', 'ack', 'nack']);
+    expect(proxy.unrouted).to.deep.equal(['1']);
+    expect(proxy.brokerNacked).to.deep.equal(['2', '4']);
+  });
+
   it('cancelAtDelivery: the broker cancels the consumer, and the client hears of it after the deliveries before it', async () => {
     const channel = await connection.createChannel();
     const seen: Array<string | null> = [];
