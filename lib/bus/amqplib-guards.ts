@@ -12,7 +12,10 @@ const debug = createDebug('event-bus-logger:connection');
 // ago; Rascal's shutdown calls it inside its own callback chain, where that throw is an uncaught exception that
 // takes the app down (seen when a connection was cut during a start or a history read). Patched once, on amqplib's
 // connection class (a reconnect's new connection may never carry a channel of ours before a shutdown): a close given
-// a callback hands it the error instead. A close without a callback throws as before.
+// a callback hands it the error instead. A close without a callback throws as before. The callback is called on a
+// later turn, after the immediates already queued: Rascal's disconnect sets its connection to undefined in it, and
+// its disconnection handler, queued by the same lost connection with setImmediate, reads that connection when it
+// runs (called at once, the callback made it read undefined: a TypeError, an uncaught exception).
 const GUARDED = Symbol.for('event-bus-logger.closeWithoutThrowing');
 export function closeWithoutThrowing(connection: AmqpConnection): void {
   const prototype = Object.getPrototypeOf(connection) as { close?: (callback?: (error: Error | null) => void) => void; [GUARDED]?: true };
@@ -24,7 +27,7 @@ export function closeWithoutThrowing(connection: AmqpConnection): void {
     } catch (error) {
       if (!callback) throw error;
       debug('close of a connection already closing: %s', describeError(error));
-      callback(error as Error);
+      setImmediate(() => callback(error as Error));
     }
   };
   prototype[GUARDED] = true;

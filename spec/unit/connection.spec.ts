@@ -143,6 +143,29 @@ describe('BusConnection', () => {
       expect(events).to.deep.equal([]);
     });
 
+    // Rascal reads its connection when its disconnection handler's setImmediate runs, and its disconnect sets that
+    // connection to undefined in the close's callback: called at once, the callback made the handler read undefined
+    // (TypeError '_rascal_id', an uncaught exception: check:faults --cluster, a listener stopped as its node died).
+    it("gives a close that amqplib refuses its error after the immediates already queued (Rascal's disconnection handler)", async () => {
+      class RefusingConnection extends EventEmitter {
+        close(): void {
+          throw new Error('Connection closing');
+        }
+      }
+      const { vhost, connection } = connected();
+      const amqpConnection = new RefusingConnection();
+      vhost.getChannel.callsFake((callback: (error: Error | null, channel: AmqpChannel) => void) => callback(null, { connection: amqpConnection } as unknown as AmqpChannel));
+      await connection.channel();
+      const order: string[] = [];
+      setImmediate(() => order.push("Rascal's disconnection handler"));
+      (amqpConnection.close as (callback: (error: Error | null) => void) => void)((error) => order.push(`close callback: ${error?.message}`));
+      order.push('close returned');
+      await flush();
+      await flush();
+      expect(order).to.deep.equal(['close returned', "Rascal's disconnection handler", 'close callback: Connection closing']);
+      expect(() => amqpConnection.close()).to.throw('Connection closing');
+    });
+
     it('resolves even when the shutdown fails', async () => {
       const { broker, connection } = connected();
       broker.shutdown.rejects(new Error('already closed'));
