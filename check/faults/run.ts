@@ -100,7 +100,7 @@ const property = fc.asyncProperty(fc.limitShrink(schedules(steps, values['replay
     });
     if (values.verbose) console.log(`run ${totals.schedules}: ${[...commands].join('; ')}\n  ${world.publishes.length} publishes, ${world.faultCount} faults, ${eventsChecked(world)} events, ${found.length} violation(s)`);
     const ms = (t: number | undefined): string => (t === undefined ? '-' : String(Math.round(t - world.startedAt)));
-    if (values.verbose) for (const f of world.nodeFaults?.done ?? []) console.log(`  node ${f.node} ${f.kind}: called ${ms(f.calledAt)} ms, down ${ms(f.downAt)} ms, back ${ms(f.upAt)} ms into the schedule; connected to it: ${f.hit?.join(', ') || 'none'}`);
+    if (values.verbose) for (const f of world.nodeFaults?.done ?? []) console.log(`  node ${f.node} ${f.kind} for ${f.downMs} ms: called ${ms(f.calledAt)} ms, down ${ms(f.downAt)} ms, back ${ms(f.upAt)} ms into the schedule; connected to it: ${f.hit?.join(', ') || 'none'}`);
     if (values.verbose && world.nodeFaults) for (const a of [world.live, ...world.chains.flatMap((c) => c.incarnations)]) console.log(`  ${a.name}: ${a.lifecycle.join(',')}; ${a.dispatches.length} events, ${a.gaps.length} gap(s)`);
     if (values.verbose) for (const a of world.others) console.log(`  ${a.name}: start ${JSON.stringify(a.startCall)} stop ${JSON.stringify(a.stopCall)} ${a.lifecycle.join(',')}`);
     if (found.length && values['keep-going']) {
