@@ -99,18 +99,10 @@ export class Actor {
     return follow(this.startCall, this.logger.start()).then(() => void this.lifecycle.push('start settled'));
   }
 
-  /**
-   * Stops the logger; a second call (the end of a schedule stops every logger) waits for the first, and does not
-   * follow the call again: that made the first call's settledAt the time the second settled.
-   */
   stop(): Promise<void> {
-    if (!this.#stopping) {
-      this.stopCall = { what: `${this.name}.stop()`, calledAt: now(), bound: BOUNDS.stopTimeout + 1000 + BOUNDS.slack };
-      this.#stopping = follow(this.stopCall, this.logger.stop());
-    }
-    return this.#stopping;
+    this.stopCall ??= { what: `${this.name}.stop()`, calledAt: now(), bound: BOUNDS.stopTimeout + 1000 + BOUNDS.slack };
+    return follow(this.stopCall, this.logger.stop());
   }
-  #stopping: Promise<void> | undefined;
 
   get stopped(): boolean {
     return this.stopCall !== undefined;
