@@ -61,6 +61,8 @@ function report(what: string, error: unknown): void {
 process.on('unhandledRejection', (reason) => report('an unhandled rejection', reason));
 process.on('uncaughtException', (error) => report('an uncaught exception', error));
 
+// On a cluster: the publishes that did not resolve, by their outcome (a code, or 'unsettled').
+const rejected = new Map<string, number>();
 const totals = { schedules: 0, steps: 0, faults: 0, kills: 0, stopApps: 0, brokerNacks: 0, published: 0, confirmed: 0, events: 0, reads: 0, maxHeapMB: 0, stalledMs: 0 };
 let baselineHeap: number | undefined;
 // With --keep-going: each kind of violation (its words, numbers and names left out) and the schedules that showed it.
@@ -98,6 +100,7 @@ const property = fc.asyncProperty(fc.limitShrink(schedules(steps, values['replay
       reads: totals.reads + world.reads.length, maxHeapMB: Math.max(totals.maxHeapMB, Math.round(heap)),
       stalledMs: totals.stalledMs + world.lag.during(0, Infinity),
     });
+    if (onCluster) for (const p of world.publishes) if (p.outcome !== 'ok') rejected.set(p.outcome ?? 'unsettled', (rejected.get(p.outcome ?? 'unsettled') ?? 0) + 1);
     if (values.verbose) console.log(`run ${totals.schedules}: ${[...commands].join('; ')}\n  ${world.publishes.length} publishes, ${world.faultCount} faults, ${eventsChecked(world)} events, ${found.length} violation(s)`);
     const ms = (t: number | undefined): string => (t === undefined ? '-' : String(Math.round(t - world.startedAt)));
     if (values.verbose) for (const f of world.nodeFaults?.done ?? []) console.log(`  node ${f.node} ${f.kind} for ${f.downMs} ms: called ${ms(f.calledAt)} ms, down ${ms(f.downAt)} ms, back ${ms(f.upAt)} ms into the schedule; connected to it: ${f.hit?.join(', ') || 'none'}`);
@@ -120,7 +123,7 @@ const details = await fc.check(property, {
   ...(minutes ? { interruptAfterTimeLimit: minutes * 60_000 } : {}),
 });
 const seconds = Math.round((performance.now() - started) / 1000);
-const figures = `${totals.schedules} schedule(s) run (${totals.steps} steps), ${totals.faults} fault(s) injected${onCluster ? ` (${totals.kills} node(s) killed, ${totals.stopApps} node app(s) stopped, the rest by the proxies)` : ' by the proxies'}, ${totals.published} publishes (${totals.confirmed} confirmed${onCluster ? `, ${totals.brokerNacks} nacked by the broker and sent again` : ''}), ${totals.reads} history() reads, ${totals.events} events checked, heap at most ${totals.maxHeapMB} MB, in ${seconds} s (the event loop stalled ${(totals.stalledMs / 1000).toFixed(1)} s in all)`;
+const figures = `${totals.schedules} schedule(s) run (${totals.steps} steps), ${totals.faults} fault(s) injected${onCluster ? ` (${totals.kills} node(s) killed, ${totals.stopApps} node app(s) stopped, the rest by the proxies)` : ' by the proxies'}, ${totals.published} publishes (${totals.confirmed} confirmed${onCluster ? `, ${totals.brokerNacks} nacked by the broker and sent again${rejected.size ? `; not confirmed: ${[...rejected].map(([why, n]) => `${n} ${why}`).join(', ')}` : ''}` : ''}), ${totals.reads} history() reads, ${totals.events} events checked, heap at most ${totals.maxHeapMB} MB, in ${seconds} s (the event loop stalled ${(totals.stalledMs / 1000).toFixed(1)} s in all)`;
 if (details.failed) {
   console.log(fc.defaultReportMessage(details) ?? '');
   console.log(`check:faults: what it violated: ${describe(details.errorInstance)}`);
