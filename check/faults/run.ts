@@ -40,7 +40,7 @@ const onCluster = values.cluster;
 if (onCluster) {
   const silent = await clusterAnswers();
   if (silent) {
-    console.error(`check:faults: --cluster needs the 3-node cluster up (.ci/cluster up; docs/cluster.md): ${silent}`);
+    console.error(`check:faults: --cluster needs the 3-node cluster up (.ci/cluster up, or .ci/cluster heal after an interrupted run; docs/cluster.md): ${silent}`);
     process.exit(2);
   }
 }
@@ -71,8 +71,12 @@ const shapeOf = (violation: string): string =>
   violation.replace(/\b(other|chain|pub)\d+(\.\d+)?/g, '$1N').replace(/event\(s\): .*$/, 'event(s)').replace(/\) at .*$/, ')').replace(/\d(?:[\d,]*\d)?/g, 'N');
 const started = performance.now();
 
+// The worlds of the schedules under way: --minutes ends the search in the middle of one, and a node it took down
+// must be back before the process exits (the next run needs three nodes).
+const underWay = new Set<World>();
 const property = fc.asyncProperty(fc.limitShrink(schedules(steps, values['replay-path'], onCluster), shrinks), async (commands) => {
   const world = await World.create(onCluster);
+  underWay.add(world);
   const end: RunEnd = { quiescedAt: 0, unhandled: [] };
   current = end;
   try {
@@ -115,6 +119,7 @@ const property = fc.asyncProperty(fc.limitShrink(schedules(steps, values['replay
   } finally {
     current = undefined;
     await world.teardown().catch((error: unknown) => console.error(`check:faults: tearing down ${world.name}: ${describe(error)}`));
+    underWay.delete(world);
   }
 });
 
@@ -122,6 +127,7 @@ const details = await fc.check(property, {
   numRuns: runs, seed, path: values.path, endOnFailure: shrinks === 0,
   ...(minutes ? { interruptAfterTimeLimit: minutes * 60_000 } : {}),
 });
+await Promise.all([...underWay].map((world) => world.nodeFaults?.settled()));
 const seconds = Math.round((performance.now() - started) / 1000);
 const figures = `${totals.schedules} schedule(s) run (${totals.steps} steps), ${totals.faults} fault(s) injected${onCluster ? ` (${totals.kills} node(s) killed, ${totals.stopApps} node app(s) stopped, the rest by the proxies)` : ' by the proxies'}, ${totals.published} publishes (${totals.confirmed} confirmed${onCluster ? `, ${totals.brokerNacks} nacked by the broker and sent again${rejected.size ? `; not confirmed: ${[...rejected].map(([why, n]) => `${n} ${why}`).join(', ')}` : ''}` : ''}), ${totals.reads} history() reads, ${totals.events} events checked, heap at most ${totals.maxHeapMB} MB, in ${seconds} s (the event loop stalled ${(totals.stalledMs / 1000).toFixed(1)} s in all)`;
 if (details.failed) {
