@@ -448,6 +448,8 @@ export class EventBusLogger<L extends string = DefaultLevel> extends TypedEventE
     this.#state = 'stopping';
     const { settings, session, consumers, publisher, bus } = this.#parts;
     session?.closing();
+    // What a catch-up listener read ahead and has not delivered stays in the stream.
+    consumers?.close();
     const timeout = settings?.stopTimeout ?? DEFAULTS.stopTimeout;
     const deadline = performance.now() + timeout;
     const left = (): number => Math.max(0, deadline - performance.now());

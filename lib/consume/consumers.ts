@@ -9,7 +9,9 @@ import type { ResolvedOptions } from '../options.js';
 import type { Stats } from '../stats.js';
 import type { Topology } from '../topology.js';
 import { EVERY_LEVEL, type EventData, type EventMeta } from '../wire-format.js';
-import { Delivery } from './delivery.js';
+import { Delivery, DeliveryGate } from './delivery.js';
+import { DEFAULTS } from '../options.js';
+import { READ_PREFETCH } from './stream.js';
 import createDebug from 'debug';
 import { HistoryListener } from './history-listener.js';
 import { checkUnboundHistory, declareHistory, warnOnce } from './history-stream.js';
@@ -48,6 +50,8 @@ export interface Consumers {
   update(retry?: readonly string[]): Promise<void>;
   /** Resolves once every update asked for so far is done (during an outage: once reconnected); rejects with `ACCESS` for a refused bind. */
   listening(): Promise<void>;
+  /** Delivers nothing more of what a catch-up listener read ahead (the logger is stopping). */
+  close(): void;
   /** Stops consuming (within `timeout` ms) before the logger waits for the rest. */
   stop(consumer: AmqpChannel, timeout: number): Promise<void>;
 }
@@ -56,15 +60,18 @@ export interface Consumers {
 export function wireConsumers({ bus, session, exchange, topology, settings, instanceId, stats, report, handle, wanted }: ConsumerParts): Consumers {
   const sequence = settings.history ? new SequenceWindow() : undefined;
   const delivery = new Delivery<string>({ levels: topology.listenAny ? EVERY_LEVEL : new Set(topology.listenLevels), maxMessageBytes: settings.maxMessageBytes, stats, report, handle, ...(sequence ? { sequence } : {}) });
+  // A catch-up listener reads ahead as history() does (unless the logger's prefetch was set), while no more than
+  // `prefetch` events are handled at once, as on the live queue.
+  const gate = settings.history && topology.history ? new DeliveryGate(delivery, settings.prefetch) : undefined;
   const historyListener =
-    settings.history && topology.history && sequence
+    settings.history && topology.history && sequence && gate
       ? new HistoryListener({
           bus,
           stream: topology.history.stream,
           since: settings.history.since,
-          prefetch: settings.prefetch,
+          prefetch: settings.prefetch === DEFAULTS.prefetch ? READ_PREFETCH : settings.prefetch,
           skip: new Set(topology.levels.filter((level) => !topology.listenLevels.includes(level))),
-          delivery,
+          delivery: gate,
           sequence,
           report,
           stats,
@@ -94,6 +101,7 @@ export function wireConsumers({ bus, session, exchange, topology, settings, inst
     },
     update: (retry) => liveQueue?.update(retry) ?? Promise.resolve(),
     listening: () => liveQueue?.listening() ?? Promise.resolve(),
+    close: () => gate?.close(),
     async stop(consumer, timeout) {
       if (liveQueue) await liveQueue.stop(consumer, timeout);
       if (historyListener) await historyListener.stop(consumer, timeout);

@@ -120,3 +120,86 @@ export class Delivery<L extends string> {
 }
 
 const noop = (): void => undefined;
+
+/**
+ * A consumer that reads further ahead than it handles at once: the catch-up listener's stream consumer has a
+ * prefetch of thousands (a stream's credit: read ahead as `history()` does), but no more than `limit` events (the
+ * logger's `prefetch`) are being handled at once by asynchronous listeners, as on the live queue. The events beyond
+ * wait here, in the stream's order, whatever channel brought them (a channel reopened after a lost connection reads
+ * on after the last event received, so what waits here is still to be delivered, before anything the new channel
+ * brings). Each is acked on its own channel once handled. Bounded by the prefetch: unacked events are its credit.
+ * Synchronous listeners never wait: each event is delivered as it arrives.
+ */
+export class DeliveryGate {
+  readonly #delivery: Delivery<string>;
+  readonly #limit: number;
+  // Events whose listeners are still running.
+  #running = 0;
+  // Events waiting for a slot, oldest first from #head.
+  #waiting: Array<{ message: AmqpMessage; acks: Acks } | undefined> = [];
+  #head = 0;
+  #closed = false;
+
+  constructor(delivery: Delivery<string>, limit: number) {
+    this.#delivery = delivery;
+    this.#limit = Math.max(1, limit);
+  }
+
+  /** The message callback of one consumer channel (see {@link Delivery.consumer}). */
+  consumer(acks: Acks, onCancel: () => void): (message: AmqpMessage | null) => void {
+    return (message) => {
+      if (message === null) {
+        debug('consumer cancelled by the broker');
+        onCancel();
+        return;
+      }
+      if (this.#closed) return;
+      if (this.#running < this.#limit && this.#head === this.#waiting.length) this.#deliver(message, acks);
+      else this.#waiting.push({ message, acks });
+    };
+  }
+
+  /** The logger is stopping: nothing more is delivered; what waits here is left in the stream. */
+  close(): void {
+    this.#closed = true;
+    this.#waiting = [];
+    this.#head = 0;
+  }
+
+  #deliver(message: AmqpMessage, acks: Acks): void {
+    const tag = message.fields.deliveryTag;
+    let running: Promise<unknown> | undefined;
+    try {
+      running = this.#delivery.deliver(message);
+    } finally {
+      if (running) {
+        this.#running++;
+        acks.start(tag);
+        const done = (): void => {
+          this.#running--;
+          acks.done(tag);
+          this.#next();
+        };
+        void running.then(done, done);
+      } else {
+        acks.done(tag);
+      }
+    }
+  }
+
+  // Delivers waiting events while there is a slot.
+  #next(): void {
+    while (!this.#closed && this.#running < this.#limit && this.#head < this.#waiting.length) {
+      const next = this.#waiting[this.#head] as { message: AmqpMessage; acks: Acks };
+      this.#waiting[this.#head++] = undefined;
+      this.#deliver(next.message, next.acks);
+    }
+    if (this.#head === this.#waiting.length && this.#head > 0) {
+      this.#waiting = [];
+      this.#head = 0;
+    } else if (this.#head > 4096 && this.#head * 2 > this.#waiting.length) {
+      this.#waiting = this.#waiting.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

@@ -7,7 +7,7 @@ import type { Report } from '../events.js';
 import { call, type AmqpChannel } from '../rascal.js';
 import { streamOffsetArgument, type StreamStart } from '../since.js';
 import { Acks, ackBatch } from './acks.js';
-import type { Delivery } from './delivery.js';
+import type { Delivery, DeliveryGate } from './delivery.js';
 import type { SequenceWindow } from './sequence.js';
 import { closeQuietly, offsetOf, probeStream, type StreamEnds } from './stream.js';
 import { publishedAt } from '../wire-format.js';
@@ -22,10 +22,12 @@ export interface HistoryListenerParts {
   bus: Pick<Bus, 'channel'>;
   stream: string;
   since: StreamStart;
+  /** The stream consumer's prefetch: how far it reads ahead (its acks are the stream's credit). */
   prefetch: number;
   /** Configured levels this listener does not listen to: skipped quietly (the stream holds every level). */
   skip: ReadonlySet<string>;
-  delivery: Delivery<string>;
+  /** The pipeline, through a gate that bounds the events handled at once when it reads ahead further. */
+  delivery: Pick<Delivery<string> | DeliveryGate, 'consumer'>;
   /** The delivery's duplicate check: cleared after a retention gap, which says what was lost once. */
   sequence: Pick<SequenceWindow, 'clear'>;
   report: Report;

@@ -6,9 +6,9 @@ import { parseSince } from '../since.js';
 import { HOW_TO_TURN_HISTORY_ON, type Topology } from '../topology.js';
 import { EVERY_LEVEL, type LevelSet } from '../wire-format.js';
 import { HistoryRead, RESUME_TIMEOUT, type HistoryBus } from './history-read.js';
+import { READ_PREFETCH } from './stream.js';
 
-/** Events a read may have ahead of its caller, unless the logger's `prefetch` was set: one `multiple` ack per half. */
-export const READ_PREFETCH = 5000;
+export { READ_PREFETCH } from './stream.js';
 
 /** What {@link EventBusLogger.history} reads. */
 export interface HistoryOptions<L extends string = string> extends EventSearch {

@@ -13,6 +13,12 @@ import { publishedAt } from '../wire-format.js';
 
 const noop = (): void => undefined;
 
+/**
+ * Records a stream reader (`history()`, a catch-up listener) may have ahead of its handling, unless the logger's
+ * `prefetch` was set: acked with one `multiple` ack per half (a stream's acks are its credit).
+ */
+export const READ_PREFETCH = 5000;
+
 /** How long a probe waits for a stream's first record, once the broker answered, before it takes the stream for empty. */
 export const EMPTY_STREAM_WAIT = 1500;
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { Acks } from '../../lib/consume/acks.js';
-import { Delivery } from '../../lib/consume/delivery.js';
+import { Delivery, DeliveryGate } from '../../lib/consume/delivery.js';
 import { MAX_TRACKED_PUBLISHERS } from '../../lib/consume/sequence.js';
 import type { Report } from '../../lib/events.js';
 import type { AmqpChannel, AmqpMessage } from '../../lib/rascal.js';
@@ -240,6 +240,80 @@ describe('Delivery', () => {
       const { delivery, consume } = pipeline(() => new Promise(() => undefined));
       consume(message(1, 'info', '{}'));
       await delivery.settled(10);
+    });
+  });
+
+  describe('DeliveryGate (a catch-up listener reading ahead further than it handles at once)', () => {
+    function gated(limit: number) {
+      const slow = new Map<number, () => void>();
+      const order: number[] = [];
+      const { delivery, stats } = pipeline((_level, data) => {
+        const n = data.n as number;
+        order.push(n);
+        if (n % 2 === 1) return undefined;
+        const { promise, resolve } = deferred();
+        slow.set(n, resolve);
+        return promise;
+      });
+      const gate = new DeliveryGate(delivery as unknown as Delivery<string>, limit);
+      const channel = (): { acks: Acks; ack: sinon.SinonStub } => {
+        const ack = sinon.stub();
+        return { ack, acks: new Acks({ ack } as unknown as AmqpChannel) };
+      };
+      return { gate, slow, order, stats, channel, delivery };
+    }
+
+    it('hands out no more than `limit` events at once when listeners are asynchronous; the rest wait, in order, and each is acked', async () => {
+      const { gate, slow, order, channel } = gated(2);
+      const { acks, ack } = channel();
+      const consume = gate.consumer(acks, () => undefined);
+      for (let n = 2; n <= 12; n += 2) consume(event(n, 'A', n));
+      expect(order).to.deep.equal([2, 4]);
+      slow.get(4)?.();
+      await flush();
+      expect(order).to.deep.equal([2, 4, 6]);
+      slow.get(2)?.();
+      await flush();
+      expect(order).to.deep.equal([2, 4, 6, 8]);
+      for (const n of [6, 8, 10, 12]) {
+        slow.get(n)?.();
+        await flush();
+      }
+      expect(order).to.deep.equal([2, 4, 6, 8, 10, 12]);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const acked = new Set(ack.getCalls().map((call) => (call.args[0] as AmqpMessage).fields.deliveryTag));
+      expect(Math.max(...acked)).to.equal(12);
+    });
+
+    it("keeps the stream's order across channels: what waits goes before what a reopened channel brings", async () => {
+      const { gate, slow, order, channel } = gated(1);
+      const first = gate.consumer(channel().acks, () => undefined);
+      first(event(1, 'A', 2));
+      first(event(2, 'A', 4));
+      // The channel is lost; the new one reads on after the last event received.
+      const second = gate.consumer(channel().acks, () => undefined);
+      second(event(1, 'A', 5));
+      expect(order).to.deep.equal([2]);
+      slow.get(2)?.();
+      await flush();
+      expect(order).to.deep.equal([2, 4]);
+      slow.get(4)?.();
+      await flush();
+      expect(order).to.deep.equal([2, 4, 5]);
+    });
+
+    it('delivers synchronous events as they arrive, and nothing more once closed (what waits stays in the stream)', async () => {
+      const { gate, slow, order, channel } = gated(1);
+      const consume = gate.consumer(channel().acks, () => undefined);
+      consume(event(1, 'A', 1));
+      consume(event(2, 'A', 2));
+      consume(event(3, 'A', 3));
+      expect(order).to.deep.equal([1, 2]);
+      gate.close();
+      slow.get(2)?.();
+      await flush();
+      consume(event(4, 'A', 5));
+      expect(order).to.deep.equal([1, 2]);
     });
   });
 });

@@ -1,0 +1,115 @@
+// One step of the replay benchmark, in a process of its own (bench/history.ts runs each reader in a fresh child, so
+// that each has its own peak RSS and none warms the JIT for the next; run it alone to profile one reader):
+//   npx tsx bench/replay-reader.ts fill <bus> <count> [--trickle]   a stream <bus>.history bound to <bus>, filled raw
+//   npx tsx bench/replay-reader.ts read <bus> <count> <reader>      reader: raw | tuned | history | listener | tail
+//   npx tsx bench/replay-reader.ts delete <bus>
+//   node --cpu-prof --cpu-prof-dir bench/results/profiles --import tsx bench/replay-reader.ts read <bus> <count> history
+// `read` prints one JSON line on standard error, `RESULT {"rate":…,"rssMB":…,"beforeMB":…}`: events/s from the
+// consume (raw), the history() call, start() (listener) or the command's start (tail, connection included) to the
+// last event; the process's peak RSS, and its RSS before reading. `tail` is `tail --since start --no-follow --json`
+// run in-process with standard output wherever the parent sent it (/dev/null from bench/history.ts).
+// It uses the broker at AMQP_URL (default 127.0.0.1:5672).
+import { performance } from 'node:perf_hooks';
+import amqplib from 'amqplib';
+import { EventBusLogger } from '../lib/index.js';
+import { encodeData } from '../lib/event-data.js';
+import { newPublisherId, publishProperties } from '../lib/wire-format.js';
+import { TUNED, rawRead } from './raw-reader.js';
+
+const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const HISTORY_CONFIG = new globalThis.URL('../config/rascal-with-history.json', import.meta.url).pathname;
+export const STREAM_ARGS = { 'x-queue-type': 'stream', 'x-max-age': '7D', 'x-max-length-bytes': 1073741824, 'x-stream-max-segment-size-bytes': 16777216 };
+export const READERS = ['raw', 'tuned', 'history', 'listener', 'tail'] as const;
+export type Reader = (typeof READERS)[number];
+
+const body = (n: number): Buffer => encodeData({ n, msg: 'benchmark event' });
+
+// Fills a stream with `count` events (raw): in bulk (as fast as the channel takes them), or one awaited publish at a
+// time (a trickle: the broker writes each in a chunk of its own).
+async function fill(bus: string, count: number, trickle: boolean): Promise<void> {
+  const connection = await amqplib.connect(URL, { noDelay: true });
+  const channel = await connection.createConfirmChannel();
+  await channel.assertExchange(bus, 'topic', { durable: false, autoDelete: false });
+  await channel.assertQueue(`${bus}.history`, { durable: true, arguments: STREAM_ARGS });
+  await channel.bindQueue(`${bus}.history`, bus, '#');
+  const publisher = newPublisherId();
+  for (let seq = 1; seq <= count; seq++) {
+    const properties = publishProperties('bench', publisher, 0, seq, false);
+    if (trickle) await new Promise<void>((resolve, reject) => channel.publish(bus, 'info', body(seq), properties, (error) => (error ? reject(error) : resolve())));
+    else if (!channel.publish(bus, 'info', body(seq), properties)) await new Promise((r) => channel.once('drain', r));
+    // Bounded in flight: a million unconfirmed publishes would hold a million callbacks.
+    if (!trickle && seq % 50_000 === 0) await channel.waitForConfirms();
+  }
+  await channel.waitForConfirms();
+  await connection.close();
+}
+
+async function remove(bus: string): Promise<void> {
+  const connection = await amqplib.connect(URL);
+  const channel = await connection.createChannel();
+  await channel.deleteQueue(`${bus}.history`);
+  await channel.deleteExchange(bus);
+  await connection.close();
+}
+
+async function history(bus: string, count: number): Promise<number> {
+  const logger = await EventBusLogger.create({ url: URL, name: bus, listen: false, config: HISTORY_CONFIG });
+  const start = performance.now();
+  let received = 0;
+  for await (const event of logger.history({ since: 'start' })) if (event) received++;
+  const rate = received / ((performance.now() - start) / 1000);
+  await logger.stop();
+  if (received !== count) throw new Error(`history() gave ${received} events of ${count}`);
+  return rate;
+}
+
+// A catch-up listener from the stream's start, timed from start() until its listener has every event.
+async function listener(bus: string, count: number): Promise<number> {
+  const logger = new EventBusLogger({ url: URL, name: bus, config: HISTORY_CONFIG, history: { since: 'start' } });
+  let received = 0;
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => (done = resolve));
+  logger.on('info', () => void (++received === count && done()));
+  const start = performance.now();
+  await logger.start();
+  await all;
+  const rate = count / ((performance.now() - start) / 1000);
+  await logger.stop();
+  return rate;
+}
+
+// `tail --since start --no-follow --json`, the command's own code in this process.
+async function tail(bus: string, count: number): Promise<number> {
+  const { tail: run } = await import('../lib/cli/tail.js');
+  let printed = 0;
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    printed++;
+    return write(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  const start = performance.now();
+  const code = await run({ command: 'tail', args: [], values: { url: URL, name: bus, config: HISTORY_CONFIG, since: 'start', 'no-follow': true, json: true } });
+  const rate = count / ((performance.now() - start) / 1000);
+  process.stdout.write = write;
+  if (code !== 0 || printed !== count) throw new Error(`tail exited ${code} after ${printed} lines of ${count}`);
+  return rate;
+}
+
+const [command, bus, countText, reader] = process.argv.slice(2);
+const count = Number(countText);
+if (command === 'fill' && bus) await fill(bus, count, process.argv.includes('--trickle'));
+else if (command === 'delete' && bus) await remove(bus);
+else if (command === 'read' && bus && READERS.includes(reader as Reader)) {
+  const beforeMB = process.memoryUsage().rss / 1e6;
+  const stream = `${bus}.history`;
+  const rate =
+    reader === 'raw' ? await rawRead(URL, stream, count, { prefetch: 100, ackEvery: 1 })
+    : reader === 'tuned' ? await rawRead(URL, stream, count, TUNED)
+    : reader === 'history' ? await history(bus, count)
+    : reader === 'listener' ? await listener(bus, count)
+    : await tail(bus, count);
+  process.stderr.write(`RESULT ${JSON.stringify({ rate, rssMB: process.resourceUsage().maxRSS / 1000, beforeMB })}\n`);
+} else {
+  process.stderr.write('usage: replay-reader.ts fill <bus> <count> [--trickle] | read <bus> <count> raw|tuned|history|listener|tail | delete <bus>\n');
+  process.exitCode = 2;
+}
