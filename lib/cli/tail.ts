@@ -17,6 +17,18 @@ import { TailBound } from './tail-bound.js';
 import { tailSearch, type TailSearch } from './tail-search.js';
 import { ProgressLine } from './progress.js';
 
+// Standard output, one line an event. To a terminal each line goes at once; to a file or a pipe (each write a
+// system call) the lines of a turn go together, up to BATCH_BYTES: a history replay prints thousands a second.
+// Whatever tail writes on standard error first flushes them (see `note`), so the two keep their order in one file.
+const BATCH_BYTES = 64 * 1024;
+let flushOut: () => void = () => undefined;
+
+/** A line on standard error, after the lines printed before it. */
+function note(text: string): void {
+  flushOut();
+  process.stderr.write(text);
+}
+
 function writer(onClosed: () => void): (line: string) => void {
   let closed = false;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -29,8 +41,30 @@ function writer(onClosed: () => void): (line: string) => void {
     if (!closed) onClosed();
     closed = true;
   });
+  if (process.stdout.isTTY === true) {
+    return (line) => {
+      if (!closed) process.stdout.write(`${line}\n`);
+    };
+  }
+  let pending = '';
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    if (!closed) process.stdout.write(text);
+  };
+  flushOut = flush;
+  process.once('exit', flush);
   return (line) => {
-    if (!closed) process.stdout.write(`${line}\n`);
+    if (closed) return;
+    pending += `${line}\n`;
+    if (pending.length >= BATCH_BYTES) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
   };
 }
 
@@ -73,7 +107,7 @@ class Printer {
 
   #reached(why: string): void {
     this.progress?.clear();
-    process.stderr.write(`${why} (${this.bound.printed} event(s) printed)\n`);
+    note(`${why} (${this.bound.printed} event(s) printed)\n`);
     this.stop.request();
   }
 }
@@ -104,7 +138,7 @@ export async function tail(parsed: Parsed): Promise<number> {
       });
       if (history) {
         if (values['no-follow'] || printer.stop.requested || bound.timePassed()) {
-          if (!printer.stop.requested) process.stderr.write(`${history.count} event(s) of the history, up to where it ended when tail started${bound.until ? ' or --until, whichever came first' : ''}\n`);
+          if (!printer.stop.requested) note(`${history.count} event(s) of the history, up to where it ended when tail started${bound.until ? ' or --until, whichever came first' : ''}\n`);
           return EXIT.OK;
         }
         followHistoryEnd(history.count);
@@ -120,7 +154,7 @@ export async function tail(parsed: Parsed): Promise<number> {
 // On a terminal, a rule between the history and the live events; elsewhere, a plain status line.
 function followHistoryEnd(count: number): void {
   const text = `end of the history (${count} event(s)); live events follow`;
-  process.stderr.write(process.stderr.isTTY ? `\u2500\u2500\u2500\u2500 ${text} \u2500\u2500\u2500\u2500\n` : `${text}\n`);
+  note(process.stderr.isTTY ? `\u2500\u2500\u2500\u2500 ${text} \u2500\u2500\u2500\u2500\n` : `${text}\n`);
 }
 
 // The history from --since up to where the stream ended when the read began (or up to --until).
@@ -159,6 +193,7 @@ async function printHistory(
   } finally {
     printer.progress?.stop();
     printer.progress = undefined;
+    flushOut();
     await logger.stop();
     reportDropped(logger);
   }
@@ -174,17 +209,18 @@ async function follow(options: EventBusLoggerOptions<string>, tailPlan: BusPlan,
   // Every level this logger binds, in one place, subscribed before it starts: no event slips by.
   logger.subscribe(({ level, data, meta }) => (test && !test({ level, data, meta })) || printer.event(level, data, meta));
   logger.on('ready', ({ queue, levels }) =>
-    process.stderr.write(from !== undefined ? `reading ${queue} from ${from}, then following live (levels ${levels.join(', ')})\n` : `listening on ${bus.exchange} as ${queue} (levels ${levels.join(', ')})\n`),
+    note(from !== undefined ? `reading ${queue} from ${from}, then following live (levels ${levels.join(', ')})\n` : `listening on ${bus.exchange} as ${queue} (levels ${levels.join(', ')})\n`),
   );
-  logger.on('invalid', ({ reason, routingKey }) => process.stderr.write(`invalid message (routing key "${routingKey.slice(0, 100)}"): ${reason}\n`));
-  logger.on('disconnected', ({ reason }) => process.stderr.write(`disconnected: ${reason}; reconnecting\n`));
-  logger.on('reconnected', ({ downtime }) => process.stderr.write(`reconnected after ${downtime} ms\n`));
-  logger.on('gap', (gap) => process.stderr.write(`${gapLine(gap, 'tail')}\n`));
+  logger.on('invalid', ({ reason, routingKey }) => note(`invalid message (routing key "${routingKey.slice(0, 100)}"): ${reason}\n`));
+  logger.on('disconnected', ({ reason }) => note(`disconnected: ${reason}; reconnecting\n`));
+  logger.on('reconnected', ({ downtime }) => note(`reconnected after ${downtime} ms\n`));
+  logger.on('gap', (gap) => note(`${gapLine(gap, 'tail')}\n`));
   const msLeft = printer.bound.msLeft();
   const timer = msLeft === undefined ? undefined : setTimeout(() => printer.timeUp(), msLeft);
   try {
     if (!(await printer.stop.start(logger))) return EXIT.OK;
     await printer.stop.done;
+    flushOut();
     await logger.stop();
     reportDropped(logger);
   } finally {
