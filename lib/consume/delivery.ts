@@ -10,6 +10,7 @@ import { decodeMessage, type EventData, type EventMeta, type LevelSet } from '..
 import type { Acks } from './acks.js';
 import { liveSequence, type SequenceCheck } from './sequence.js';
 import { settleWithin } from '../deadline.js';
+import { Fifo } from './fifo.js';
 
 const debug = createDebug('event-bus-logger:delivery');
 
@@ -136,8 +137,7 @@ export class DeliveryGate {
   // Events whose listeners are still running.
   #running = 0;
   // Events waiting for a slot, oldest first from #head.
-  #waiting: Array<{ message: AmqpMessage; acks: Acks } | undefined> = [];
-  #head = 0;
+  readonly #waiting = new Fifo<{ message: AmqpMessage; acks: Acks }>();
   #closed = false;
 
   constructor(delivery: Delivery<string>, limit: number) {
@@ -154,7 +154,7 @@ export class DeliveryGate {
         return;
       }
       if (this.#closed) return;
-      if (this.#running < this.#limit && this.#head === this.#waiting.length) this.#deliver(message, acks);
+      if (this.#running < this.#limit && this.#waiting.size === 0) this.#deliver(message, acks);
       else this.#waiting.push({ message, acks });
     };
   }
@@ -162,8 +162,7 @@ export class DeliveryGate {
   /** The logger is stopping: nothing more is delivered; what waits here is left in the stream. */
   close(): void {
     this.#closed = true;
-    this.#waiting = [];
-    this.#head = 0;
+    this.#waiting.clear();
   }
 
   #deliver(message: AmqpMessage, acks: Acks): void {
@@ -189,17 +188,10 @@ export class DeliveryGate {
 
   // Delivers waiting events while there is a slot.
   #next(): void {
-    while (!this.#closed && this.#running < this.#limit && this.#head < this.#waiting.length) {
-      const next = this.#waiting[this.#head] as { message: AmqpMessage; acks: Acks };
-      this.#waiting[this.#head++] = undefined;
+    while (!this.#closed && this.#running < this.#limit) {
+      const next = this.#waiting.shift();
+      if (next === undefined) return;
       this.#deliver(next.message, next.acks);
-    }
-    if (this.#head === this.#waiting.length && this.#head > 0) {
-      this.#waiting = [];
-      this.#head = 0;
-    } else if (this.#head > 4096 && this.#head * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#head);
-      this.#head = 0;
     }
   }
 }

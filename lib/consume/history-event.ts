@@ -1,5 +1,7 @@
-// What `history()` hands out: its events, and the reader that says how far it is.
-import type { EventData, EventMeta } from '../wire-format.js';
+// What `history()` hands out: its events, and the reader that says how far it is; and what a read is made of.
+import type { Bus } from '../bus/connection.js';
+import type { StreamStart } from '../since.js';
+import type { EventData, EventMeta, LevelSet } from '../wire-format.js';
 
 /** One event of `history()`. */
 export interface HistoryEvent<L extends string = string> {
@@ -24,4 +26,26 @@ export interface HistoryProgress {
 export interface HistoryReader<L extends string = string> extends AsyncIterableIterator<HistoryEvent<L>> {
   /** How far the read is (for a progress line): the last offset read, where it ends, scanned and matched. */
   readonly progress: HistoryProgress;
+}
+
+/** What a read needs of the connection: channels, and whether it is up. */
+export type HistoryBus = Pick<Bus, 'channel'> & { readonly isUp?: boolean };
+
+export interface HistoryReadParts {
+  bus: HistoryBus;
+  stream: string;
+  since: StreamStart;
+  /** An upper bound: an offset (inclusive) or a time (events stamped after it are skipped). */
+  until: StreamStart | undefined;
+  /** Every configured level: a record with another routing key is skipped. */
+  levels: LevelSet;
+  /** The levels asked for. */
+  wanted: LevelSet;
+  test?: ((event: HistoryEvent) => boolean) | undefined; // a search (`where`, `grep`): the events it rejects are skipped
+  maxMessageBytes: number;
+  prefetch: number;
+  /** How long a read cut by a lost connection waits for it to come back; 0: it throws at once. */
+  resumeTimeout: number;
+  /** True once the logger is stopping: a cut read then ends at once with STOPPED. */
+  stopping: () => boolean;
 }

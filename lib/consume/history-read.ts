@@ -2,43 +2,23 @@
 // (its last offset, found by a probe), on a channel of its own; then ends. Never noAck, nack, reject, a global
 // prefetch or basic.get (each closes the whole connection on RabbitMQ 3.10): a per-consumer prefetch and acks.
 import createDebug from 'debug';
-import type { Bus } from '../bus/connection.js';
 import { Backoff } from '../bus/backoff.js';
 import { pause, within } from '../deadline.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
-import { decodeMessage, publishedAt, type LevelSet } from '../wire-format.js';
-import { EMPTY_STREAM_WAIT, ProbeUnanswered, checkInRange, closeQuietly, offsetOf, probeStream, scratchChannel, type StreamEnds } from './stream.js';
+import { decodeMessage, publishedAt } from '../wire-format.js';
+import { EMPTY_STREAM_WAIT, checkInRange, closeQuietly, offsetOf, probeStream, rangeChecked, scratchChannel, type StreamEnds } from './stream.js';
 import { SequenceWindow } from './sequence.js';
+import { Fifo } from './fifo.js';
 import { streamOffsetArgument, type StreamStart } from '../since.js';
-import type { HistoryEvent, HistoryProgress, HistoryReader } from './history-event.js';
+import type { HistoryEvent, HistoryProgress, HistoryReadParts, HistoryReader } from './history-event.js';
 
 const debug = createDebug('event-bus-logger:history-read');
 
 /** How long a cut read waits for the connection to come back, by default. */
 export const RESUME_TIMEOUT = 30_000;
 
-/** What a read needs of the connection: channels, and whether it is up. */
-export type HistoryBus = Pick<Bus, 'channel'> & { readonly isUp?: boolean };
-
-export interface HistoryReadParts {
-  bus: HistoryBus;
-  stream: string;
-  since: StreamStart;
-  /** An upper bound: an offset (inclusive) or a time (events stamped after it are skipped). */
-  until: StreamStart | undefined;
-  /** Every configured level: a record with another routing key is skipped. */
-  levels: LevelSet;
-  /** The levels asked for. */
-  wanted: LevelSet;
-  test?: ((event: HistoryEvent) => boolean) | undefined; // a search (`where`, `grep`): the events it rejects are skipped
-  maxMessageBytes: number;
-  prefetch: number;
-  /** How long a read cut by a lost connection waits for it to come back; 0: it throws at once. */
-  resumeTimeout: number;
-  /** True once the logger is stopping: a cut read then ends at once with STOPPED. */
-  stopping: () => boolean;
-}
+export type { HistoryBus, HistoryReadParts } from './history-event.js';
 
 /**
  * Reads the history stream from `since` up to its last offset when the read began (found by a probe), then ends.
@@ -49,9 +29,11 @@ export interface HistoryReadParts {
 export class HistoryRead<L extends string> implements HistoryReader<L> {
   readonly #parts: HistoryReadParts;
   readonly #sequence = new SequenceWindow();
-  readonly #queue: AmqpMessage[] = [];
+  readonly #queue = new Fifo<AmqpMessage>();
+  readonly #ackEvery: number;
   #channel: AmqpChannel | undefined;
   #opening: Promise<void> | undefined;
+  #opened = false;
   #end: number | undefined;
   #done = false;
   #failure: Error | undefined;
@@ -67,13 +49,27 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
 
   constructor(parts: HistoryReadParts) {
     this.#parts = parts;
+    this.#ackEvery = Math.max(1, parts.prefetch >> 1);
   }
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
-  async next(): Promise<IteratorResult<HistoryEvent<L>>> {
+  next(): Promise<IteratorResult<HistoryEvent<L>>> {
+    // Once open, the records already received are handed out at once: no await, one promise per event.
+    if (this.#opened) {
+      while (!this.#done) {
+        const message = this.#queue.shift();
+        if (message === undefined) break;
+        const event = this.#take(message);
+        if (event) return Promise.resolve({ done: false, value: event });
+      }
+    }
+    return this.#next();
+  }
+
+  async #next(): Promise<IteratorResult<HistoryEvent<L>>> {
     this.#opening ??= this.#open();
     try {
       await this.#opening;
@@ -81,6 +77,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
       await this.#finish();
       throw error;
     }
+    this.#opened = true;
     for (;;) {
       if (this.#done) return this.#finish();
       const message = this.#queue.shift();
@@ -96,15 +93,27 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
         await new Promise<void>((resolve) => (this.#wake = resolve));
         continue;
       }
-      this.#last = offsetOf(message) ?? this.#last;
-      // Acks are the stream's credit: one `multiple` ack per half of the prefetch (1.5-1.8x the rate of one each).
-      if (!this.#lost && ++this.#unacked >= Math.max(1, this.#parts.prefetch >> 1)) {
-        this.#channel?.ack(message, true);
-        this.#unacked = 0;
-      }
-      const event = this.#accept(message);
+      const event = this.#take(message);
       if (event) return { done: false, value: event };
     }
+  }
+
+  // One record taken from the queue: where a resumed read starts, the stream's credit, and its event if any.
+  #take(message: AmqpMessage): HistoryEvent<L> | undefined {
+    const offset = offsetOf(message);
+    if (offset !== undefined) this.#last = offset;
+    // Acks are the stream's credit: one `multiple` ack per half of the prefetch (1.5-1.8x the rate of one each).
+    if (!this.#lost && ++this.#unacked >= this.#ackEvery) {
+      this.#channel?.ack(message, true);
+      this.#unacked = 0;
+    }
+    return this.#accept(message, offset);
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 
   get progress(): HistoryProgress { return { offset: this.#last, end: this.#end, ...this.#count }; }
@@ -115,7 +124,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
 
   async #finish(): Promise<IteratorResult<HistoryEvent<L>>> {
     this.#done = true;
-    this.#queue.length = 0;
+    this.#queue.clear();
     const channel = this.#channel;
     this.#channel = undefined;
     if (channel) await closeQuietly(channel);
@@ -123,9 +132,8 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
   }
 
   // The event of one record, or undefined when it is skipped; marks the read done at the end offset.
-  #accept(message: AmqpMessage): HistoryEvent<L> | undefined {
+  #accept(message: AmqpMessage, offset: number | undefined): HistoryEvent<L> | undefined {
     const { levels, wanted, maxMessageBytes, until } = this.#parts;
-    const offset = offsetOf(message);
     if (offset === undefined || this.#end === undefined) return undefined;
     if (offset > this.#end) {
       this.#done = true;
@@ -189,7 +197,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
         if (this.#received || this.#done || this.#lost) return;
         if (unknownAge) this.#done = true;
         else this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: the broker sent no record within ${bound} ms, though the stream holds offsets up to ${last}; read again with the same since`);
-        this.#wake?.();
+        this.#wakeUp();
       },
       unknownAge ? EMPTY_STREAM_WAIT : bound,
     ).unref();
@@ -227,7 +235,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
           if (this.#done || this.#channel !== channel) return;
           this.#received = true;
           this.#queue.push(message);
-          this.#wake?.();
+          this.#wakeUp();
         },
         { noAck: false, arguments: { 'x-stream-offset': streamOffsetArgument(from) } },
         cb,
@@ -242,7 +250,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
     this.#channel = undefined;
     this.#lost = true;
     if (channel && why !== 'channel closed') void closeQuietly(channel);
-    this.#wake?.();
+    this.#wakeUp();
   }
 
   // After a lost channel: a new one, reading on after the last record taken (or from `since` when none was). Tried
@@ -261,7 +269,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
         this.#failure = new EventBusLoggerError('STOPPED', `Reading the history of "${stream}" stopped: the connection was lost and the logger is stopping; ${again}`);
         return false;
       }
-      const attempt = this.#rangeChecked(from, deadline).then(() => this.#consume(from));
+      const attempt = rangeChecked(this.#parts.bus, stream, from, deadline, resumeTimeout).then(() => this.#consume(from));
       attempt.catch(() => undefined);
       try {
         await within(attempt, deadline - performance.now(), () => new Error(`not back within resumeTimeout (${resumeTimeout} ms)`));
@@ -285,15 +293,5 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
     }
     if (!this.#done) this.#failure = new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" stopped: the connection was lost and the read could not go on (${why}); ${again}`);
     return false;
-  }
-
-  // Before resuming from an offset: a stream deleted and declared anew may not reach it (that would wait for ever).
-  async #rangeChecked(from: StreamStart, deadline: number): Promise<void> {
-    if (from.kind !== 'offset') return;
-    const { bus, stream, resumeTimeout } = this.#parts;
-    const ends = await probeStream(bus, stream, { answerWait: Math.max(0, deadline - performance.now()) }).catch((error: unknown) => {
-      throw error instanceof ProbeUnanswered ? new Error(`not back within resumeTimeout (${resumeTimeout} ms)`) : error;
-    });
-    checkInRange(stream, from.offset, ends);
   }
 }

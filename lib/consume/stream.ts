@@ -10,6 +10,7 @@ import { settleWithin, within } from '../deadline.js';
 import { EventBusLoggerError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import { publishedAt } from '../wire-format.js';
+import type { StreamStart } from '../since.js';
 
 const noop = (): void => undefined;
 
@@ -169,4 +170,16 @@ export function checkInRange(stream: string, offset: number, ends: StreamEnds | 
     'OUT_OF_RANGE',
     `Offset ${offset} does not exist yet in the history stream "${stream}": ${holds}. (A stream deleted and declared anew numbers its events from 0 again.) Read from "start", from a time, or from an offset up to ${ends ? ends.last + 1 : 0}`,
   );
+}
+
+/**
+ * Before a read resumes from an offset: a stream deleted and declared anew may not reach it (that would wait for
+ * ever). Throws OUT_OF_RANGE then; a probe unanswered by `deadline` is "not back within resumeTimeout".
+ */
+export async function rangeChecked(bus: Pick<Bus, 'channel'>, stream: string, from: StreamStart, deadline: number, resumeTimeout: number): Promise<void> {
+  if (from.kind !== 'offset') return;
+  const ends = await probeStream(bus, stream, { answerWait: Math.max(0, deadline - performance.now()) }).catch((error: unknown) => {
+    throw error instanceof ProbeUnanswered ? new Error(`not back within resumeTimeout (${resumeTimeout} ms)`) : error;
+  });
+  checkInRange(stream, from.offset, ends);
 }
