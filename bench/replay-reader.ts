@@ -6,7 +6,8 @@
 //   node --cpu-prof --cpu-prof-dir bench/results/profiles --import tsx bench/replay-reader.ts read <bus> <count> history
 // `read` prints one JSON line on standard error, `RESULT {"rate":…,"rssMB":…,"beforeMB":…}`: events/s from the
 // consume (raw), the history() call, start() (listener) or the command's start (tail, connection included) to the
-// last event; the process's peak RSS, and its RSS before reading. `tail` is `tail --since start --no-follow --json`
+// last event; the process's peak RSS, its RSS before reading, and its CPU time per event while reading (the
+// connection and the logger's start included: steadier than a rate on a loaded machine). `tail` is `tail --since start --no-follow --json`
 // run in-process with standard output wherever the parent sent it (/dev/null from bench/history.ts).
 // It uses the broker at AMQP_URL (default 127.0.0.1:5672).
 import { performance } from 'node:perf_hooks';
@@ -102,6 +103,7 @@ if (command === 'fill' && bus) await fill(bus, count, process.argv.includes('--t
 else if (command === 'delete' && bus) await remove(bus);
 else if (command === 'read' && bus && READERS.includes(reader as Reader)) {
   const beforeMB = process.memoryUsage().rss / 1e6;
+  const cpu = process.cpuUsage();
   const stream = `${bus}.history`;
   const rate =
     reader === 'raw' ? await rawRead(URL, stream, count, { prefetch: 100, ackEvery: 1 })
@@ -109,7 +111,8 @@ else if (command === 'read' && bus && READERS.includes(reader as Reader)) {
     : reader === 'history' ? await history(bus, count)
     : reader === 'listener' ? await listener(bus, count)
     : await tail(bus, count);
-  process.stderr.write(`RESULT ${JSON.stringify({ rate, rssMB: process.resourceUsage().maxRSS / 1000, beforeMB })}\n`);
+  const { user, system } = process.cpuUsage(cpu);
+  process.stderr.write(`RESULT ${JSON.stringify({ rate, rssMB: process.resourceUsage().maxRSS / 1000, beforeMB, cpuUsPerEvent: (user + system) / count })}\n`);
 } else {
   process.stderr.write('usage: replay-reader.ts fill <bus> <count> [--trickle] | read <bus> <count> raw|tuned|history|listener|tail | delete <bus>\n');
   process.exitCode = 2;

@@ -170,6 +170,8 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
       return;
     }
     const bound = this.#openBound();
+    const consuming = this.#consume(since); // beside the probe, not after it: records wait until it says where the read ends
+    consuming.catch(() => undefined);
     let ends: StreamEnds | undefined;
     try {
       ends = await probeStream(bus, stream, { answerWait: bound });
@@ -187,7 +189,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
       return;
     }
     // The channel went while the consume was set up (the connection lost): resumed as a channel lost later is.
-    await this.#consume(since).catch((error: unknown) => this.#lose(`consuming failed (${describeError(error)})`));
+    await consuming.catch((error: unknown) => this.#lose(`consuming failed (${describeError(error)})`));
     // The stream holds records this read wants: the first must come within the bound, else the read fails. A last
     // record with no timestamp (another client's) cannot say whether all are older than a `since` time: then
     // silence for as long as an empty stream's wait means there was nothing newer.

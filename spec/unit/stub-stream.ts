@@ -43,7 +43,8 @@ export class StubStream {
 
   constructor(
     offsets: number[],
-    private readonly plan: (argument: OffsetArgument, consume: number) => ConsumePlan = () => ({}),
+    // `prefetch`: the consuming channel's (a probe's is 1, a read's more), which tells a read's consume from a probe's.
+    private readonly plan: (argument: OffsetArgument, consume: number, prefetch: number) => ConsumePlan = () => ({}),
   ) {
     this.offsets = offsets;
   }
@@ -64,7 +65,11 @@ export class StubStream {
     const channel = Object.assign(emitter, {
       closed: false,
       acked: [] as Array<[number, boolean]>,
-      prefetch: (_count: number, _global: boolean, cb: (error: Error | null) => void) => setImmediate(() => (channel.closed ? undefined : cb(null))),
+      count: 0,
+      prefetch: (count: number, _global: boolean, cb: (error: Error | null) => void) => {
+        channel.count = count;
+        setImmediate(() => (channel.closed ? undefined : cb(null)));
+      },
       ack: (message: AmqpMessage, allUpTo = false) => void channel.acked.push([message.fields.deliveryTag, allUpTo]),
       close: (cb?: () => void) => {
         if (this.closeUnanswered) return;
@@ -74,7 +79,7 @@ export class StubStream {
       consume: (_queue: string, onMessage: (message: AmqpMessage | null) => void, options: { arguments: { 'x-stream-offset': OffsetArgument } }, cb: (error: Error | null, ok?: { consumerTag: string }) => void) => {
         const argument = options.arguments['x-stream-offset'];
         const index = this.consumes.push(argument) - 1;
-        const plan = this.plan(argument, index);
+        const plan = this.plan(argument, index, channel.count);
         if (plan.silent) return;
         if (plan.refuse) {
           const why = plan.refuse;
