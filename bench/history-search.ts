@@ -12,13 +12,13 @@ import amqplib from 'amqplib';
 import { EventBusLogger, type EventSearch } from '../lib/index.js';
 import { encodeData } from '../lib/event-data.js';
 import { newPublisherId, publishProperties } from '../lib/wire-format.js';
+import { STREAM_ARGS, TUNED, rawRead } from './raw-reader.js';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const HISTORY_CONFIG = new globalThis.URL('../config/rascal-with-history.json', import.meta.url).pathname;
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, events: { type: 'string', default: '100000' } } });
 const RUNS = Number(values.runs);
 const EVENTS = Number(values.events);
-const STREAM_ARGS = { 'x-queue-type': 'stream', 'x-max-age': '7D', 'x-max-length-bytes': 1073741824, 'x-stream-max-segment-size-bytes': 16777216 };
 
 const SEARCHES: Record<string, EventSearch> = {
   'no search': {},
@@ -47,29 +47,6 @@ async function fill(bus: string): Promise<void> {
   await connection.close();
 }
 
-async function tunedRaw(bus: string): Promise<number> {
-  const connection = await amqplib.connect(URL, { noDelay: true });
-  const channel = await connection.createChannel();
-  await channel.prefetch(5000);
-  const start = performance.now();
-  let received = 0;
-  await new Promise<void>((resolve) => {
-    void channel.consume(
-      `${bus}.history`,
-      (message) => {
-        if (!message) return;
-        JSON.parse(message.content.toString('utf8'));
-        if (++received % 2500 === 0 || received === EVENTS) channel.ack(message, true);
-        if (received === EVENTS) resolve();
-      },
-      { noAck: false, arguments: { 'x-stream-offset': 'first' } },
-    );
-  });
-  const rate = EVENTS / ((performance.now() - start) / 1000);
-  await connection.close();
-  return rate;
-}
-
 async function searched(logger: EventBusLogger<string>, search: EventSearch): Promise<{ rate: number; matched: number }> {
   const start = performance.now();
   const read = logger.history({ since: 'start', ...search });
@@ -83,7 +60,7 @@ for (let run = 0; run < RUNS; run++) {
   const bus = `bench-search-${randomUUID()}`;
   try {
     await fill(bus);
-    const tuned = await tunedRaw(bus);
+    const tuned = await rawRead(URL, `${bus}.history`, EVENTS, TUNED);
     add('tuned raw amqplib (records/s)', tuned);
     const logger = await EventBusLogger.create<string>({ url: URL, name: bus, listen: false, config: HISTORY_CONFIG });
     for (const [label, search] of Object.entries(SEARCHES)) {

@@ -11,47 +11,13 @@
 // run in-process with standard output wherever the parent sent it (/dev/null from bench/history.ts).
 // It uses the broker at AMQP_URL (default 127.0.0.1:5672).
 import { performance } from 'node:perf_hooks';
-import amqplib from 'amqplib';
 import { EventBusLogger } from '../lib/index.js';
-import { encodeData } from '../lib/event-data.js';
-import { newPublisherId, publishProperties } from '../lib/wire-format.js';
-import { TUNED, rawRead } from './raw-reader.js';
+import { TUNED, deleteBus, fillStream, rawRead } from './raw-reader.js';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-export const HISTORY_CONFIG = new globalThis.URL('../config/rascal-with-history.json', import.meta.url).pathname;
-export const STREAM_ARGS = { 'x-queue-type': 'stream', 'x-max-age': '7D', 'x-max-length-bytes': 1073741824, 'x-stream-max-segment-size-bytes': 16777216 };
-export const READERS = ['raw', 'tuned', 'history', 'listener', 'tail'] as const;
-export type Reader = (typeof READERS)[number];
-
-const body = (n: number): Buffer => encodeData({ n, msg: 'benchmark event' });
-
-// Fills a stream with `count` events (raw): in bulk (as fast as the channel takes them), or one awaited publish at a
-// time (a trickle: the broker writes each in a chunk of its own).
-async function fill(bus: string, count: number, trickle: boolean): Promise<void> {
-  const connection = await amqplib.connect(URL, { noDelay: true });
-  const channel = await connection.createConfirmChannel();
-  await channel.assertExchange(bus, 'topic', { durable: false, autoDelete: false });
-  await channel.assertQueue(`${bus}.history`, { durable: true, arguments: STREAM_ARGS });
-  await channel.bindQueue(`${bus}.history`, bus, '#');
-  const publisher = newPublisherId();
-  for (let seq = 1; seq <= count; seq++) {
-    const properties = publishProperties('bench', publisher, 0, seq, false);
-    if (trickle) await new Promise<void>((resolve, reject) => channel.publish(bus, 'info', body(seq), properties, (error) => (error ? reject(error) : resolve())));
-    else if (!channel.publish(bus, 'info', body(seq), properties)) await new Promise((r) => channel.once('drain', r));
-    // Bounded in flight: a million unconfirmed publishes would hold a million callbacks.
-    if (!trickle && seq % 50_000 === 0) await channel.waitForConfirms();
-  }
-  await channel.waitForConfirms();
-  await connection.close();
-}
-
-async function remove(bus: string): Promise<void> {
-  const connection = await amqplib.connect(URL);
-  const channel = await connection.createChannel();
-  await channel.deleteQueue(`${bus}.history`);
-  await channel.deleteExchange(bus);
-  await connection.close();
-}
+const HISTORY_CONFIG = new globalThis.URL('../config/rascal-with-history.json', import.meta.url).pathname;
+const READERS = ['raw', 'tuned', 'history', 'listener', 'tail'] as const;
+type Reader = (typeof READERS)[number];
 
 async function history(bus: string, count: number): Promise<number> {
   const logger = await EventBusLogger.create({ url: URL, name: bus, listen: false, config: HISTORY_CONFIG });
@@ -99,8 +65,8 @@ async function tail(bus: string, count: number): Promise<number> {
 
 const [command, bus, countText, reader] = process.argv.slice(2);
 const count = Number(countText);
-if (command === 'fill' && bus) await fill(bus, count, process.argv.includes('--trickle'));
-else if (command === 'delete' && bus) await remove(bus);
+if (command === 'fill' && bus) await fillStream(URL, bus, count, process.argv.includes('--trickle'));
+else if (command === 'delete' && bus) await deleteBus(URL, bus);
 else if (command === 'read' && bus && READERS.includes(reader as Reader)) {
   const beforeMB = process.memoryUsage().rss / 1e6;
   const cpu = process.cpuUsage();
