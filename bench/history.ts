@@ -8,7 +8,9 @@
 //    listener (`history: { since: 'start' }`) until it has them all, and by `tail --since start --no-follow --json`
 //    (its output to /dev/null). Each reader runs in a fresh process (bench/replay-reader.ts), in an order that
 //    rotates each run, and reports its rate, its peak RSS and its CPU time per event.
-// --replay-only skips the publish cost; --readers raw,tuned,history,listener,tail picks readers (tuned always runs).
+// --replay-only skips the publish cost; --readers raw,tuned,history,listener,tail picks readers (tuned always runs;
+// raw, slow, skips the --large stream). --baseline <dir>: a checkout of another version (with this bench/) whose
+// library readers run too, on the same streams, in the same rotation: a paired before/after.
 // It uses the broker at AMQP_URL (default 127.0.0.1:5672) and deletes every exchange and stream it creates.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     large: { type: 'string', default: '0' },
     trickle: { type: 'string', default: '20000' },
     readers: { type: 'string', default: 'raw,tuned,history,listener,tail' },
+    baseline: { type: 'string' },
     'replay-only': { type: 'boolean', default: false },
   },
 });
@@ -41,7 +44,9 @@ const BURST = Number(values.burst);
 const REPLAY = Number(values.replay);
 const TRICKLE = Number(values.trickle);
 const LARGE = Number(values.large);
-const READERS = [...new Set(['tuned', ...values.readers.split(',').map((reader) => reader.trim())])];
+const BASELINE = values.baseline;
+const CHOSEN = [...new Set(['tuned', ...values.readers.split(',').map((reader) => reader.trim())])];
+const READERS = [...CHOSEN, ...(BASELINE ? CHOSEN.filter((reader) => !['raw', 'tuned'].includes(reader)).map((reader) => `${reader}@baseline`) : [])];
 const WARMUP = 300;
 
 const rows: Record<string, number[]> = {};
@@ -102,8 +107,9 @@ const READER_LABELS: Record<string, string> = {
 
 // One reader in a process of its own (bench/replay-reader.ts), its standard output to /dev/null.
 function readIn(bus: string, count: number, reader: string): Promise<{ rate: number; rssMB: number; cpuUsPerEvent: number }> {
-  const script = new globalThis.URL('./replay-reader.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, 'read', bus, String(count), reader], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const [name, baseline] = reader.split('@');
+  const script = baseline ? `${BASELINE}/bench/replay-reader.ts` : new globalThis.URL('./replay-reader.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', 'tsx', script, 'read', bus, String(count), name as string], { stdio: ['ignore', 'ignore', 'pipe'] });
   let said = '';
   child.stderr.on('data', (chunk: Buffer) => void (said += chunk.toString()));
   return new Promise((resolve, reject) =>
@@ -116,17 +122,20 @@ function readIn(bus: string, count: number, reader: string): Promise<{ rate: num
 }
 
 // Every reader on one stream of `count` events, in an order that rotates with `run`; ratios to the tuned raw reader.
-async function replays(bus: string, count: number, label: string, run: number): Promise<void> {
-  const order = READERS.map((_, i) => READERS[(i + run) % READERS.length] as string);
+async function replays(bus: string, count: number, label: string, run: number, large: boolean): Promise<void> {
+  const readers = READERS.filter((reader) => !(large && reader === 'raw'));
+  const order = readers.map((_, i) => readers[(i + run) % readers.length] as string);
   const results = new Map<string, { rate: number; rssMB: number; cpuUsPerEvent: number }>();
   for (const reader of order) results.set(reader, await readIn(bus, count, reader));
   const tuned = results.get('tuned')?.rate as number;
-  for (const reader of READERS) {
+  for (const reader of readers) {
     const { rate, rssMB, cpuUsPerEvent } = results.get(reader) as { rate: number; rssMB: number; cpuUsPerEvent: number };
-    add(`replay ${label}: ${READER_LABELS[reader] ?? reader} (ev/s)`, rate);
-    if (reader !== 'tuned') add(`replay ${label}: ${READER_LABELS[reader] ?? reader} / tuned amqplib`, rate / tuned);
-    add(`replay ${label}: ${READER_LABELS[reader] ?? reader}: peak RSS (MB)`, rssMB);
-    add(`replay ${label}: ${READER_LABELS[reader] ?? reader}: CPU per event (us)`, cpuUsPerEvent);
+    const [name, baseline] = reader.split('@');
+    const shown = `${READER_LABELS[name as string] ?? name}${baseline ? ' (baseline)' : ''}`;
+    add(`replay ${label}: ${shown} (ev/s)`, rate);
+    if (reader !== 'tuned') add(`replay ${label}: ${shown} / tuned amqplib`, rate / tuned);
+    add(`replay ${label}: ${shown}: peak RSS (MB)`, rssMB);
+    add(`replay ${label}: ${shown}: CPU per event (us)`, cpuUsPerEvent);
   }
 }
 
@@ -143,7 +152,7 @@ for (let run = 0; run < RUNS; run++) {
     ] as const) {
       if (count <= 0) continue;
       await fillStream(URL, bus, count, trickle);
-      await replays(bus, count, label, run);
+      await replays(bus, count, label, run, count === LARGE);
       await cleanup(bus);
       loads.push(loadavg()[0] as number);
     }
