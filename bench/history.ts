@@ -15,16 +15,10 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import amqplib from 'amqplib';
-import { EventBusLogger } from '../lib/index.js';
-import { encodeData } from '../lib/event-data.js';
-import { newPublisherId, publishProperties } from '../lib/wire-format.js';
-import { STREAM_ARGS, deleteBus, fillStream } from './raw-reader.js';
+import { deleteBus, fillStream } from './raw-reader.js';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const HISTORY_CONFIG = new globalThis.URL('../config/rascal-with-history.json', import.meta.url).pathname;
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
@@ -47,55 +41,12 @@ const LARGE = Number(values.large);
 const BASELINE = values.baseline;
 const CHOSEN = [...new Set(['tuned', ...values.readers.split(',').map((reader) => reader.trim())])];
 const READERS = [...CHOSEN, ...(BASELINE ? CHOSEN.filter((reader) => !['raw', 'tuned'].includes(reader)).map((reader) => `${reader}@baseline`) : [])];
-const WARMUP = 300;
 
 const rows: Record<string, number[]> = {};
 const add = (key: string, value: number): void => void (rows[key] ??= []).push(value);
-const body = (n: number): Buffer => encodeData({ n, msg: 'benchmark event' });
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 const cleanup = (bus: string): Promise<void> => deleteBus(URL, bus);
-
-// Raw amqplib: the topology (exchange, and the stream bound with # when `history`), then publishes.
-async function rawPublish(bus: string, history: boolean): Promise<{ sequential: number; burst: number }> {
-  const connection = await amqplib.connect(URL, { noDelay: true });
-  const channel = await connection.createConfirmChannel();
-  await channel.assertExchange(bus, 'topic', { durable: false, autoDelete: false });
-  if (history) {
-    await channel.assertQueue(`${bus}.history`, { durable: true, arguments: STREAM_ARGS });
-    await channel.bindQueue(`${bus}.history`, bus, '#');
-  }
-  const publisher = newPublisherId();
-  let seq = 0;
-  const publish = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      seq++;
-      channel.publish(bus, 'info', body(seq), publishProperties('bench', publisher, 0, seq, false), (error) => (error ? reject(error) : resolve()));
-    });
-  for (let i = 0; i < WARMUP; i++) await publish();
-  let start = performance.now();
-  for (let i = 0; i < SEQUENTIAL; i++) await publish();
-  const sequential = SEQUENTIAL / ((performance.now() - start) / 1000);
-  start = performance.now();
-  await Promise.all(Array.from({ length: BURST }, publish));
-  const burst = BURST / ((performance.now() - start) / 1000);
-  await connection.close();
-  return { sequential, burst };
-}
-
-async function libraryPublish(bus: string, history: boolean): Promise<{ sequential: number; burst: number }> {
-  const logger = await EventBusLogger.create({ url: URL, name: bus, listen: false, appId: 'bench', ...(history ? { config: HISTORY_CONFIG } : {}) });
-  let n = 0;
-  for (let i = 0; i < WARMUP; i++) await logger.info({ n: ++n, msg: 'benchmark event' });
-  let start = performance.now();
-  for (let i = 0; i < SEQUENTIAL; i++) await logger.info({ n: ++n, msg: 'benchmark event' });
-  const sequential = SEQUENTIAL / ((performance.now() - start) / 1000);
-  start = performance.now();
-  await Promise.all(Array.from({ length: BURST }, () => logger.info({ n: ++n, msg: 'benchmark event' })));
-  const burst = BURST / ((performance.now() - start) / 1000);
-  await logger.stop();
-  return { sequential, burst };
-}
 
 const READER_LABELS: Record<string, string> = {
   raw: 'amqplib, prefetch 100, ack each',
@@ -144,7 +95,7 @@ for (let run = 0; run < RUNS; run++) {
   const bus = `bench-history-${randomUUID()}`;
   try {
     loads.push(loadavg()[0] as number);
-    if (!values['replay-only']) await publishCosts(bus);
+    if (!values['replay-only']) await publishCosts(bus, run);
     for (const [count, trickle, label] of [
       [REPLAY, false, `of ${REPLAY} events written in bulk`],
       [LARGE, false, `of ${LARGE} events written in bulk`],
@@ -162,25 +113,53 @@ for (let run = 0; run < RUNS; run++) {
   console.error(`run ${run + 1} of ${RUNS} done (load ${loadavg()[0]?.toFixed(1)})`);
 }
 
-async function publishCosts(bus: string): Promise<void> {
-  {
-    const rawPlain = await rawPublish(`${bus}-plain`, false);
-    const rawHistory = await rawPublish(bus, true);
-    await cleanup(bus);
-    const libraryHistory = await libraryPublish(bus, true);
-    const libraryPlain = await libraryPublish(`${bus}-plain-lib`, false);
-    for (const kind of ['sequential', 'burst'] as const) {
-      add(`${kind} publish, history bound: amqplib (ev/s)`, rawHistory[kind]);
-      add(`${kind} publish, history bound: library (ev/s)`, libraryHistory[kind]);
-      add(`${kind} publish, history bound: library/amqplib`, libraryHistory[kind] / rawHistory[kind]);
-      add(`${kind} publish: amqplib with history / without`, rawHistory[kind] / rawPlain[kind]);
-      add(`${kind} publish: library with history / without`, libraryHistory[kind] / libraryPlain[kind]);
+// One publishing case in a process of its own (bench/publish-step.ts), on an exchange of its own.
+function publishIn(bus: string, client: string, history: boolean): Promise<{ sequential: number; burst: number }> {
+  const script = new globalThis.URL('./publish-step.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', 'tsx', script, bus, client, history ? 'history' : 'plain', String(SEQUENTIAL), String(BURST)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let said = '';
+  child.stderr.on('data', (chunk: Buffer) => void (said += chunk.toString()));
+  return new Promise((resolve, reject) =>
+    child.on('close', (code) => {
+      const result = /^RESULT (.*)$/m.exec(said);
+      if (code === 0 && result) resolve(JSON.parse(result[1] as string));
+      else reject(new Error(`${client} publish exited ${code}: ${said.slice(-2000)}`));
+    }),
+  );
+}
+
+// Raw amqplib and the library, each with and without the stream bound: four fresh processes on four exchanges,
+// in an order that rotates each run (a process started after another's stream was deleted, or with a JIT warmed
+// by the case before, is not the same client).
+async function publishCosts(bus: string, run: number): Promise<void> {
+  const cases = [
+    ['amqplib', true],
+    ['amqplib', false],
+    ['library', true],
+    ['library', false],
+  ] as const;
+  const results = new Map<string, { sequential: number; burst: number }>();
+  try {
+    for (let i = 0; i < cases.length; i++) {
+      const [client, history] = cases[(i + run) % cases.length] as (typeof cases)[number];
+      results.set(`${client} ${history}`, await publishIn(`${bus}-${client}-${history ? 'history' : 'plain'}`, client, history));
     }
-    await cleanup(bus);
+  } finally {
+    for (const [client, history] of cases) await cleanup(`${bus}-${client}-${history ? 'history' : 'plain'}`);
+  }
+  const get = (client: string, history: boolean): { sequential: number; burst: number } => results.get(`${client} ${history}`) as { sequential: number; burst: number };
+  for (const kind of ['sequential', 'burst'] as const) {
+    add(`${kind} publish, history bound: amqplib (ev/s)`, get('amqplib', true)[kind]);
+    add(`${kind} publish, history bound: library (ev/s)`, get('library', true)[kind]);
+    add(`${kind} publish, no history: amqplib (ev/s)`, get('amqplib', false)[kind]);
+    add(`${kind} publish, no history: library (ev/s)`, get('library', false)[kind]);
+    add(`${kind} publish, history bound: library/amqplib`, get('library', true)[kind] / get('amqplib', true)[kind]);
+    add(`${kind} publish: amqplib with history / without`, get('amqplib', true)[kind] / get('amqplib', false)[kind]);
+    add(`${kind} publish: library with history / without`, get('library', true)[kind] / get('library', false)[kind]);
   }
 }
 console.log(`history benchmark — ${new Date().toISOString().slice(0, 10)} · node ${process.version} · medians of ${RUNS} runs (ratios: median of per-run ratios)`);
-console.log(`counts: sequential ${SEQUENTIAL} (after ${WARMUP} untimed), burst ${BURST}, replay ${REPLAY}${LARGE > 0 ? ` and ${LARGE}` : ''} in bulk and ${TRICKLE} one at a time`);
+console.log(`counts: sequential ${SEQUENTIAL} (after 300 untimed), burst ${BURST}, replay ${REPLAY}${LARGE > 0 ? ` and ${LARGE}` : ''} in bulk and ${TRICKLE} one at a time`);
 console.log(`load average (1 min) at the start of each run and after each stream: ${loads.map((load) => load.toFixed(1)).join(', ')}`);
 for (const [key, list] of Object.entries(rows)) {
   const value = median(list);
