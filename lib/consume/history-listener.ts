@@ -43,14 +43,16 @@ export interface HistoryListenerParts {
  */
 export class HistoryListener {
   readonly #parts: HistoryListenerParts;
-  // The offset of the last record handed to the pipeline (or skipped as older than a `since` time).
+  // The offset of the last record handed to the pipeline (or skipped as older than a `since` time). The pipeline's
+  // gate may still hold it, waiting for asynchronous listeners: a reopened channel reads on after it all the same,
+  // and the gate delivers what it holds first.
   #last: number | undefined;
 
   constructor(parts: HistoryListenerParts) {
     this.#parts = parts;
   }
 
-  /** The offset of the last event dispatched, once there is one. */
+  /** The offset of the last event handed to the pipeline (dispatched, or waiting in its gate), once there is one. */
   get lastOffset(): number | undefined {
     return this.#last !== undefined && this.#last >= 0 ? this.#last : undefined;
   }
