@@ -137,6 +137,14 @@ export function onlyFor(command: string, values: Parsed['values'], allowed: Arra
   }
 }
 
+/**
+ * The plan of a logger that only reads the history with `history()` (tail's and web's step before they follow):
+ * without the plan's catch-up listener, which would read the same stream beside it, each event twice on the wire.
+ */
+export function historyReaderPlan({ settings, topology }: BusPlan): BusPlan {
+  return { settings: { ...settings, history: undefined }, topology };
+}
+
 // The options and the bus topology, read once, before connecting: a bad config or an unknown level fails without
 // a broker, and the logger starts from this plan rather than reading the config again.
 export async function plan(options: EventBusLoggerOptions<string>): Promise<BusPlan> {

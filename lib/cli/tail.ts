@@ -12,7 +12,7 @@ import type { BusPlan, EventBusLoggerOptions } from '../options.js';
 import { parseSince } from '../since.js';
 import type { EventData, EventMeta } from '../wire-format.js';
 import { gapLine } from './gap-line.js';
-import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, StopRequest, usage, warnIfNewBus, type Parsed } from './common.js';
+import { DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, historyReaderPlan, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, StopRequest, usage, warnIfNewBus, type Parsed } from './common.js';
 import { TailBound } from './tail-bound.js';
 import { tailSearch, type TailSearch } from './tail-search.js';
 import { ProgressLine } from './progress.js';
@@ -167,7 +167,7 @@ async function printHistory(
 ): Promise<{ count: number; lastOffset: number | undefined }> {
   const settings: EventBusLoggerOptions<string> = { appId: DEFAULT_APP_ID, ...options, history: { since }, listen: false };
   delete settings.levels;
-  const logger = new EventBusLogger<string>(settings, undefined, tailPlan);
+  const logger = new EventBusLogger<string>(settings, undefined, historyReaderPlan(tailPlan));
   let count = 0;
   let lastOffset: number | undefined;
   try {

@@ -10,7 +10,7 @@ import { Feed } from '../web/feed.js';
 import { WebServer, isLoopback } from '../web/server.js';
 import type { BusPlan, EventBusLoggerOptions } from '../options.js';
 import { parseSince } from '../since.js';
-import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, StopRequest, usage, warnIfNewBus, type Parsed } from './common.js';
+import { CliError, DEFAULT_APP_ID, EXIT, PROGRAM, asCliError, checkSince, historyReaderPlan, loggerOptions, onStopSignals, onlyFor, plan, reportDropped, requireHistory, StopRequest, usage, warnIfNewBus, type Parsed } from './common.js';
 
 /** The environment variable that holds the access token when `--token` is not given. */
 export const TOKEN_VARIABLE = 'EVENT_BUS_LOGGER_TOKEN';
@@ -106,7 +106,7 @@ async function replayHistory(
 ): Promise<{ lastOffset: number | undefined } | undefined> {
   const readerSettings: EventBusLoggerOptions<string> = { ...settings, listen: false };
   delete readerSettings.levels;
-  const reader = new EventBusLogger<string>(readerSettings, undefined, webPlan);
+  const reader = new EventBusLogger<string>(readerSettings, undefined, historyReaderPlan(webPlan));
   let lastOffset: number | undefined;
   try {
     if (!(await stopRequest.start(reader))) return undefined;
