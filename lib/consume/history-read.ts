@@ -74,7 +74,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
     try {
       await this.#opening;
     } catch (error) {
-      await this.#finish();
+      void this.#finish(); // not awaited: a broker that did not answer the probe may not answer the read's close
       throw error;
     }
     this.#opened = true;

@@ -82,20 +82,21 @@ describe('history(): HistoryRead on a stub stream', function () {
     });
 
     it('a connection lost while the read sets up its consumer resumes it, never failing with amqplib’s bare error', async () => {
-      const stream = stub(range(0, 5), (_argument, consume) => (consume === 2 ? { refuse: 'Channel ended, no reply will be forthcoming' } : {}));
+      // The read's first consume (its channel has the read's prefetch; a probe's, 1) is refused as the channel ends.
+      let refused = false;
+      const stream = stub(range(0, 5), (_argument, _consume, prefetch) => (prefetch > 1 && !refused ? ((refused = true), { refuse: 'Channel ended, no reply will be forthcoming' }) : {}));
       expect(await outcome(read(stream, { kind: 'start' }))).to.deep.equal({ got: [0, 1, 2, 3, 4, 5] });
     });
 
     it('fails with CONNECT within resumeTimeout when the stream is gone, naming the offset to read again from', async () => {
-      let deleted = false;
-      const stream = stub(range(0, 5), (argument, _consume, prefetch) => {
-        if (deleted) return { refuse: "NOT_FOUND - no queue 'bus.history'" };
-        if (argument === 'first' && prefetch > 1) {
-          // Deleted once the read is under way (it starts beside the probe, which must find the stream).
-          setTimeout(() => (deleted = true), 50);
-          return { offsets: [0, 1, 2], cancel: true, delay: 50 };
-        }
-        return {};
+      // The read's first consume (its channel has the read's prefetch; a probe's, 1) gets 0..2, then the stream is
+      // deleted: the probe beside it found the stream, the probe before a resume and any later consume do not.
+      let reads = 0;
+      let probes = 0;
+      const gone = { refuse: "NOT_FOUND - no queue 'bus.history'" };
+      const stream = stub(range(0, 5), (_argument, _consume, prefetch) => {
+        if (prefetch > 1) return ++reads === 1 ? { offsets: [0, 1, 2], cancel: true } : gone;
+        return ++probes > 2 ? gone : {};
       });
       const { got, error } = await outcome(read(stream, { kind: 'start' }, { resumeTimeout: 300 }));
       expect(got).to.deep.equal([0, 1, 2]);
