@@ -1,10 +1,12 @@
 // The guarantees, checked on what one schedule's World saw once it quiesced. Each check returns the violations it
 // found, as sentences naming the call or listener and the events concerned.
-import { BOUNDS, type Actor, type Call, type Chain, type Dispatch, type Publish, type World } from './world.js';
+import { BOUNDS, isBeyond, type Actor, type Call, type Chain, type Dispatch, type Publish, type Read, type World } from './world.js';
 
 const PUBLISH_OUTCOMES = new Set(['ok', 'PUBLISH_TIMEOUT', 'NACKED', 'BUFFER_FULL', 'BUFFER_TIMEOUT', 'STOPPED']);
 const START_OUTCOMES = new Set(['ok', 'CONNECT', 'STOPPED']);
 const READ_OUTCOMES = new Set(['ok', 'CONNECT', 'STOPPED']);
+// A read from an offset beyond the stream's end: OUT_OF_RANGE (or, in a fault, CONNECT, STOPPED); never an end.
+const BEYOND_READ_OUTCOMES = new Set(['OUT_OF_RANGE', 'CONNECT', 'STOPPED']);
 
 const key = (e: { p: number; k: number }): string => `${e.p}:${e.k}`;
 const list = (keys: string[]): string => (keys.length > 8 ? `${keys.slice(0, 8).join(', ')} and ${keys.length - 8} more` : keys.join(', '));
@@ -25,7 +27,7 @@ export function violations(world: World, end: RunEnd): string[] {
     ...world.actors.flatMap((actor) => lifecycle(actor, end)),
     ...world.chains.flatMap((chain, c) => catchUp(chain, c, confirmed, late, end)),
     ...live(world.live, confirmed, end),
-    ...world.reads.flatMap((read) => (read.outcome === 'ok' ? readHolds(read.what, read.events, confirmed.filter((p) => p.settledAt! < read.calledAt), late) : [])),
+    ...world.reads.flatMap((read) => (read.outcome === 'ok' && read.since === 'start' ? readHolds(read.what, read.events, confirmed.filter((p) => p.settledAt! < read.calledAt), late) : [])),
   ];
 }
 
@@ -57,7 +59,12 @@ function outcomes(world: World): string[] {
   };
   odd(world.publishes, PUBLISH_OUTCOMES);
   odd(world.actors.flatMap((a) => (a.startCall ? [a.startCall] : [])), START_OUTCOMES);
-  odd(world.reads, READ_OUTCOMES);
+  odd(world.reads.filter((read) => read.since === 'start'), READ_OUTCOMES);
+  const beyond = world.reads.filter((read: Read) => read.since !== 'start');
+  for (const read of beyond) {
+    if (read.outcome === 'ok') found.push(`${read.what} ended (with ${read.events.length} event(s)) instead of rejecting OUT_OF_RANGE: the offset does not exist yet`);
+  }
+  odd(beyond.filter((read) => read.outcome !== 'ok'), BEYOND_READ_OUTCOMES);
   odd(world.actors.flatMap((a) => (a.stopCall ? [a.stopCall] : [])), new Set(['ok']));
   return found;
 }
@@ -109,19 +116,23 @@ function readHolds(who: string, events: Dispatch[], expected: Publish[], late: S
   return [...onceInOrder(who, events, late), ...missing(who, events, expected)];
 }
 
-// A catch-up chain: each listener once and in order, from its saved offset on; "now" replays nothing confirmed
-// before its start; a chain still running at the end got every confirmed event it covers.
+// A catch-up chain: each listener once and in order, from its saved offset on; "now" (and an offset beyond the
+// stream's end, said by an 'out-of-range' gap) replays nothing confirmed before its start; a chain still running at
+// the end got every confirmed event it covers.
 function catchUp(chain: Chain, c: number, confirmed: Publish[], late: Set<string>, end: RunEnd): string[] {
   const found: string[] = [];
   let coverFrom = chain.since === 'start' ? -Infinity : undefined;
   for (const actor of chain.incarnations) {
     const who = `catch-up listener ${actor.name} (since ${JSON.stringify(actor.since)})`;
     found.push(...onceInOrder(who, actor.dispatches, late));
-    if (typeof actor.since === 'number') {
+    if (typeof actor.since === 'number' && !isBeyond(actor.since)) {
       const early = actor.dispatches.filter((d) => d.offset === undefined || d.offset < (actor.since as number)).map(key);
       if (early.length) found.push(`${who} got events from before its offset: ${list(early)}`);
     }
-    if (actor.since === 'now' && actor.startCall) {
+    if (isBeyond(actor.since) && actor.startCall?.outcome === 'ok' && !actor.gaps.some((g) => g.reason === 'out-of-range')) {
+      found.push(`${who} started from an offset beyond the stream's end without an 'out-of-range' gap`);
+    }
+    if ((actor.since === 'now' || isBeyond(actor.since)) && actor.startCall) {
       const replayed = actor.dispatches.filter((d) => (confirmed.find((p) => key(p) === key(d))?.settledAt ?? Infinity) < actor.startCall!.calledAt).map(key);
       if (replayed.length) found.push(`${who} replayed ${replayed.length} event(s) confirmed before its start(): ${list(replayed)}`);
       if (actor.startCall.outcome === 'ok') coverFrom = actor.startCall.settledAt;
@@ -131,7 +142,7 @@ function catchUp(chain: Chain, c: number, confirmed: Publish[], late: Set<string
   const ran = last?.startCall?.outcome === 'ok' && (last.stopCall?.calledAt ?? Infinity) >= end.quiescedAt;
   if (ran && coverFrom !== undefined) {
     const got = chain.incarnations.flatMap((a) => a.dispatches);
-    found.push(...missing(`catch-up chain${c} (since "${chain.since}", ${chain.incarnations.length} listener(s))`, got, confirmed.filter((p) => p.calledAt > coverFrom!)));
+    found.push(...missing(`catch-up chain${c} (since ${JSON.stringify(chain.since)}, ${chain.incarnations.length} listener(s))`, got, confirmed.filter((p) => p.calledAt > coverFrom!)));
   }
   return found;
 }

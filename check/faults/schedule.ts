@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { Method } from './frames.js';
 import { nodeAt, type NodeFaultKind } from './nodes.js';
-import { BOUNDS, LEVELS, PUBLISH_BOUND, sleep, type Actor, type Level, type World } from './world.js';
+import { BEYOND, BOUNDS, LEVELS, PUBLISH_BOUND, sleep, type Actor, type Level, type World } from './world.js';
 
 export interface Model { stopped: Set<string>; chains: number; others: number; nodeFaults: number }
 type Step = fc.AsyncCommand<Model, World>;
@@ -44,7 +44,8 @@ const publish = fc.record({
 const wait = fc.integer({ min: 0, max: 1500 }).map((ms) => step(`wait(${ms} ms)`, () => true, () => sleep(ms)));
 
 // A history() read, alone or with a fault on the reader's link: its probe answered slowly, its consumer cancelled
-// by the broker at its k-th event, its connection dropped at its k-th event, or called 300 ms into an outage.
+// by the broker at its k-th event, its connection dropped at its k-th event, or called 300 ms into an outage. One
+// in four reads from an offset beyond the stream's end (it must reject OUT_OF_RANGE).
 type ReadFault = { kind: 'none' } | { kind: 'slow probe'; ms: number } | { kind: 'cancelled' | 'dropped'; at: number } | { kind: 'outage'; ms: number };
 const readFault: fc.Arbitrary<ReadFault> = fc.oneof(
   fc.constant({ kind: 'none' as const }),
@@ -52,15 +53,15 @@ const readFault: fc.Arbitrary<ReadFault> = fc.oneof(
   fc.record({ kind: fc.constantFrom('cancelled' as const, 'dropped' as const), at: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ kind: fc.constant('outage' as const), ms: fc.constantFrom(3000, 6000) }),
 );
-const read = readFault.map((f) =>
-  step(`history({ since: "start" })${f.kind === 'none' ? '' : `, ${f.kind}${'ms' in f ? ` ${f.ms} ms` : ` at its ${f.at}. event`}`}`, (m) => !m.stopped.has('reader'), async (_m, w) => {
+const read = fc.record({ f: readFault, since: fc.constantFrom<'start' | typeof BEYOND>('start', 'start', 'start', BEYOND) }).map(({ f, since }) =>
+  step(`history({ since: ${JSON.stringify(since)} })${f.kind === 'none' ? '' : `, ${f.kind}${'ms' in f ? ` ${f.ms} ms` : ` at its ${f.at}. event`}`}`, (m) => !m.stopped.has('reader'), async (_m, w) => {
     const { proxy } = w.reader;
     if (f.kind === 'slow probe') (w.reader.stall(f.ms), proxy.holdNext(Method.BasicDeliver, f.ms));
     if (f.kind === 'cancelled') proxy.cancelAtDelivery(f.at, true);
     if (f.kind === 'dropped') proxy.cutAtDelivery(f.at);
     // Called once the outage began: the logger heard of it and is reconnecting.
     if (f.kind === 'outage') (proxy.down(f.ms), await sleep(300));
-    w.read();
+    w.read(since);
   }));
 
 // A listener beside the recording one: it throws, or never settles for its next three events (then returns).
@@ -84,8 +85,9 @@ const removeListener = targets.filter((t) => t === 'live' || t === 'chain0').map
 // Probes wait 1.5 s for an answer: the longer holds leave room for a loaded machine's late timers.
 const slowProbe = fc.constantFrom(0, 0, 2200, 3000);
 
-const startChain = fc.record({ since: fc.constantFrom<'start' | 'now'>('start', 'now'), slow: slowProbe }).map(({ since, slow }) =>
-  step(`start a catch-up listener (since "${since}"${slow ? `, its probe answered after ${slow} ms` : ''})`, (m) => m.chains < 4, async (m, w) => {
+// From the stream's start, from 'now', or from an offset beyond its end (an 'out-of-range' gap, then on from the end).
+const startChain = fc.record({ since: fc.constantFrom<'start' | 'now' | typeof BEYOND>('start', 'now', BEYOND), slow: slowProbe }).map(({ since, slow }) =>
+  step(`start a catch-up listener (since ${JSON.stringify(since)}${slow ? `, its probe answered after ${slow} ms` : ''})`, (m) => m.chains < 4, async (m, w) => {
     m.chains += 1;
     w.chains.push({ since, incarnations: [] });
     await atMost(w.startIncarnation(w.chains.length - 1, since, slow), BOUNDS.startTimeout + BOUNDS.slack);

@@ -14,6 +14,14 @@ export type Level = (typeof LEVELS)[number];
 
 /** The checker's own settings for every logger: short, so a schedule runs in seconds. */
 export const BOUNDS = { publishTimeout: 4000, bufferMaxWait: 2000, startTimeout: 6000, stopTimeout: 1000, resumeTimeout: 1000, slack: 3000 };
+/**
+ * An offset beyond the end of any schedule's history stream (a schedule publishes a few hundred events): a read
+ * from it must reject OUT_OF_RANGE, a catch-up listener from it says so with an 'out-of-range' gap and goes on from
+ * the stream's end.
+ */
+export const BEYOND = 1_000_000;
+export const isBeyond = (since: HistorySince | undefined): boolean => typeof since === 'number' && since >= BEYOND;
+
 /** A publish settles within its wait in the buffer plus its publishTimeout from when it was sent. */
 export const PUBLISH_BOUND = BOUNDS.bufferMaxWait + BOUNDS.publishTimeout;
 
@@ -133,10 +141,10 @@ export class EventLoopLag {
 }
 
 /** A catch-up listener and the ones restarted from its saved offsets, in order. */
-export interface Chain { since: 'start' | 'now'; incarnations: Actor[] }
+export interface Chain { since: 'start' | 'now' | typeof BEYOND; incarnations: Actor[] }
 
-/** A `history()` read: its call, and what it gave. */
-export interface Read extends Call { events: Dispatch[]; iterator: AsyncIterator<unknown> | undefined }
+/** A `history()` read: its call, where it read from, and what it gave. */
+export interface Read extends Call { since: 'start' | typeof BEYOND; events: Dispatch[]; iterator: AsyncIterator<unknown> | undefined }
 
 export class World {
   readonly id = randomUUID().slice(0, 8);
@@ -219,12 +227,12 @@ export class World {
     return settled;
   }
 
-  /** Starts a `history({ since: 'start' })` read on the reader; it runs on while the schedule goes on. */
-  read(): Read {
-    const read: Read = { what: `history() #${this.reads.length}`, calledAt: now(), bound: BOUNDS.resumeTimeout + BOUNDS.publishTimeout + BOUNDS.slack, events: [], iterator: undefined };
+  /** Starts a `history()` read on the reader (from 'start', or from an offset beyond the end); it runs on while the schedule goes on. */
+  read(since: Read['since'] = 'start'): Read {
+    const read: Read = { what: `history() #${this.reads.length}${since === 'start' ? '' : ` (since offset ${since})`}`, calledAt: now(), bound: BOUNDS.resumeTimeout + BOUNDS.publishTimeout + BOUNDS.slack, since, events: [], iterator: undefined };
     this.reads.push(read);
     const run = async (): Promise<void> => {
-      const iterator = this.reader.logger.history({ since: 'start', resumeTimeout: BOUNDS.resumeTimeout });
+      const iterator = this.reader.logger.history({ since, resumeTimeout: BOUNDS.resumeTimeout });
       read.iterator = iterator;
       for await (const { level, data, meta } of iterator) {
         read.events.push({ p: Number(data.p), k: Number(data.k), level, publisher: meta.publisher ?? '', seq: meta.seq ?? -1, offset: meta.offset, at: now() });
