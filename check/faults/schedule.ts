@@ -47,10 +47,12 @@ const wait = fc.integer({ min: 0, max: 1500 }).map((ms) => step(`wait(${ms} ms)`
 // by the broker at its k-th event, its connection dropped at its k-th event, or called 300 ms into an outage. One
 // in four reads from an offset beyond the stream's end (it must reject OUT_OF_RANGE).
 type ReadFault = { kind: 'none' } | { kind: 'slow probe'; ms: number } | { kind: 'cancelled' | 'dropped'; at: number } | { kind: 'outage'; ms: number };
+// Each kind as likely as the others (a cancel was the rarest: one read in eight, and CI's seed ran none that fired).
 const readFault: fc.Arbitrary<ReadFault> = fc.oneof(
   fc.constant({ kind: 'none' as const }),
   fc.record({ kind: fc.constant('slow probe' as const), ms: fc.constantFrom(2200, 3000) }),
-  fc.record({ kind: fc.constantFrom('cancelled' as const, 'dropped' as const), at: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({ kind: fc.constant('cancelled' as const), at: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({ kind: fc.constant('dropped' as const), at: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ kind: fc.constant('outage' as const), ms: fc.constantFrom(3000, 6000) }),
 );
 const read = fc.record({ f: readFault, since: fc.constantFrom<'start' | typeof BEYOND>('start', 'start', 'start', BEYOND) }).map(({ f, since }) =>
