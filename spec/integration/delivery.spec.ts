@@ -152,6 +152,8 @@ describe('delivery', () => {
     } finally {
       clearInterval(keepReleasing);
     }
+    // The last events may have started after the interval's last turn: release them too (all but the hanging one).
+    release.splice(1).forEach((resolve) => resolve());
     expect([...started].sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 40 }, (_, n) => n));
     // rabbitmqctl takes a second or more per call on a loaded machine: give the polls room.
     await until(async () => (await queueInfo(listener.queue as string))?.messages_unacknowledged === 1, 'only the hanging event to stay unacked', 45_000);
