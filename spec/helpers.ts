@@ -166,7 +166,7 @@ export async function closeConnectionsOf(bus: string, reason = 'spec: connection
     `Suffix = <<"${suffix}">>,`,
     `Closed = [begin rabbit_networking:close_connection(P, "${reason}"), P end || P <- rabbit_networking:connections(),`,
     '  case catch rabbit_networking:connection_info(P, [client_properties]) of',
-    '    [{client_properties, Props}] -> case lists:keyfind(<<"connection_name">>, 1, Props) of',
+    '    [{client_properties, Props}] when is_list(Props) -> case lists:keyfind(<<"connection_name">>, 1, Props) of',
     '      {_, longstr, Name} -> binary:longest_common_suffix([Name, Suffix]) =:= byte_size(Suffix);',
     '      _ -> false end;',
     '    _ -> false end],',

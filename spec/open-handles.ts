@@ -7,18 +7,19 @@ import { createHook } from 'node:async_hooks';
 const GRACE_MS = Number(process.env.EBL_OPEN_HANDLES_GRACE_MS ?? 20_000);
 
 // Where each live timer was made: a leaked timer is named by the stack that created it (a few frames).
-const timersMade = new Map<number, { timer: { hasRef?: () => boolean }; stack: string }>();
+const timersMade = new Map<number, { timer: { hasRef?: () => boolean }; made: Error }>();
 createHook({
   init(asyncId, type, _trigger, resource) {
-    if (type !== 'Timeout') return;
-    const stack = (new Error().stack ?? '').split('\n').slice(2, 9).map((line) => line.trim()).filter((line) => !line.includes('node:internal') && !line.includes('open-handles')).slice(0, 4).join(' < ');
-    timersMade.set(asyncId, { timer: resource as { hasRef?: () => boolean }, stack });
+    // The Error only: V8 formats its stack when it is read, at a report, not for every timer of the suite.
+    if (type === 'Timeout') timersMade.set(asyncId, { timer: resource as { hasRef?: () => boolean }, made: new Error() });
   },
   destroy(asyncId) {
     timersMade.delete(asyncId);
   },
 }).enable();
-const liveTimers = (): string[] => [...timersMade.values()].filter(({ timer }) => timer.hasRef?.() !== false).map(({ stack }) => stack);
+const where = (made: Error): string =>
+  (made.stack ?? '').split('\n').slice(2, 9).map((line) => line.trim()).filter((line) => !line.includes('node:internal') && !line.includes('open-handles')).slice(0, 4).join(' < ');
+const liveTimers = (): string[] => [...timersMade.values()].filter(({ timer }) => timer.hasRef?.() !== false).map(({ made }) => where(made));
 
 interface Handle {
   constructor?: { name?: string };
