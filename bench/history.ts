@@ -56,20 +56,26 @@ const READER_LABELS: Record<string, string> = {
   tail: 'tail --since start --no-follow',
 };
 
-// One reader in a process of its own (bench/replay-reader.ts), its standard output to /dev/null.
-function readIn(bus: string, count: number, reader: string): Promise<{ rate: number; rssMB: number; cpuUsPerEvent: number }> {
-  const [name, baseline] = reader.split('@');
-  const script = baseline ? `${BASELINE}/bench/replay-reader.ts` : new globalThis.URL('./replay-reader.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, 'read', bus, String(count), name as string], { stdio: ['ignore', 'ignore', 'pipe'] });
+// Runs one bench step (a script under tsx) in a process of its own; it says its result on standard error as one
+// `RESULT <json>` line.
+function runStep<T>(script: string, args: string[], what: string): Promise<T> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let said = '';
   child.stderr.on('data', (chunk: Buffer) => void (said += chunk.toString()));
   return new Promise((resolve, reject) =>
     child.on('close', (code) => {
       const result = /^RESULT (.*)$/m.exec(said);
-      if (code === 0 && result) resolve(JSON.parse(result[1] as string));
-      else reject(new Error(`${reader} exited ${code}: ${said.slice(-2000)}`));
+      if (code === 0 && result) resolve(JSON.parse(result[1] as string) as T);
+      else reject(new Error(`${what} exited ${code}: ${said.slice(-2000)}`));
     }),
   );
+}
+
+// One reader in a process of its own (bench/replay-reader.ts), its standard output to /dev/null.
+function readIn(bus: string, count: number, reader: string): Promise<{ rate: number; rssMB: number; cpuUsPerEvent: number }> {
+  const [name, baseline] = reader.split('@');
+  const script = baseline ? `${BASELINE}/bench/replay-reader.ts` : new globalThis.URL('./replay-reader.ts', import.meta.url).pathname;
+  return runStep(script, ['read', bus, String(count), name as string], reader);
 }
 
 // Every reader on one stream of `count` events, in an order that rotates with `run`; ratios to the tuned raw reader.
@@ -116,16 +122,7 @@ for (let run = 0; run < RUNS; run++) {
 // One publishing case in a process of its own (bench/publish-step.ts), on an exchange of its own.
 function publishIn(bus: string, client: string, history: boolean): Promise<{ sequential: number; burst: number }> {
   const script = new globalThis.URL('./publish-step.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, bus, client, history ? 'history' : 'plain', String(SEQUENTIAL), String(BURST)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let said = '';
-  child.stderr.on('data', (chunk: Buffer) => void (said += chunk.toString()));
-  return new Promise((resolve, reject) =>
-    child.on('close', (code) => {
-      const result = /^RESULT (.*)$/m.exec(said);
-      if (code === 0 && result) resolve(JSON.parse(result[1] as string));
-      else reject(new Error(`${client} publish exited ${code}: ${said.slice(-2000)}`));
-    }),
-  );
+  return runStep(script, [bus, client, history ? 'history' : 'plain', String(SEQUENTIAL), String(BURST)], `${client} publish`);
 }
 
 // Raw amqplib and the library, each with and without the stream bound: four fresh processes on four exchanges,
