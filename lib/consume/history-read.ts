@@ -7,7 +7,7 @@ import { pause, within } from '../deadline.js';
 import { EventBusLoggerError, describeError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import { decodeMessage, publishedAt } from '../wire-format.js';
-import { EMPTY_STREAM_WAIT, checkInRange, closeQuietly, offsetOf, probeStream, rangeChecked, scratchChannel, type StreamEnds } from './stream.js';
+import { EMPTY_STREAM_WAIT, checkInRange, closeQuietly, offsetOf, probeAgain, rangeChecked, scratchChannel } from './stream.js';
 import { SequenceWindow } from './sequence.js';
 import { Fifo } from './fifo.js';
 import { streamOffsetArgument, type StreamStart } from '../since.js';
@@ -164,7 +164,7 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
   // and starts consuming. Bounded by resumeTimeout as a resume is: a read started during an outage, or on a broker
   // that does not answer, fails with CONNECT; never taken for an empty stream.
   async #open(): Promise<void> {
-    const { bus, stream, since, until, resumeTimeout } = this.#parts;
+    const { stream, since, until } = this.#parts;
     if (since.kind === 'now') {
       this.#done = true;
       return;
@@ -172,12 +172,11 @@ export class HistoryRead<L extends string> implements HistoryReader<L> {
     const bound = this.#openBound();
     const consuming = this.#consume(since); // beside the probe, not after it: records wait until it says where the read ends
     consuming.catch(() => undefined);
-    let ends: StreamEnds | undefined;
-    try {
-      ends = await probeStream(bus, stream, { answerWait: bound });
-    } catch (error) {
-      throw new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" could not begin: ${describeError(error)}${resumeTimeout === 0 ? ' (resumeTimeout 0)' : ''}`);
-    }
+    // A probe cut by a lost connection is tried again within the bound, unless resumeTimeout is 0.
+    const again = (): boolean => this.#parts.resumeTimeout > 0 && !this.#parts.stopping() && !this.#done;
+    const ends = await probeAgain(this.#parts.bus, stream, bound, again).catch((error: unknown) => {
+      throw new EventBusLoggerError('CONNECT', `Reading the history of "${stream}" could not begin: ${describeError(error)}${this.#parts.resumeTimeout === 0 ? ' (resumeTimeout 0)' : ''}`);
+    });
     if (since.kind === 'offset') checkInRange(stream, since.offset, ends);
     const last = ends?.last;
     this.#end = until?.kind === 'offset' && last !== undefined ? Math.min(last, until.offset) : last;

@@ -6,8 +6,9 @@
 // reject, a global prefetch, basic.get, a malformed `x-stream-offset`. Nothing here does any of those: every consumer
 // has its own per-consumer prefetch, acks (a stream's credit) and never nacks, and offsets come from `since.ts`.
 import type { Bus } from '../bus/connection.js';
-import { settleWithin, within } from '../deadline.js';
-import { EventBusLoggerError } from '../errors.js';
+import { Backoff } from '../bus/backoff.js';
+import { pause, settleWithin, within } from '../deadline.js';
+import { EventBusLoggerError, describeError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import { publishedAt } from '../wire-format.js';
 import type { StreamStart } from '../since.js';
@@ -53,6 +54,9 @@ export const offsetOf = (message: AmqpMessage): number | undefined => {
 /** A probe the broker did not answer in time: never taken for an empty stream. */
 export class ProbeUnanswered extends Error {}
 
+/** A probe whose channel the broker closed with a reason (a 404: the stream deleted): probing again would not help. */
+export class ProbeRefused extends Error {}
+
 /** What a probe found in a stream that holds records. */
 export interface StreamEnds {
   /** The offset of its first record. */
@@ -96,6 +100,10 @@ export async function probeStream(
     timedOut = true;
     throw error;
   }
+  // The broker's reason when it closes the channel: amqplib rejects a queued call only with 'Channel ended'. A
+  // channel that ends with no reason of its own went with its connection.
+  let refused: Error | undefined;
+  channel.on('error', (error: Error) => (refused = error));
   try {
     let first: number | undefined;
     let last: number | undefined;
@@ -154,7 +162,27 @@ export async function probeStream(
   } catch (error) {
     // A probe the broker did not answer in time is not held by its channel's close, which waits for the same broker.
     void closeQuietly(channel);
+    if (refused && !(error instanceof ProbeUnanswered)) throw new ProbeRefused(describeError(refused));
     throw error;
+  }
+}
+
+/**
+ * probeStream within `bound` ms in all. A probe cut by a lost connection (its channel ended with no reason of its own,
+ * or none could be opened) is tried again after a growing pause, while `again()` says so and the bound allows; one
+ * the broker refused (a 404: the stream deleted) or did not answer in time rejects at once.
+ */
+export async function probeAgain(bus: Pick<Bus, 'channel'>, stream: string, bound: number, again: () => boolean): Promise<StreamEnds | undefined> {
+  const deadline = performance.now() + bound;
+  const backoff = new Backoff(100, 2000);
+  for (;;) {
+    try {
+      return await probeStream(bus, stream, { answerWait: Math.max(0, deadline - performance.now()) });
+    } catch (error) {
+      const wait = backoff.next();
+      if (error instanceof ProbeUnanswered || error instanceof ProbeRefused || !again() || performance.now() + wait >= deadline) throw error;
+      await pause(wait);
+    }
   }
 }
 

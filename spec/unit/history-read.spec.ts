@@ -84,8 +84,25 @@ describe('history(): HistoryRead on a stub stream', function () {
     it('a connection lost while the read sets up its consumer resumes it, never failing with amqplib’s bare error', async () => {
       // The read's first consume (its channel has the read's prefetch; a probe's, 1) is refused as the channel ends.
       let refused = false;
-      const stream = stub(range(0, 5), (_argument, _consume, prefetch) => (prefetch > 1 && !refused ? ((refused = true), { refuse: 'Channel ended, no reply will be forthcoming' }) : {}));
+      const stream = stub(range(0, 5), (_argument, _consume, prefetch) => (prefetch > 1 && !refused ? ((refused = true), { ends: true }) : {}));
       expect(await outcome(read(stream, { kind: 'start' }))).to.deep.equal({ got: [0, 1, 2, 3, 4, 5] });
+    });
+
+    it('a connection lost while the probe runs (its channel ends, no reason of its own) probes again: every record, no bare error', async () => {
+      // The first probe's first consume (a probe's channel has prefetch 1) ends with its channel; the next probe works.
+      let ended = false;
+      const stream = stub(range(0, 5), (_argument, _consume, prefetch) => (prefetch === 1 && !ended ? ((ended = true), { ends: true }) : {}));
+      expect(await outcome(read(stream, { kind: 'start' }))).to.deep.equal({ got: [0, 1, 2, 3, 4, 5] });
+    });
+
+    it('a probe the broker refuses (the stream deleted) fails the read at once with CONNECT naming the broker’s reason, not probed again', async () => {
+      const stream = stub(range(0, 5), (_argument, _consume, prefetch) => (prefetch === 1 ? { refuse: "NOT_FOUND - no queue 'bus.history'" } : {}));
+      const { got, error } = await outcome(read(stream, { kind: 'start' }, { resumeTimeout: 5000 }));
+      expect(got).to.deep.equal([]);
+      expect(error?.code, error?.message).to.equal('CONNECT');
+      expect(error?.message).to.match(/could not begin: .*NOT_FOUND - no queue 'bus\.history'/);
+      // Two consumes of the one probe (first, last) and the read's own beside it; no second probe.
+      expect(stream.consumes.length, JSON.stringify(stream.consumes)).to.be.at.most(3);
     });
 
     it('fails with CONNECT within resumeTimeout when the stream is gone, naming the offset to read again from', async () => {

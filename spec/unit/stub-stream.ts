@@ -16,8 +16,10 @@ export interface ConsumePlan {
   delay?: number;
   /** Then cancels the consumer (a null delivery), as when the stream is deleted. */
   cancel?: boolean;
-  /** Refuses the consume: the channel closes, as a 404 closes it. */
+  /** Refuses the consume: the broker closes the channel with this reason, as a 404 closes it ('error', then 'close'). */
   refuse?: string;
+  /** The channel ends under the consume with no reason of its own, as when the connection goes. */
+  ends?: boolean;
   /** Never answers the consume. */
   silent?: boolean;
 }
@@ -84,8 +86,16 @@ export class StubStream {
         if (plan.refuse) {
           const why = plan.refuse;
           setImmediate(() => {
-            this.#close(channel);
             cb(new Error(why));
+            channel.emit('error', new Error(`Channel closed by server: ${why}`));
+            this.#close(channel);
+          });
+          return;
+        }
+        if (plan.ends) {
+          setImmediate(() => {
+            this.#close(channel);
+            cb(new Error('Channel ended, no reply will be forthcoming'));
           });
           return;
         }
