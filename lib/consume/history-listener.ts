@@ -47,6 +47,8 @@ export class HistoryListener {
   // gate may still hold it, waiting for asynchronous listeners: a reopened channel reads on after it all the same,
   // and the gate delivers what it holds first.
   #last: number | undefined;
+  // When start() built this listener: what `since: 'now'` means, however late its first set-up runs.
+  readonly #startedAt = Date.now();
 
   constructor(parts: HistoryListenerParts) {
     this.#parts = parts;
@@ -66,7 +68,11 @@ export class HistoryListener {
     if (start.kind === 'now' || start.kind === 'offset') {
       const ends = await probeStream(bus, stream, { answerWait: this.#parts.probeAnswerWait ?? PROBE_ANSWER_WAIT });
       if (!isCurrent()) throw new Error('superseded');
-      if (start.kind === 'now') {
+      if (start.kind === 'now' && ends?.lastPublishedAt !== undefined && ends.lastPublishedAt >= this.#startedAt) {
+        // 'now' is when start() was called. A set-up that runs later (a background start, a first set-up cut by a
+        // lost connection) finds records published since: read from that time, so none of them is missed.
+        start = { kind: 'time', time: new Date(this.#startedAt) };
+      } else if (start.kind === 'now') {
         // Never offset 0 for 'now': a stream that looks empty is read from its next record.
         if (ends) start = { kind: 'offset', offset: ends.last + 1 };
         this.#last = ends?.last;

@@ -63,8 +63,12 @@ describe('catch-up listener: HistoryListener on a stub stream', function () {
   };
 
   describe("since 'now' (C4)", () => {
+    // Records published a minute before the listener started: 'now' is after all of them.
+    const aMinuteAgo = (): number => Math.floor(Date.now() / 1000) - 60;
+
     it('reads from the offset after the last, even when the probe of the last record is slow', async () => {
       const stream = new StubStream(range(0, 99), (argument: OffsetArgument): ConsumePlan => (argument === 'last' ? { delay: 1600 } : {}));
+      stream.timestampOf = aMinuteAgo;
       const started = await start(stream, { kind: 'now' });
       expect(started.readFrom).to.equal(100);
       stream.offsets.push(100);
@@ -74,6 +78,18 @@ describe('catch-up listener: HistoryListener on a stub stream', function () {
     it('on a stream that looks empty: from its next record ("next"), never offset 0', async () => {
       const started = await start(new StubStream([]), { kind: 'now' });
       expect(started.readFrom).to.equal('next');
+    });
+
+    it('a first set-up that runs late (a background start, a set-up cut by a lost connection) reads what was published since start(), from that time', async () => {
+      // The listener is built at start(); its first set-up runs later, when 90..99 are already on the stream.
+      const stream = new StubStream(range(0, 99));
+      const startedAt = Math.floor(Date.now() / 1000);
+      stream.timestampOf = (offset) => (offset < 90 ? startedAt - 60 : startedAt + 2);
+      const started = await start(stream, { kind: 'now' });
+      expect(started.readFrom).to.deep.equal({ '!': 'timestamp', value: startedAt });
+      await delivered(started, 10);
+      expect(started.received).to.deep.equal(range(90, 99));
+      expect(started.gaps).to.deep.equal([]);
     });
 
     it('a broker that does not answer the probe fails the setup (the session tries again), never reads from 0', async () => {
