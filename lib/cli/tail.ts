@@ -5,7 +5,7 @@
 // (`history()`), then a catch-up listener from right after the last event printed (or from --since again when
 // there was none), which follows live. No gap and no duplicate at the seam, and tail knows where the seam is: it
 // says so on standard error.
-import { formatJson, formatPretty, tailRecord, useColor } from '../bridges/event-record.js';
+import { formatPretty, jsonLine, tailRecord, useColor } from '../bridges/event-record.js';
 import { EventBusLoggerError } from '../errors.js';
 import { EventBusLogger } from '../logger.js';
 import type { BusPlan, EventBusLoggerOptions } from '../options.js';
@@ -93,9 +93,8 @@ class Printer {
       this.#reached(`reached --until: the next event is past it`);
       return false;
     }
-    const record = tailRecord(level, data, meta);
     this.progress?.clear();
-    this.#write(this.#json ? formatJson(record) : formatPretty(record, { color: this.#color }));
+    this.#write(this.#json ? jsonLine(level, data, meta) : formatPretty(tailRecord(level, data, meta), { color: this.#color }));
     if (this.bound.last(meta)) this.#reached(this.bound.count !== undefined && this.bound.printed >= this.bound.count ? `reached --count ${this.bound.count}` : 'reached --until');
     return true;
   }

@@ -1,6 +1,6 @@
 // How `tail` prints an event: the pure formatting functions (a child process has no TTY).
 import { expect } from 'chai';
-import { formatJson, formatPretty, tailRecord, useColor } from '../../lib/bridges/event-record.js';
+import { formatJson, formatPretty, jsonLine, tailRecord, useColor } from '../../lib/bridges/event-record.js';
 
 const meta = {
   timestamp: new Date('2025-01-02T03:04:05.123Z'),
@@ -51,6 +51,26 @@ describe('tail formatting (lib/bridges/event-record.ts)', () => {
     }
     // Still the same JSON value.
     expect(JSON.parse(formatJson(record)).data).to.deep.equal({ text: 'a\u001b[2Jb\u009bc\u0007' });
+  });
+
+  it('writes the NDJSON line without the record byte for byte as formatJson(tailRecord(...)) does', () => {
+    const strings = ['', 'web-1', 'a"b\\c', 'tab\there\n', 'esc\u001b[2J', 'c1\u009bx\u0085', 'del\u007f', 'caf\u00e9 \u2028 \u{1f600}', 'lone\ud800x', 'end\udc00', '\u0000'];
+    const cases: [string, Record<string, unknown>, Parameters<typeof tailRecord>[2]][] = [
+      ['info', { n: 1, msg: 'benchmark event' }, { ...meta, offset: 41 }],
+      ['info', {}, { timestamp: meta.timestamp, host: undefined, pid: undefined, appId: undefined, messageId: undefined }],
+      ['critical', { nested: { list: [1, 'two', null, true, 1e21, -0, 0.1] } }, { ...meta, pid: Number.NaN, offset: Number.POSITIVE_INFINITY }],
+      ['info', { a: 1 }, { ...meta, pid: -0, offset: 0 }],
+    ];
+    for (const text of strings) {
+      cases.push([text, { [text]: text }, { ...meta, host: text, appId: text, messageId: text }]);
+      // The same string twice in a row, then another (the line remembers the last level, host and appId).
+      cases.push([text, { text }, { ...meta, host: text, appId: text, messageId: `${text}!` }]);
+      cases.push(['info', { text }, { ...meta, timestamp: new Date(meta.timestamp.getTime() + text.length) }]);
+    }
+    for (const [level, data, eventMeta] of cases) {
+      expect(jsonLine(level, data, eventMeta)).to.equal(formatJson(tailRecord(level, data, eventMeta)));
+    }
+    expect(() => jsonLine('info', {}, { ...meta, timestamp: new Date(Number.NaN) })).to.throw(RangeError);
   });
 
   it('colours only on a TTY and when NO_COLOR is unset or empty', () => {
