@@ -67,6 +67,10 @@ describe('tail formatting (lib/bridges/event-record.ts)', () => {
       cases.push([text, { text }, { ...meta, host: text, appId: text, messageId: `${text}!` }]);
       cases.push(['info', { text }, { ...meta, timestamp: new Date(meta.timestamp.getTime() + text.length) }]);
     }
+    // One field of the line's head changed at a time, from one line to the next.
+    for (const change of [{ pid: 1 }, { pid: 2 }, { host: 'web-2' }, { appId: 'worker' }, { appId: undefined }, { host: undefined }, { timestamp: new Date(0) }]) {
+      cases.push(['info', { n: 1 }, { ...meta, ...change }], ['info', { n: 2 }, meta], ['debug', { n: 3 }, meta]);
+    }
     for (const [level, data, eventMeta] of cases) {
       expect(jsonLine(level, data, eventMeta)).to.equal(formatJson(tailRecord(level, data, eventMeta)));
     }
