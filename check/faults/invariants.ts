@@ -28,7 +28,19 @@ export function violations(world: World, end: RunEnd): string[] {
     ...world.chains.flatMap((chain, c) => catchUp(chain, c, confirmed, late, end)),
     ...live(world.live, confirmed, end),
     ...world.reads.flatMap((read) => (read.outcome === 'ok' && read.since === 'start' ? readHolds(read.what, read.events, confirmed.filter((p) => p.settledAt! < read.calledAt), late) : [])),
+    ...gaveUpEarly(world.reads, BOUNDS.resumeTimeout),
   ];
+}
+
+/**
+ * A read may fail with CONNECT only once its connection stayed away for `resumeTimeout` (or the broker did not answer
+ * for that long): one that fails sooner gave up on a connection that might have come back (no fault here deletes
+ * the stream, the one reason to fail at once).
+ */
+export function gaveUpEarly(reads: Call[], resumeTimeout: number): string[] {
+  return reads
+    .filter((read) => read.outcome === 'CONNECT' && read.settledAt !== undefined && read.settledAt - read.calledAt < resumeTimeout)
+    .map((read) => `${read.what} failed with CONNECT ${Math.round(read.settledAt! - read.calledAt)} ms after it was called, before its resumeTimeout of ${resumeTimeout} ms ran out`);
 }
 
 // Every call settled within its documented bound (plus the time this process's event loop stalled meanwhile: the

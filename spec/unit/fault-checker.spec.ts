@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import type { EventBusLogger } from '../../lib/index.js';
 import type { FaultProxy } from '../../check/faults/proxy.js';
 import { Actor, follow, sleep, type Call } from '../../check/faults/world.js';
+import { gaveUpEarly } from '../../check/faults/invariants.js';
 
 /** A logger whose stop() resolves at once, as a logger in its start's outage does. */
 function stubLogger(): { logger: EventBusLogger; stops: number } {
@@ -38,5 +39,11 @@ describe('fault checker bookkeeping', () => {
     await follow(call, Promise.resolve());
     expect(call.settledAt).to.equal(at);
     expect(call.outcome).to.equal('STOPPED');
+  });
+
+  it('flags a read that failed with CONNECT before its resumeTimeout ran out, and only that', () => {
+    const read = (what: string, took: number, outcome: string): Call => ({ what, calledAt: 1000, settledAt: 1000 + took, bound: 9000, outcome });
+    const reads = [read('history() #0', 40, 'CONNECT'), read('history() #1', 1200, 'CONNECT'), read('history() #2', 40, 'STOPPED'), read('history() #3', 40, 'ok')];
+    expect(gaveUpEarly(reads, 1000)).to.deep.equal(['history() #0 failed with CONNECT 40 ms after it was called, before its resumeTimeout of 1000 ms ran out']);
   });
 });
