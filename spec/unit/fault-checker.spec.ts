@@ -43,7 +43,7 @@ describe('fault checker bookkeeping', () => {
 
   it('flags a read that failed with CONNECT before its resumeTimeout ran out, and only that', () => {
     const read = (what: string, took: number, outcome: string): Call => ({ what, calledAt: 1000, settledAt: 1000 + took, bound: 9000, outcome });
-    const reads = [read('history() #0', 40, 'CONNECT'), read('history() #1', 1200, 'CONNECT'), read('history() #2', 40, 'STOPPED'), read('history() #3', 40, 'ok')];
+    const reads = [read('history() #0', 40, 'CONNECT'), read('history() #1', 1200, 'CONNECT'), read('history() #2', 40, 'STOPPED'), read('history() #3', 40, 'ok'), read('history() #4', 999.4, 'CONNECT')];
     expect(gaveUpEarly(reads, 1000)).to.deep.equal(['history() #0 failed with CONNECT 40 ms after it was called, before its resumeTimeout of 1000 ms ran out']);
   });
 });
