@@ -10,6 +10,7 @@ import type { EventHandler, LifecycleEvents } from './events.js';
 import type { Stats } from './stats.js';
 import type { Topology } from './topology.js';
 import type { EventData, EventMeta } from './wire-format.js';
+import { noop } from './noop.js';
 
 const debug = createDebug('event-bus-logger:listeners');
 
@@ -34,8 +35,6 @@ export interface ListenersParts {
   /** Something began or stopped listening to a level; `added`: the levels a listener was added to. */
   changed: (added?: readonly string[]) => void;
 }
-
-const noop = (): void => undefined;
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';

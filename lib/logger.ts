@@ -27,6 +27,7 @@ import type { DefaultLevel, Topology } from './topology.js';
 import { logData, type LogArguments } from './event-data.js';
 import type { LevelMethods } from './level-methods.js';
 import type { EventData, EventMeta } from './wire-format.js';
+import { noop } from './noop.js';
 
 const debug = createDebug('event-bus-logger:logger');
 
@@ -46,9 +47,6 @@ interface Parts {
   consumers: Consumers;
   exchange: string;
 }
-
-
-const noop = (): void => undefined;
 
 /**
  * A logger on a shared RabbitMQ event bus. Every logger connected to the same bus (`name`) receives the events of

@@ -11,9 +11,9 @@ import { EventQueue } from './event-queue.js';
 import type { AmqpConfirmChannel, AmqpMessage } from './rascal.js';
 import { REORDER_SPAN, type PublishProperties } from './wire-format.js';
 import { settleWithin } from './deadline.js';
+import { noop } from './noop.js';
 
 const debug = createDebug('event-bus-logger:publisher');
-const noop = (): void => undefined;
 
 /**
  * A publish refused before it was sent: a rejected promise that never becomes an unhandled rejection if nobody

@@ -5,8 +5,7 @@
 // returned. The wait is bounded (a broker that stopped answering does not hold publishes for longer than the
 // binding logger's `publishTimeout`): past it the publish goes out, and only the new listener may miss it.
 import { settleWithin } from '../deadline.js';
-
-const noop = (): void => undefined;
+import { noop } from '../noop.js';
 
 export class BindGate {
   // While set, publishes wait for it. Each hold makes a new gate that opens after the previous one.

@@ -11,6 +11,7 @@ import type { Acks } from './acks.js';
 import { liveSequence, type SequenceCheck } from './sequence.js';
 import { settleWithin } from '../deadline.js';
 import { Fifo } from './fifo.js';
+import { noop } from '../noop.js';
 
 const debug = createDebug('event-bus-logger:delivery');
 
@@ -119,8 +120,6 @@ export class Delivery<L extends string> {
     await settleWithin(Promise.allSettled(this.#running), timeout);
   }
 }
-
-const noop = (): void => undefined;
 
 /**
  * A consumer that reads further ahead than it handles at once: the catch-up listener's stream consumer has a

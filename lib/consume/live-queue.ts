@@ -13,10 +13,9 @@ import type { Topology } from '../topology.js';
 import { Acks, ackBatch } from './acks.js';
 import type { Delivery } from './delivery.js';
 import { settleWithin } from '../deadline.js';
+import { noop } from '../noop.js';
 
 const debug = createDebug('event-bus-logger:live-queue');
-
-const noop = (): void => undefined;
 
 export interface LiveQueueParts {
   /** The bus exchange's name on the broker. */

@@ -12,8 +12,7 @@ import { EventBusLoggerError, describeError } from '../errors.js';
 import { call, type AmqpChannel, type AmqpMessage } from '../rascal.js';
 import { publishedAt } from '../wire-format.js';
 import type { StreamStart } from '../since.js';
-
-const noop = (): void => undefined;
+import { noop } from '../noop.js';
 
 /**
  * Records a stream reader (`history()`, a catch-up listener) may have ahead of its handling, unless the logger's
