@@ -47,26 +47,7 @@ export class Delivery<L extends string> {
    * which bounds how many are handled at once. `null` (the broker cancelled the consumer) calls `onCancel`.
    */
   consumer(acks: Acks, onCancel: () => void): (message: AmqpMessage | null) => void {
-    return (message) => {
-      if (message === null) {
-        debug('consumer cancelled by the broker');
-        onCancel();
-        return;
-      }
-      const tag = message.fields.deliveryTag;
-      let running: Promise<unknown> | undefined;
-      try {
-        running = this.deliver(message);
-      } finally {
-        if (running) {
-          acks.start(tag);
-          const done = (): void => acks.done(tag);
-          void running.then(done, done);
-        } else {
-          acks.done(tag);
-        }
-      }
-    };
+    return consumerCallback((message) => void deliverThenAck(this, message, acks), onCancel);
   }
 
   /** Delivers one message. Returns a promise (that never rejects) while its listeners run. */
@@ -121,6 +102,35 @@ export class Delivery<L extends string> {
   }
 }
 
+// The callback a consumer hands amqplib: `null` (the broker cancelled the consumer) calls `onCancel`; a message goes
+// to `take`.
+function consumerCallback(take: (message: AmqpMessage) => void, onCancel: () => void): (message: AmqpMessage | null) => void {
+  return (message) => {
+    if (message !== null) return take(message);
+    debug('consumer cancelled by the broker');
+    onCancel();
+  };
+}
+
+// Delivers one message and acks it once its listeners are done: at once when none is asynchronous (or delivering
+// threw). Returns the promise of its listeners while they run.
+function deliverThenAck(delivery: Pick<Delivery<string>, 'deliver'>, message: AmqpMessage, acks: Acks): Promise<unknown> | undefined {
+  const tag = message.fields.deliveryTag;
+  let running: Promise<unknown> | undefined;
+  try {
+    running = delivery.deliver(message);
+  } finally {
+    if (running) {
+      acks.start(tag);
+      const done = (): void => acks.done(tag);
+      void running.then(done, done);
+    } else {
+      acks.done(tag);
+    }
+  }
+  return running;
+}
+
 /**
  * A consumer that reads further ahead than it handles at once: the catch-up listener's stream consumer has a
  * prefetch of thousands (a stream's credit: read ahead as `history()` does), but no more than `limit` events (the
@@ -146,16 +156,11 @@ export class DeliveryGate {
 
   /** The message callback of one consumer channel (see {@link Delivery.consumer}). */
   consumer(acks: Acks, onCancel: () => void): (message: AmqpMessage | null) => void {
-    return (message) => {
-      if (message === null) {
-        debug('consumer cancelled by the broker');
-        onCancel();
-        return;
-      }
+    return consumerCallback((message) => {
       if (this.#closed) return;
       if (this.#running < this.#limit && this.#waiting.size === 0) this.#deliver(message, acks);
       else this.#waiting.push({ message, acks });
-    };
+    }, onCancel);
   }
 
   /** The logger is stopping: nothing more is delivered; what waits here is left in the stream. */
@@ -165,23 +170,14 @@ export class DeliveryGate {
   }
 
   #deliver(message: AmqpMessage, acks: Acks): void {
-    const tag = message.fields.deliveryTag;
-    let running: Promise<unknown> | undefined;
-    try {
-      running = this.#delivery.deliver(message);
-    } finally {
-      if (running) {
-        this.#running++;
-        acks.start(tag);
-        const done = (): void => {
-          this.#running--;
-          acks.done(tag);
-          this.#next();
-        };
-        void running.then(done, done);
-      } else {
-        acks.done(tag);
-      }
+    const running = deliverThenAck(this.#delivery, message, acks);
+    if (running) {
+      this.#running++;
+      const done = (): void => {
+        this.#running--;
+        this.#next();
+      };
+      void running.then(done, done);
     }
   }
 
