@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { maskUrl } from './errors.js';
-import { EXIT, PROGRAM, asCliError, usage, type Parsed } from './cli/common.js';
+import { EXIT, OPTIONS, PROGRAM, asCliError, usage, type Parsed } from './cli/common.js';
 import { COMMANDS, commandHelp, generalHelp, type CommandName } from './cli/help.js';
 import { PUBLISH_WINDOW, publish } from './cli/publish.js';
 import { historyInfo } from './cli/history-info.js';
@@ -34,33 +34,7 @@ function parse(argv: string[]): Parsed {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: {
-        url: { type: 'string' },
-        'url-file': { type: 'string' },
-        cacert: { type: 'string' },
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        name: { type: 'string' },
-        config: { type: 'string' },
-        levels: { type: 'string' },
-        json: { type: 'boolean' },
-        'app-id': { type: 'string' },
-        'publish-timeout': { type: 'string' },
-        'start-timeout': { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        token: { type: 'string' },
-        since: { type: 'string' },
-        'no-follow': { type: 'boolean' },
-        'all-levels': { type: 'boolean' },
-        until: { type: 'string' },
-        count: { type: 'string' },
-        grep: { type: 'string' },
-        'ignore-case': { type: 'boolean', short: 'i' },
-        where: { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'V' },
-      },
+      options: OPTIONS,
     });
   } catch (error) {
     throw usage(`${maskUrl((error as Error).message)}; see ${PROGRAM} --help`);

@@ -25,36 +25,41 @@ export class CliError extends Error {
 
 export const usage = (message: string): CliError => new CliError(message, EXIT.USAGE);
 
+/** Every option of every command, as `parseArgs` takes them; `onlyFor` says which command takes which. */
+export const OPTIONS = {
+  url: { type: 'string' },
+  'url-file': { type: 'string' },
+  cacert: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  name: { type: 'string' },
+  config: { type: 'string' },
+  levels: { type: 'string' },
+  json: { type: 'boolean' },
+  'app-id': { type: 'string' },
+  'publish-timeout': { type: 'string' },
+  'start-timeout': { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  token: { type: 'string' },
+  since: { type: 'string' },
+  'no-follow': { type: 'boolean' },
+  'all-levels': { type: 'boolean' },
+  until: { type: 'string' },
+  count: { type: 'string' },
+  grep: { type: 'string' },
+  'ignore-case': { type: 'boolean', short: 'i' },
+  where: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const satisfies Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+
+type OptionValues<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string };
+
 export interface Parsed {
   command: string | undefined;
   args: string[];
-  values: {
-    url?: string;
-    'url-file'?: string;
-    cacert?: string;
-    cert?: string;
-    key?: string;
-    name?: string;
-    config?: string;
-    levels?: string;
-    json?: boolean;
-    'app-id'?: string;
-    'publish-timeout'?: string;
-    'start-timeout'?: string;
-    port?: string;
-    host?: string;
-    token?: string;
-    since?: string;
-    'no-follow'?: boolean;
-    'all-levels'?: boolean;
-    until?: string;
-    count?: string;
-    grep?: string;
-    'ignore-case'?: boolean;
-    where?: string[];
-    help?: boolean;
-    version?: boolean;
-  };
+  values: OptionValues<typeof OPTIONS>;
 }
 
 export function loggerOptions(values: Parsed['values']): EventBusLoggerOptions<string> {
