@@ -1,8 +1,8 @@
 // The session: the channels the logger uses on the current connection (one to consume, one to publish with
 // confirms), opened again after every loss. Whoever needs the broker registers a setup step (declare the exchange,
 // declare and consume the live queue, ...); the session runs the steps in order on every (re)open, as
-// amqp-connection-manager's ChannelWrapper.addSetup does. It keeps the outage and the broker's block, and drives
-// the publisher through attach/detach/hold/release.
+// amqp-connection-manager's ChannelWrapper.addSetup does. It keeps the outage (the broker's block of publishing is
+// publishing-block.ts), and drives the publisher through attach/detach/hold/release.
 import createDebug from 'debug';
 import { pause } from '../deadline.js';
 import { accessError, describeError } from '../errors.js';
@@ -10,6 +10,7 @@ import type { Report } from '../events.js';
 import { closeQuietly, type AmqpChannel, type AmqpConfirmChannel } from '../rascal.js';
 import type { Stats } from '../stats.js';
 import { Backoff } from './backoff.js';
+import { PublishingBlock } from './publishing-block.js';
 import type { Bus } from './connection.js';
 
 const debug = createDebug('event-bus-logger:session');
@@ -70,10 +71,11 @@ export class BusSession {
   // The 'disconnected' of a connection lost during the first open, held until open() settles.
   #reportAfterOpen: (() => void) | undefined;
   #lostAtOpen: string | undefined;
-  #blockedSince: number | undefined; // since when the broker blocks publishing, while it does
+  readonly #block: PublishingBlock;
 
   constructor(parts: SessionParts) {
     this.#parts = parts;
+    this.#block = new PublishingBlock(parts);
   }
 
   /** Adds a step run, in the order added, each time the channels are opened. */
@@ -112,8 +114,8 @@ export class BusSession {
     this.#background = background;
     bus.on('down', ({ reason }) => this.#onDown(reason, true));
     bus.on('up', () => this.#reopen());
-    bus.on('blocked', ({ reason }) => this.#onBlocked(reason));
-    bus.on('unblocked', () => this.#onUnblocked());
+    bus.on('blocked', ({ reason }) => void ((this.#state === 'open' || this.#state === 'opening') && this.#block.blocked(reason)));
+    bus.on('unblocked', () => this.#block.unblocked(this.#state === 'open' || this.#state === 'closing'));
     if (background && !bus.isUp) return this.#startOutage(bus.lastError ?? 'no answer from the broker yet');
     try {
       await this.#openChannels(this.#generation);
@@ -239,30 +241,9 @@ export class BusSession {
     publisher.detach();
     // A block belongs to the connection: when that is gone, the next one starts unblocked. When only a channel
     // was lost, a block of the connection goes on and the hold stays.
-    if (connectionLost) {
-      publisher.release();
-      this.#blockedSince = undefined;
-    }
+    if (connectionLost) this.#block.connectionLost();
     clearTimeout(this.#reopenTimer);
     this.#beginOutage(reason);
-  }
-
-  #onBlocked(reason: string): void {
-    if (this.#state !== 'open' && this.#state !== 'opening') return;
-    const { publisher, stats, report } = this.#parts;
-    publisher.hold(reason);
-    this.#blockedSince ??= performance.now();
-    stats.blocks++;
-    stats.lastError = `the broker blocks publishing: ${reason}`;
-    report('blocked', { reason });
-  }
-
-  #onUnblocked(): void {
-    const since = this.#blockedSince;
-    this.#blockedSince = undefined;
-    this.#parts.publisher.release();
-    if (since === undefined || (this.#state !== 'open' && this.#state !== 'closing')) return;
-    this.#parts.report('unblocked', { duration: Math.round(performance.now() - since) });
   }
 
   // A channel closed. When the whole connection went, the bus reports it a moment later and 'up' reopens

@@ -12,7 +12,6 @@ const MAX_LINES = 300;
 const LONG_FILES: Record<string, string> = {
   'lib/publisher.ts': 'the buffer, the window of unconfirmed events, the nack retries and the timeout sweep share one set of entries, each settled exactly once',
   'lib/logger.ts': 'the facade: most of it is the public API and its documentation; the work is in the rooms it wires',
-  'lib/bus/session.ts': 'one state machine over the channels of a connection generation: setup steps, reopen with backoff, the outage (from the start too) and the block; to split the outage and block bookkeeping out (review 2026-12-02, §1.4)',
   'lib/topology.ts': 'one named step per section of the config (bus, listener queue, levels, history, listen, name, URLs, connection names, TLS), each validated with an error naming its key; the shape checks of the options could move to options.ts (review 2026-12-02, §1.3)',
 };
 
