@@ -53,8 +53,17 @@ export const offsetOf = (message: AmqpMessage): number | undefined => {
 /** A probe the broker did not answer in time: never taken for an empty stream. */
 export class ProbeUnanswered extends Error {}
 
-/** A probe whose channel the broker closed with a reason (a 404: the stream deleted): probing again would not help. */
-export class ProbeRefused extends Error {}
+/**
+ * A probe whose channel the broker closed with a reason. `permanent` for a 404 (the stream deleted, or never declared)
+ * and a 403 (no permission): probing again would not help. Any other (a 406, an internal error) may pass.
+ */
+export class ProbeRefused extends Error {
+  readonly permanent: boolean;
+  constructor(message: string, code: unknown) {
+    super(message);
+    this.permanent = code === 404 || code === 403;
+  }
+}
 
 /** What a probe found in a stream that holds records. */
 export interface StreamEnds {
@@ -161,7 +170,7 @@ export async function probeStream(
   } catch (error) {
     // A probe the broker did not answer in time is not held by its channel's close, which waits for the same broker.
     void closeQuietly(channel);
-    if (refused && !(error instanceof ProbeUnanswered)) throw new ProbeRefused(describeError(refused));
+    if (refused && !(error instanceof ProbeUnanswered)) throw new ProbeRefused(describeError(refused), (refused as { code?: unknown }).code);
     throw error;
   }
 }
@@ -169,7 +178,8 @@ export async function probeStream(
 /**
  * probeStream within `bound` ms in all. A probe cut by a lost connection (its channel ended with no reason of its own,
  * or none could be opened) is tried again after a growing pause, while `again()` says so and the bound allows; one
- * the broker refused (a 404: the stream deleted) or did not answer in time rejects at once.
+ * the broker refused for good (a 404: the stream deleted; a 403) or did not answer in time rejects at once; another
+ * channel error the broker closed the probe's channel with (a 406) is probed again too.
  */
 export async function probeAgain(bus: Pick<Bus, 'channel'>, stream: string, bound: number, again: () => boolean): Promise<StreamEnds | undefined> {
   const deadline = performance.now() + bound;
@@ -179,7 +189,7 @@ export async function probeAgain(bus: Pick<Bus, 'channel'>, stream: string, boun
       return await probeStream(bus, stream, { answerWait: Math.max(0, deadline - performance.now()) });
     } catch (error) {
       const wait = backoff.next();
-      if (error instanceof ProbeUnanswered || error instanceof ProbeRefused || !again() || performance.now() + wait >= deadline) throw error;
+      if (error instanceof ProbeUnanswered || (error instanceof ProbeRefused && error.permanent) || !again() || performance.now() + wait >= deadline) throw error;
       await pause(wait);
     }
   }

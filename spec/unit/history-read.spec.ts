@@ -105,6 +105,13 @@ describe('history(): HistoryRead on a stub stream', function () {
       expect(stream.consumes.length, JSON.stringify(stream.consumes)).to.be.at.most(3);
     });
 
+    it('a probe whose channel the broker closed with a passing error (a 406, not a 404) probes again: every record', async () => {
+      // check:faults found it: a channel error on the read's connection hit the probe, and the read failed at once.
+      let closed = false;
+      const stream = stub(range(0, 5), (_argument, _consume, prefetch) => (prefetch === 1 && !closed ? ((closed = true), { refuse: 'PRECONDITION_FAILED - a channel error', code: 406 }) : {}));
+      expect(await outcome(read(stream, { kind: 'start' }))).to.deep.equal({ got: [0, 1, 2, 3, 4, 5] });
+    });
+
     it('fails with CONNECT within resumeTimeout when the stream is gone, naming the offset to read again from', async () => {
       // The read's first consume (its channel has the read's prefetch; a probe's, 1) gets 0..2, then the stream is
       // deleted: the probe beside it found the stream, the probe before a resume and any later consume do not.

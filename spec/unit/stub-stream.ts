@@ -18,6 +18,8 @@ export interface ConsumePlan {
   cancel?: boolean;
   /** Refuses the consume: the broker closes the channel with this reason, as a 404 closes it ('error', then 'close'). */
   refuse?: string;
+  /** The reply code of that close. @default 404 */
+  code?: number;
   /** The channel ends under the consume with no reason of its own, as when the connection goes. */
   ends?: boolean;
   /** Never answers the consume. */
@@ -87,7 +89,7 @@ export class StubStream {
           const why = plan.refuse;
           setImmediate(() => {
             cb(new Error(why));
-            channel.emit('error', new Error(`Channel closed by server: ${why}`));
+            channel.emit('error', Object.assign(new Error(`Channel closed by server: ${why}`), { code: plan.code ?? 404 }));
             this.#close(channel);
           });
           return;
