@@ -7,30 +7,26 @@ import { expect } from 'chai';
 import { EventBusLogger, type EventData } from '../../lib/index.js';
 import { AMQP_URL, next, shippedConfig } from '../helpers.js';
 import { TcpProxy } from '../tcp-proxy.js';
-import { killStarted, runCli, startCli, type CliProcess } from './run-cli.js';
-import { cleanUpCli, cliBus, tailListening } from './cli-bus.js';
+import { killStarted, runCli, startCli } from './run-cli.js';
+import { cliBusPerSpec } from './cli-bus.js';
 
 describe('event-bus-logger (command line)', function () {
   this.timeout(30_000);
-  let name: string;
-  let bus: string[];
-  beforeEach(() => ({ name, args: bus } = cliBus()));
-  afterEach(() => cleanUpCli(name));
-  const listening = (args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> => tailListening(name, bus, args, env);
+  const cli = cliBusPerSpec();
 
   describe('a bus that did not exist', () => {
     it('publish says so on standard error, naming the exchange, and sends anyway; not once it exists', async () => {
-      const first = await runCli(['publish', 'info', '{"n":1}', ...bus]);
+      const first = await runCli(['publish', 'info', '{"n":1}', ...cli.bus]);
       expect(first.code, first.stderr).to.equal(0);
-      expect(first.stderr).to.equal(`event-bus-logger: the exchange "${name}" did not exist on the broker: creating it, a new and empty bus (is --name right?)\n`);
-      const second = await runCli(['publish', 'info', '{"n":2}', ...bus]);
+      expect(first.stderr).to.equal(`event-bus-logger: the exchange "${cli.name}" did not exist on the broker: creating it, a new and empty bus (is --name right?)\n`);
+      const second = await runCli(['publish', 'info', '{"n":2}', ...cli.bus]);
       expect(second).to.include({ code: 0, stderr: '' });
     });
 
     it('tail says so on standard error, and listens', async () => {
-      const tail = await listening();
-      expect(tail.stderr).to.match(new RegExp(`^event-bus-logger: the exchange "${name}" did not exist on the broker`, 'm'));
-      const again = await listening();
+      const tail = await cli.listening();
+      expect(tail.stderr).to.match(new RegExp(`^event-bus-logger: the exchange "${cli.name}" did not exist on the broker`, 'm'));
+      const again = await cli.listening();
       expect(again.stderr).not.to.include('did not exist');
     });
   });
@@ -58,9 +54,9 @@ describe('event-bus-logger (command line)', function () {
 
     it('publish exits 1 once the publish timed out, saying the connection had to be dropped', async function () {
       this.timeout(60_000);
-      const listener = await EventBusLogger.create({ url: AMQP_URL, name, levels: ['info'] });
+      const listener = await EventBusLogger.create({ url: AMQP_URL, name: cli.name, levels: ['info'] });
       try {
-        const publish = startCli(['publish', 'info', '--url', proxy.url(), '--name', name, '--config', config, '--publish-timeout', '1000']);
+        const publish = startCli(['publish', 'info', '--url', proxy.url(), '--name', cli.name, '--config', config, '--publish-timeout', '1000']);
         // The first line through the live link tells the command is connected; the link freezes once its confirm
         // went back through the proxy (the listener may have the event before the command has the confirm).
         const first = next<[EventData]>(listener, 'info', 20_000);
@@ -81,8 +77,8 @@ describe('event-bus-logger (command line)', function () {
 
     it('tail exits 0 on SIGINT, saying the connection had to be dropped', async function () {
       this.timeout(60_000);
-      const tail = startCli(['tail', '--url', proxy.url(), '--name', name, '--config', config]);
-      await tail.waitFor(() => tail.stderr.includes(`listening on ${name} as `), 'the tail to listen');
+      const tail = startCli(['tail', '--url', proxy.url(), '--name', cli.name, '--config', config]);
+      await tail.waitFor(() => tail.stderr.includes(`listening on ${cli.name} as `), 'the tail to listen');
       proxy.freeze();
       tail.child.kill('SIGINT');
       expect(await tail.exit(45_000)).to.deep.equal({ code: 0, signal: null });

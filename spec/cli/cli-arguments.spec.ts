@@ -5,14 +5,11 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { runCli } from './run-cli.js';
-import { cleanUpCli, cliBus } from './cli-bus.js';
+import { cliBusPerSpec } from './cli-bus.js';
 
 describe('event-bus-logger (command line)', function () {
   this.timeout(30_000);
-  let name: string;
-  let bus: string[];
-  beforeEach(() => ({ name, args: bus } = cliBus()));
-  afterEach(() => cleanUpCli(name));
+  const cli = cliBusPerSpec();
 
   describe('arguments', () => {
     it('exits 2 on a bad --publish-timeout or --start-timeout, naming the flag, the value and what is expected', async () => {
@@ -22,7 +19,7 @@ describe('event-bus-logger (command line)', function () {
         ['tail', '--publish-timeout', '-1'],
         ['tail', '--start-timeout', '1.5'],
       ] as const) {
-        const args = command === 'publish' ? ['publish', 'info', '{}', ...bus, `${flag}=${value}`] : ['tail', ...bus, `${flag}=${value}`];
+        const args = command === 'publish' ? ['publish', 'info', '{}', ...cli.bus, `${flag}=${value}`] : ['tail', ...cli.bus, `${flag}=${value}`];
         const result = await runCli(args);
         expect(result.code, args.join(' ')).to.equal(2);
         expect(result.stderr).to.equal(`event-bus-logger: ${flag} expects a whole number of milliseconds from 1 up, e.g. ${flag} 5000; got "${value}"\n`);
@@ -35,7 +32,7 @@ describe('event-bus-logger (command line)', function () {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       try {
         const port = (server.address() as AddressInfo).port;
-        const result = await runCli(['publish', 'info', '{}', '--url', `amqp://guest:guest@127.0.0.1:${port}`, '--name', name, '--start-timeout', '1000']);
+        const result = await runCli(['publish', 'info', '{}', '--url', `amqp://guest:guest@127.0.0.1:${port}`, '--name', cli.name, '--start-timeout', '1000']);
         expect(result.code, result.stderr).to.equal(3);
         expect(result.stderr).to.include('no answer within startTimeout (1000 ms)');
       } finally {
@@ -99,7 +96,7 @@ describe('event-bus-logger (command line)', function () {
       try {
         const port = (server.address() as AddressInfo).port;
         for (const command of [['tail'], ['publish', 'info', '{}']]) {
-          const result = await runCli([...command, '--url', `amqp://guest:guest@127.0.0.1:${port}`, '--name', name]);
+          const result = await runCli([...command, '--url', `amqp://guest:guest@127.0.0.1:${port}`, '--name', cli.name]);
           expect(result.code, result.stderr).to.equal(3);
           expect(result.stderr).to.include(`at amqp://guest:***@127.0.0.1:${port}`).and.include('does not speak AMQP: it answered as an HTTP server does').and.include('15672').and.include('5672');
           expect(result.stderr).to.not.include('Frame size');

@@ -3,21 +3,34 @@
 import { AMQP_URL, deleteExchange, uniqueName } from '../helpers.js';
 import { killStarted, startCli, type CliProcess } from './run-cli.js';
 
-/** A new bus for one spec. */
-export function cliBus(): { name: string; args: string[] } {
-  const name = uniqueName('cli');
-  return { name, args: ['--url', AMQP_URL, '--name', name] };
+/** The current spec's bus. */
+export interface CliBus {
+  /** The exchange's name. */
+  name: string;
+  /** `--url` and `--name` for it. */
+  bus: string[];
+  /** Starts `tail` on the bus and waits until it says it listens. */
+  listening(args?: string[], env?: NodeJS.ProcessEnv): Promise<CliProcess>;
 }
 
-/** After a spec: its commands killed, its exchange deleted. */
-export async function cleanUpCli(name: string): Promise<void> {
-  await killStarted();
-  await deleteExchange(name).catch(() => undefined);
-}
-
-/** Starts `tail` on the bus and waits until it says it listens. */
-export async function tailListening(name: string, bus: string[], args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
-  const tail = startCli(['tail', ...bus, ...args], { env });
-  await tail.waitFor(() => tail.stderr.includes(`listening on ${name} as `), 'the tail to listen');
-  return tail;
+/** Gives each spec of the enclosing describe a bus of its own (hooks registered here); read it inside the specs. */
+export function cliBusPerSpec(): CliBus {
+  const cli: CliBus = {
+    name: '',
+    bus: [],
+    async listening(args = [], env = {}) {
+      const tail = startCli(['tail', ...cli.bus, ...args], { env });
+      await tail.waitFor(() => tail.stderr.includes(`listening on ${cli.name} as `), 'the tail to listen');
+      return tail;
+    },
+  };
+  beforeEach(() => {
+    cli.name = uniqueName('cli');
+    cli.bus = ['--url', AMQP_URL, '--name', cli.name];
+  });
+  afterEach(async () => {
+    await killStarted();
+    await deleteExchange(cli.name).catch(() => undefined);
+  });
+  return cli;
 }

@@ -3,23 +3,19 @@
 import { expect } from 'chai';
 import { memoryAlarm } from '../helpers.js';
 import { runCli, startCli, type CliProcess } from './run-cli.js';
-import { cleanUpCli, cliBus, tailListening } from './cli-bus.js';
+import { cliBusPerSpec } from './cli-bus.js';
 
 describe('event-bus-logger (command line)', function () {
   this.timeout(30_000);
-  let name: string;
-  let bus: string[];
-  beforeEach(() => ({ name, args: bus } = cliBus()));
-  afterEach(() => cleanUpCli(name));
-  const listening = (args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> => tailListening(name, bus, args, env);
+  const cli = cliBusPerSpec();
 
   describe('publish', () => {
     it('says on stderr when the broker blocks publishing, and sends the event once it stops [broker-wide]', async () => {
-      const tail = await listening();
+      const tail = await cli.listening();
       const restore = await memoryAlarm();
       let publish: CliProcess;
       try {
-        publish = startCli(['publish', 'critical', '{"during":"alarm"}', ...bus], { input: '' });
+        publish = startCli(['publish', 'critical', '{"during":"alarm"}', ...cli.bus], { input: '' });
         await publish.waitFor(() => publish.stderr.includes('the broker blocks publishing (low on memory); waiting up to publishTimeout'), 'the blocked line', 20_000);
         expect(tail.lines).to.deep.equal([]);
       } finally {
@@ -32,9 +28,9 @@ describe('event-bus-logger (command line)', function () {
     });
 
     it('sends one event per line of standard input, in order, skipping blank lines', async () => {
-      const tail = await listening();
+      const tail = await cli.listening();
       const input = '{"n":1}\n\n   \n{"n":2}\r\n{"n":3,"s":"three"}\n';
-      const publish = await runCli(['publish', 'critical', ...bus], { input });
+      const publish = await runCli(['publish', 'critical', ...cli.bus], { input });
       expect(publish, publish.stderr).to.include({ code: 0, stderr: '' });
       await tail.waitFor(() => tail.lines.length >= 3, 'three event lines');
       const records = tail.lines.map((line) => JSON.parse(line));
@@ -43,18 +39,18 @@ describe('event-bus-logger (command line)', function () {
     });
 
     it('sends many lines from standard input, every one confirmed', async () => {
-      const tail = await listening();
+      const tail = await cli.listening();
       const count = 500;
       const input = Array.from({ length: count }, (_, n) => JSON.stringify({ n })).join('\n');
-      const publish = await runCli(['publish', 'info', ...bus], { input });
+      const publish = await runCli(['publish', 'info', ...cli.bus], { input });
       expect(publish, publish.stderr).to.include({ code: 0 });
       await tail.waitFor(() => tail.lines.length >= count, `${count} event lines`);
       expect(tail.lines.map((line) => JSON.parse(line).data.n)).to.deep.equal(Array.from({ length: count }, (_, n) => n));
     });
 
     it('exits 2 on a line of bad JSON, naming the line, having sent the lines before it', async () => {
-      const tail = await listening();
-      const publish = await runCli(['publish', 'info', ...bus], { input: '{"n":1}\n\n{"n":\n{"n":3}\n' });
+      const tail = await cli.listening();
+      const publish = await runCli(['publish', 'info', ...cli.bus], { input: '{"n":1}\n\n{"n":\n{"n":3}\n' });
       expect(publish.code).to.equal(2);
       expect(publish.stderr).to.match(/^event-bus-logger: line 3: not valid JSON/);
       expect(publish.stderr.trim().split('\n')).to.have.lengthOf(1);
@@ -63,22 +59,22 @@ describe('event-bus-logger (command line)', function () {
     });
 
     it('exits 2 on a JSON argument that is not a JSON object', async () => {
-      const bad = await runCli(['publish', 'info', '{"n":', ...bus]);
+      const bad = await runCli(['publish', 'info', '{"n":', ...cli.bus]);
       expect(bad.code).to.equal(2);
       expect(bad.stderr).to.match(/^event-bus-logger: the JSON argument: not valid JSON/);
-      const array = await runCli(['publish', 'info', '[1,2]', ...bus]);
+      const array = await runCli(['publish', 'info', '[1,2]', ...cli.bus]);
       expect(array.code).to.equal(2);
       expect(array.stderr).to.include('expected a JSON object').and.include('an array');
     });
 
     it('exits 2 on an unknown level, naming the configured levels', async () => {
-      const result = await runCli(['publish', 'warn', '{"n":1}', ...bus]);
+      const result = await runCli(['publish', 'warn', '{"n":1}', ...cli.bus]);
       expect(result.code).to.equal(2);
       expect(result.stderr.trim()).to.equal('event-bus-logger: unknown level "warn"; the configured levels are: info, critical');
     });
 
     it('exits 3 when the broker cannot be reached, with the password masked', async () => {
-      const result = await runCli(['publish', 'info', '{"n":1}', '--name', name], { env: { AMQP_URL: 'amqp://guest:secret@127.0.0.1:1' } });
+      const result = await runCli(['publish', 'info', '{"n":1}', '--name', cli.name], { env: { AMQP_URL: 'amqp://guest:secret@127.0.0.1:1' } });
       expect(result.code).to.equal(3);
       expect(result.stderr).to.match(/^event-bus-logger: Cannot connect .*amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1/);
       expect(result.stderr).not.to.include('secret');
@@ -86,7 +82,7 @@ describe('event-bus-logger (command line)', function () {
     });
 
     it('takes the broker from AMQP_URL when --url is not given', async () => {
-      const result = await runCli(['publish', 'info', '{"n":1}', '--name', name], { env: { AMQP_URL: 'amqp://guest:hidden@127.0.0.1:1' } });
+      const result = await runCli(['publish', 'info', '{"n":1}', '--name', cli.name], { env: { AMQP_URL: 'amqp://guest:hidden@127.0.0.1:1' } });
       expect(result.code).to.equal(3);
       expect(result.stderr).to.include('guest:***@127.0.0.1:1').and.not.include('hidden');
     });
